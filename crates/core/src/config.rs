@@ -1,0 +1,410 @@
+//! What a connector factory gets from the TOML file: its own table, and the means to
+//! report an error by file, line and key. Pure: reading files and environment variables
+//! is the host's job, behind [`SecretResolver`].
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::secret::Password;
+
+/// The four plugin kinds, named as their TOML arrays are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConnectorKind {
+    Source,
+    Target,
+    Policy,
+    Notifier,
+}
+
+impl ConnectorKind {
+    pub const ALL: [ConnectorKind; 4] = [
+        ConnectorKind::Source,
+        ConnectorKind::Target,
+        ConnectorKind::Policy,
+        ConnectorKind::Notifier,
+    ];
+
+    /// The name of the array of tables in the config file (`[[targets]]`, …).
+    pub fn table_name(self) -> &'static str {
+        match self {
+            ConnectorKind::Source => "sources",
+            ConnectorKind::Target => "targets",
+            ConnectorKind::Policy => "policies",
+            ConnectorKind::Notifier => "notifiers",
+        }
+    }
+
+    pub fn singular(self) -> &'static str {
+        match self {
+            ConnectorKind::Source => "source",
+            ConnectorKind::Target => "target",
+            ConnectorKind::Policy => "policy",
+            ConnectorKind::Notifier => "notifier",
+        }
+    }
+}
+
+impl fmt::Display for ConnectorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.singular())
+    }
+}
+
+/// A configuration error that names where it is: file, line and key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+    /// The dotted key path, e.g. `targets[0].tls.ca_file`.
+    pub key: Option<String>,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ConfigError {
+            file: None,
+            line: None,
+            key: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}", file.display())?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+            f.write_str(": ")?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, "`{key}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The text of a config file, kept to turn key paths into line numbers.
+#[derive(Debug)]
+pub struct ConfigSource {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl ConfigSource {
+    /// The 1-based line where `key_path` (like `targets[1].tls.ca_file`) is written, or
+    /// the line of the nearest enclosing table that is.
+    pub fn line_of(&self, key_path: &str) -> Option<usize> {
+        use toml_edit::{Item, TableLike, Value};
+        let doc = toml_edit::ImDocument::parse(self.text.as_str()).ok()?;
+        let mut span = None;
+        let mut table: Option<&dyn TableLike> = Some(doc.as_table());
+        let mut last: Option<&Item> = None;
+        for segment in split_key_path(key_path) {
+            match segment {
+                Segment::Key(k) => {
+                    let Some((key, value)) = table.and_then(|t| t.get_key_value(k)) else {
+                        break;
+                    };
+                    span = key.span().or_else(|| value.span()).or(span);
+                    table = value.as_table_like();
+                    last = Some(value);
+                }
+                Segment::Index(i) => match last {
+                    Some(Item::ArrayOfTables(a)) => {
+                        let Some(t) = a.get(i) else { break };
+                        span = t.span().or(span);
+                        table = Some(t);
+                        last = None;
+                    }
+                    Some(Item::Value(Value::Array(a))) => {
+                        let Some(v) = a.get(i) else { break };
+                        span = v.span().or(span);
+                        table = v.as_inline_table().map(|t| t as &dyn TableLike);
+                        last = None;
+                    }
+                    _ => break,
+                },
+            }
+        }
+        span.map(|s| self.line_at(s.start))
+    }
+
+    fn line_at(&self, offset: usize) -> usize {
+        self.text
+            .as_bytes()
+            .iter()
+            .take(offset)
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    }
+
+    /// An error located at `key_path`.
+    pub fn error(&self, key_path: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: Some(self.path.clone()),
+            line: self.line_of(key_path),
+            key: Some(key_path.to_string()),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Segment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn split_key_path(path: &str) -> impl Iterator<Item = Segment<'_>> {
+    path.split('.').filter(|p| !p.is_empty()).flat_map(|part| {
+        let mut out = Vec::new();
+        let (name, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !name.is_empty() {
+            out.push(Segment::Key(name));
+        }
+        while let Some(close) = rest.find(']') {
+            if let Ok(i) = rest[1..close].parse() {
+                out.push(Segment::Index(i));
+            }
+            rest = &rest[close + 1..];
+        }
+        out
+    })
+}
+
+/// One connector's table from the config file, with `type` and `name` taken out.
+#[derive(Clone, Debug)]
+pub struct ConnectorConfig {
+    pub kind: ConnectorKind,
+    /// The registered type name (`openldap`, `webhook`, …).
+    pub type_name: String,
+    /// The instance name (from `name`, or the type name), unique per kind.
+    pub name: String,
+    pub table: toml::Table,
+    /// Where this table sits in the file, e.g. `targets[0]`.
+    pub key_path: String,
+    pub source: Option<Arc<ConfigSource>>,
+}
+
+impl ConnectorConfig {
+    /// A connector config made in code (embedding, tests): errors name the key only.
+    pub fn in_code(kind: ConnectorKind, type_name: &str, name: &str, table: toml::Table) -> Self {
+        ConnectorConfig {
+            kind,
+            type_name: type_name.to_string(),
+            name: name.to_string(),
+            table,
+            key_path: format!("{}.{}", kind.table_name(), name),
+            source: None,
+        }
+    }
+
+    /// Deserializes the table into the connector's own config type. Errors name the
+    /// file, line and full key.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        let value = toml::Value::Table(self.table.clone());
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let sub = e.path().to_string();
+            let key = if sub.is_empty() || sub == "." {
+                String::new()
+            } else {
+                sub
+            };
+            self.error(&key, e.into_inner().to_string())
+        })
+    }
+
+    /// An error about `key` (relative to this connector's table; empty for the table).
+    pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        let full = if key.is_empty() {
+            self.key_path.clone()
+        } else if key.starts_with('[') {
+            format!("{}{}", self.key_path, key)
+        } else {
+            format!("{}.{}", self.key_path, key)
+        };
+        let message = format!("{} `{}` ({}): {}", self.kind, self.name, self.type_name, message.into());
+        match &self.source {
+            Some(source) => source.error(&full, message),
+            None => ConfigError {
+                file: None,
+                line: None,
+                key: Some(full),
+                message,
+            },
+        }
+    }
+}
+
+/// Where a secret comes from. Write `{ env = "NAME" }` or `{ file = "/run/secrets/x" }`;
+/// `{ value = "..." }` works but is meant for tests, never for examples.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    #[serde(default)]
+    pub env: Option<String>,
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    #[serde(default)]
+    pub value: Option<Password>,
+}
+
+impl SecretRef {
+    pub fn from_env(name: &str) -> Self {
+        SecretRef {
+            env: Some(name.to_string()),
+            file: None,
+            value: None,
+        }
+    }
+
+    pub fn inline(value: &str) -> Self {
+        SecretRef {
+            env: None,
+            file: None,
+            value: Some(Password::new(value)),
+        }
+    }
+
+    /// Exactly one of `env`, `file`, `value` must be set.
+    pub fn check(&self) -> Result<(), String> {
+        let n = [self.env.is_some(), self.file.is_some(), self.value.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err("give exactly one of `env = \"VAR\"`, `file = \"path\"` or `value = \"...\"`".into())
+        }
+    }
+}
+
+impl fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.env, &self.file) {
+            (Some(e), _) => write!(f, "SecretRef(env:{e})"),
+            (_, Some(p)) => write!(f, "SecretRef(file:{})", p.display()),
+            _ => f.write_str("SecretRef(inline)"),
+        }
+    }
+}
+
+/// Turns a [`SecretRef`] into the secret. The host reads environment variables and files.
+pub trait SecretResolver: Send + Sync {
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, String>;
+}
+
+/// What a factory may use while building a connector.
+pub struct BuildContext<'a> {
+    pub secrets: &'a dyn SecretResolver,
+    /// The directory of the config file: relative paths in a config are relative to it.
+    pub base_dir: &'a Path,
+}
+
+impl BuildContext<'_> {
+    /// Resolves the secret at `key` of `config`, with an error naming the key.
+    pub fn secret(
+        &self,
+        config: &ConnectorConfig,
+        key: &str,
+        secret: &SecretRef,
+    ) -> Result<Password, ConfigError> {
+        secret.check().map_err(|m| config.error(key, m))?;
+        self.secrets.resolve(secret).map_err(|m| config.error(key, m))
+    }
+
+    /// A path from the config, made absolute against the config file's directory.
+    pub fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "[pipeline]\ndeadline_ms = 100\n\n[[targets]]\ntype = \"openldap\"\nurl = \"ldaps://x\"\n\n[[targets]]\ntype = \"openldap\"\n[targets.tls]\nca_file = \"ca.pem\"\n";
+
+    fn source() -> ConfigSource {
+        ConfigSource {
+            path: PathBuf::from("w.toml"),
+            text: TEXT.to_string(),
+        }
+    }
+
+    #[test]
+    fn lines_of_keys() {
+        let s = source();
+        assert_eq!(s.line_of("pipeline.deadline_ms"), Some(2));
+        assert_eq!(s.line_of("targets[0].url"), Some(6));
+        assert_eq!(s.line_of("targets[1].tls.ca_file"), Some(11));
+        // an unknown key falls back to its table
+        assert_eq!(s.line_of("targets[0].nope"), Some(4));
+    }
+
+    #[test]
+    fn parse_errors_name_file_line_and_key() {
+        #[derive(Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Tls {
+            ca_file: u32,
+        }
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct T {
+            tls: Tls,
+        }
+        let source = Arc::new(source());
+        let doc: toml::Table = toml::from_str(TEXT).unwrap_or_default();
+        let table = doc
+            .get("targets")
+            .and_then(|t| t.as_array())
+            .and_then(|a| a.get(1))
+            .and_then(|t| t.as_table())
+            .cloned()
+            .unwrap_or_default();
+        let cfg = ConnectorConfig {
+            kind: ConnectorKind::Target,
+            type_name: "openldap".into(),
+            name: "ldap".into(),
+            table,
+            key_path: "targets[1]".into(),
+            source: Some(source),
+        };
+        let err = cfg.parse::<T>().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.starts_with("w.toml:11: `targets[1].tls.ca_file`"), "{err}");
+    }
+
+    #[test]
+    fn secret_ref_debug_hides_inline_value() {
+        let s = SecretRef::inline("Marker-secret");
+        assert!(!format!("{s:?}").contains("Marker"));
+        assert!(s.check().is_ok());
+        let none = SecretRef {
+            env: None,
+            file: None,
+            value: None,
+        };
+        assert!(none.check().is_err());
+    }
+}
