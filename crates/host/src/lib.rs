@@ -1,0 +1,1 @@
+//! The writeback runtime integrators embed: config loading, connector registry, pipeline, audit log.

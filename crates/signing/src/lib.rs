@@ -1,0 +1,1 @@
+//! Standard Webhooks signing and verification (HMAC-SHA256, constant time).

@@ -1,0 +1,1 @@
+//! Starts real servers for tests: a throwaway slapd with ppolicy and TLS, on loopback.

@@ -1,0 +1,1 @@
+//! Notifier: signed webhook POST of each outcome (never a password).

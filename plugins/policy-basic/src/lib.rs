@@ -1,0 +1,1 @@
+//! Policy: length, character classes, not containing the account name.

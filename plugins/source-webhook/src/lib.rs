@@ -1,0 +1,1 @@
+//! Cloud source: signed webhook requests over HTTPS (Standard Webhooks).

@@ -1,0 +1,1 @@
+//! Directory target: OpenLDAP with the ppolicy overlay.

@@ -1,0 +1,1 @@
+//! End-to-end tests: one binary, real servers from the test kit.
