@@ -14,6 +14,7 @@ pub mod config;
 pub mod event;
 pub mod identity;
 pub mod outcome;
+pub mod reminder;
 pub mod request;
 pub mod secret;
 pub mod traits;
@@ -22,6 +23,7 @@ pub use config::{BuildContext, ConfigError, ConnectorConfig, ConnectorKind, Secr
 pub use event::Event;
 pub use identity::{Account, CloudIdentity, Initiator, InitiatorKind};
 pub use outcome::{Outcome, OutcomeCode, RuleViolation};
+pub use reminder::ExpiryReminder;
 pub use request::{Operation, OperationKind, Request, RequestId};
 pub use secret::Password;
 pub use traits::{

@@ -11,6 +11,7 @@ use crate::config::{BuildContext, ConfigError, ConnectorConfig};
 use crate::event::Event;
 use crate::identity::{Account, CloudIdentity};
 use crate::outcome::{Outcome, RuleViolation};
+use crate::reminder::ExpiryReminder;
 use crate::request::{Operation, Request};
 use crate::secret::Password;
 
@@ -97,6 +98,19 @@ pub trait DirectoryTarget: Send + Sync {
             "This directory target cannot list accounts.",
         ))
     }
+
+    /// Accounts in scope whose password expires before `now + within` (already expired
+    /// ones included), with the expiry time, for expiry reminders. Accounts whose
+    /// password never expires are left out.
+    async fn password_expiries(
+        &self,
+        _within: std::time::Duration,
+    ) -> Result<Vec<(Account, std::time::SystemTime)>, Outcome> {
+        Err(Outcome::new(
+            crate::outcome::OutcomeCode::AdminActionRequired,
+            "This directory target cannot report password expiry.",
+        ))
+    }
 }
 
 /// What a policy knows about the person besides the password.
@@ -138,6 +152,20 @@ impl std::error::Error for NotifyError {}
 #[async_trait]
 pub trait Notifier: Send + Sync {
     async fn notify(&self, event: &Event) -> Result<(), NotifyError>;
+
+    /// Sends a password-expiry reminder. Notifiers that do not send them keep this
+    /// default, and the expiry scan skips them.
+    async fn remind(&self, _reminder: &ExpiryReminder) -> Result<(), NotifyError> {
+        Err(NotifyError {
+            message: "this notifier does not send expiry reminders".into(),
+            retryable: false,
+        })
+    }
+
+    /// Whether [`Notifier::remind`] is implemented.
+    fn sends_reminders(&self) -> bool {
+        false
+    }
 }
 
 /// Builds connectors of one type from their TOML tables. `C` is the connector trait
