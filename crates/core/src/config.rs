@@ -186,6 +186,32 @@ fn split_key_path(path: &str) -> impl Iterator<Item = Segment<'_>> {
     })
 }
 
+/// Deserializes a TOML value; on error, the key path inside it (empty for the value
+/// itself) and the message.
+pub fn deserialize_value<T: DeserializeOwned>(value: toml::Value) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." { String::new() } else { path };
+        (key, e.into_inner().to_string())
+    })
+}
+
+/// Deserializes the table at `key_path` of a config file, with errors located in it.
+pub fn parse_section<T: DeserializeOwned>(
+    source: &ConfigSource,
+    key_path: &str,
+    value: toml::Value,
+) -> Result<T, ConfigError> {
+    deserialize_value(value).map_err(|(key, message)| {
+        let full = if key.is_empty() {
+            key_path.to_string()
+        } else {
+            format!("{key_path}.{key}")
+        };
+        source.error(&full, message)
+    })
+}
+
 /// One connector's table from the config file, with `type` and `name` taken out.
 #[derive(Clone, Debug)]
 pub struct ConnectorConfig {
@@ -217,15 +243,7 @@ impl ConnectorConfig {
     /// file, line and full key.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
         let value = toml::Value::Table(self.table.clone());
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let sub = e.path().to_string();
-            let key = if sub.is_empty() || sub == "." {
-                String::new()
-            } else {
-                sub
-            };
-            self.error(&key, e.into_inner().to_string())
-        })
+        deserialize_value(value).map_err(|(key, message)| self.error(&key, message))
     }
 
     /// An error about `key` (relative to this connector's table; empty for the table).

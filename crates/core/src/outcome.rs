@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The stable outcome codes of DESIGN.md. Sources map them to their own wire format;
 /// their names never change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeCode {
     Succeeded,

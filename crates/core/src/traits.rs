@@ -23,6 +23,12 @@ pub type Shutdown = tokio_util::sync::CancellationToken;
 pub trait Submit: Send + Sync {
     /// Runs the request and returns its one outcome (before the request's deadline).
     async fn submit(&self, request: Request) -> Outcome;
+
+    /// A configured directory target by name, for sources that also read the
+    /// directory (SCIM's `/Users`). Reads only: writes go through `submit`.
+    fn target(&self, _name: &str) -> Option<Arc<dyn DirectoryTarget>> {
+        None
+    }
 }
 
 /// Receives or fetches requests from the cloud side and hands each outcome back.

@@ -1,1 +1,35 @@
-//! The writeback runtime integrators embed: config loading, connector registry, pipeline, audit log.
+//! The writeback host: what integrators embed.
+//!
+//! ```no_run
+//! # async fn demo(registry: writeback_host::Registry) -> Result<(), Box<dyn std::error::Error>> {
+//! use writeback_host::{Config, Host};
+//! let config = Config::load(std::path::Path::new("writeback.toml"))?;
+//! let host = Host::build(config, &registry).await?;
+//! let shutdown = tokio_util::sync::CancellationToken::new();
+//! host.run(shutdown).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! * [`Registry`]: the connector types the host can build (register your own).
+//! * [`Config`]: the TOML file, checked at load.
+//! * [`Host`]: builds every connector, runs the sources, drains on shutdown.
+//! * [`Pipeline`]: dedupe, per-user order, deadline, policies, targets, audit.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+pub mod audit;
+pub mod config;
+mod host;
+pub mod metrics;
+pub mod notify;
+pub mod pipeline;
+pub mod registry;
+pub mod secrets;
+
+pub use config::Config;
+pub use host::{validate, DispatcherFactory, Host, HostOptions};
+pub use notify::{Dispatcher, NotifierEntry};
+pub use pipeline::Pipeline;
+pub use registry::{FactoryInfo, PluginLoader, PluginSpec, Registry};
+pub use tokio_util::sync::CancellationToken;
+pub use writeback_core as core;

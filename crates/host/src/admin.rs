@@ -1,0 +1,95 @@
+//! Health and metrics for operators: `/healthz` (the process answers), `/health`
+//! (every target's latest self-test; 503 when one fails) and `/metrics`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::sync::RwLock;
+use tokio_util::sync::CancellationToken;
+use writeback_core::HealthCheck;
+
+use crate::config::AdminConfig;
+use crate::pipeline::Pipeline;
+
+#[derive(Clone)]
+struct AdminState {
+    pipeline: Pipeline,
+    health: Arc<RwLock<Vec<(String, Vec<HealthCheck>)>>>,
+}
+
+pub fn spawn(
+    config: AdminConfig,
+    pipeline: Pipeline,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let state = AdminState {
+            pipeline,
+            health: Arc::new(RwLock::new(Vec::new())),
+        };
+        let checker = tokio::spawn(check_loop(
+            state.clone(),
+            Duration::from_secs(config.health_interval_secs.max(5)),
+            shutdown.clone(),
+        ));
+        let app = Router::new()
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/health", get(health))
+            .route("/metrics", get(metrics))
+            .with_state(state);
+        match tokio::net::TcpListener::bind(config.listen).await {
+            Ok(listener) => {
+                tracing::info!(listen = %config.listen, "admin endpoint (health, metrics) listening");
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "admin endpoint stopped");
+                }
+            }
+            Err(e) => tracing::error!(listen = %config.listen, error = %e,
+                "cannot listen for the admin endpoint; health and metrics are not served"),
+        }
+        checker.abort();
+    })
+}
+
+async fn check_loop(state: AdminState, every: Duration, shutdown: CancellationToken) {
+    loop {
+        let mut results = Vec::new();
+        for t in state.pipeline.targets() {
+            results.push((t.name.clone(), t.target.self_test().await));
+        }
+        *state.health.write().await = results;
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+async fn health(State(state): State<AdminState>) -> impl IntoResponse {
+    let health = state.health.read().await.clone();
+    let ok = !health.is_empty() && health.iter().all(|(_, checks)| checks.iter().all(|c| c.ok));
+    let body = serde_json::json!({
+        "status": if ok { "ok" } else { "failing" },
+        "targets": health.iter().map(|(name, checks)| serde_json::json!({
+            "target": name,
+            "checks": checks,
+        })).collect::<Vec<_>>(),
+    });
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body))
+}
+
+async fn metrics(State(state): State<AdminState>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        state.pipeline.metrics().render(),
+    )
+}

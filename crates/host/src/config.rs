@@ -1,0 +1,432 @@
+//! The TOML file: `[pipeline]`, `[audit]`, `[admin]`, and the arrays of connector
+//! tables. Everything is checked at load, with errors that name file, line and key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use writeback_core::config::{parse_section, ConfigSource};
+use writeback_core::{ConfigError, ConnectorConfig, ConnectorKind, OutcomeCode};
+
+use crate::registry::PluginSpec;
+
+/// `[pipeline]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Every request gets its outcome within this many milliseconds.
+    pub deadline_ms: u64,
+    /// How many finished request ids are remembered to refuse duplicates.
+    pub dedupe_capacity: usize,
+    /// How long a finished request id is remembered, in seconds.
+    pub dedupe_ttl_secs: u64,
+    /// Requests in progress at once; more are refused as `directory_unavailable`
+    /// (retryable) instead of queueing past their deadline.
+    pub max_in_flight: usize,
+    /// On shutdown, how long in-flight requests may take to finish, in seconds.
+    pub drain_secs: u64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            deadline_ms: 10_000,
+            dedupe_capacity: 100_000,
+            dedupe_ttl_secs: 24 * 3600,
+            max_in_flight: 1024,
+            drain_secs: 30,
+        }
+    }
+}
+
+impl PipelineConfig {
+    pub fn deadline(&self) -> Duration {
+        Duration::from_millis(self.deadline_ms)
+    }
+}
+
+/// `[audit]`
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// JSON lines file, appended to. Without it, audit records go to the log only.
+    pub path: Option<PathBuf>,
+}
+
+/// `[admin]`: health and metrics over plain HTTP for operators (loopback by default).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
+    /// How often targets run their self-test for `/health`, in seconds.
+    #[serde(default = "default_health_interval")]
+    pub health_interval_secs: u64,
+}
+
+fn default_health_interval() -> u64 {
+    60
+}
+
+/// Generic settings the host takes out of a policy table.
+#[derive(Clone, Debug, Default)]
+pub struct PolicySettings {
+    /// Rule id → the organisation's own message.
+    pub messages: BTreeMap<String, String>,
+}
+
+/// Generic settings the host takes out of a notifier table.
+#[derive(Clone, Debug, Default)]
+pub struct NotifierSettings {
+    /// Which outcome codes notify; empty means all.
+    pub on: BTreeSet<OutcomeCode>,
+}
+
+/// A loaded, checked config file.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub path: PathBuf,
+    pub pipeline: PipelineConfig,
+    pub audit: AuditConfig,
+    pub admin: Option<AdminConfig>,
+    pub plugins: Vec<PluginSpec>,
+    pub sources: Vec<ConnectorConfig>,
+    pub targets: Vec<ConnectorConfig>,
+    pub policies: Vec<(ConnectorConfig, PolicySettings)>,
+    pub notifiers: Vec<(ConnectorConfig, NotifierSettings)>,
+    /// Sections not known to the host (e.g. `[outbox]`), for the parts that read them.
+    pub extra: BTreeMap<String, toml::Value>,
+    pub source: Arc<ConfigSource>,
+}
+
+/// Top-level tables the host hands on untouched to other parts of writeback.
+const EXTRA_SECTIONS: &[&str] = &["outbox", "expiry"];
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: Some(path.to_path_buf()),
+            line: None,
+            key: None,
+            message: format!("cannot read the config file: {e}"),
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Checks config text; `path` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let source = Arc::new(ConfigSource {
+            path: path.to_path_buf(),
+            text: text.to_string(),
+        });
+        let doc: toml::Table = toml::from_str(text).map_err(|e| ConfigError {
+            file: Some(path.to_path_buf()),
+            line: e.span().map(|s| line_at(text, s.start)),
+            key: None,
+            message: format!("not valid TOML: {}", e.message()),
+        })?;
+        let mut config = Config {
+            path: path.to_path_buf(),
+            pipeline: PipelineConfig::default(),
+            audit: AuditConfig::default(),
+            admin: None,
+            plugins: Vec::new(),
+            sources: Vec::new(),
+            targets: Vec::new(),
+            policies: Vec::new(),
+            notifiers: Vec::new(),
+            extra: BTreeMap::new(),
+            source: source.clone(),
+        };
+        let base_dir = config.base_dir();
+        for (key, value) in doc {
+            match key.as_str() {
+                "pipeline" => config.pipeline = parse_section(&source, "pipeline", value)?,
+                "audit" => config.audit = parse_section(&source, "audit", value)?,
+                "admin" => config.admin = Some(parse_section(&source, "admin", value)?),
+                "plugins" => config.plugins = plugin_specs(&source, value, &base_dir)?,
+                "sources" => config.sources = connectors(&source, ConnectorKind::Source, value)?,
+                "targets" => config.targets = connectors(&source, ConnectorKind::Target, value)?,
+                "policies" => {
+                    for mut c in connectors(&source, ConnectorKind::Policy, value)? {
+                        let settings = policy_settings(&mut c)?;
+                        config.policies.push((c, settings));
+                    }
+                }
+                "notifiers" => {
+                    for mut c in connectors(&source, ConnectorKind::Notifier, value)? {
+                        let settings = notifier_settings(&mut c)?;
+                        config.notifiers.push((c, settings));
+                    }
+                }
+                other if EXTRA_SECTIONS.contains(&other) => {
+                    config.extra.insert(key, value);
+                }
+                other => {
+                    return Err(source.error(
+                        other,
+                        format!(
+                            "unknown section; expected one of pipeline, audit, admin, plugins, \
+                             sources, targets, policies, notifiers, {}",
+                            EXTRA_SECTIONS.join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The directory relative paths in the file are relative to.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let p = &self.pipeline;
+        if p.deadline_ms == 0 || p.deadline_ms > 600_000 {
+            return Err(self
+                .source
+                .error("pipeline.deadline_ms", "must be between 1 and 600000 (10 minutes)"));
+        }
+        if p.max_in_flight == 0 {
+            return Err(self.source.error("pipeline.max_in_flight", "must be at least 1"));
+        }
+        if self.sources.is_empty() {
+            return Err(self.source.error(
+                "sources",
+                "no [[sources]]: add at least one (for example type = \"webhook\")",
+            ));
+        }
+        if self.targets.is_empty() {
+            return Err(self.source.error(
+                "targets",
+                "no [[targets]]: add at least one directory (for example type = \"openldap\")",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every connector, in build order (targets, policies, notifiers, sources).
+    pub fn all_connectors(&self) -> Vec<&ConnectorConfig> {
+        let mut all: Vec<&ConnectorConfig> = self.targets.iter().collect();
+        all.extend(self.policies.iter().map(|(c, _)| c));
+        all.extend(self.notifiers.iter().map(|(c, _)| c));
+        all.extend(self.sources.iter());
+        all
+    }
+}
+
+fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes().iter().take(offset).filter(|b| **b == b'\n').count() + 1
+}
+
+fn array_of_tables(
+    source: &ConfigSource,
+    key: &str,
+    value: toml::Value,
+) -> Result<Vec<(String, toml::Table)>, ConfigError> {
+    let toml::Value::Array(items) = value else {
+        return Err(source.error(key, format!("must be an array of tables: write [[{key}]]")));
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let path = format!("{key}[{i}]");
+            match item {
+                toml::Value::Table(t) => Ok((path, t)),
+                _ => Err(source.error(&path, "must be a table")),
+            }
+        })
+        .collect()
+}
+
+fn connectors(
+    source: &Arc<ConfigSource>,
+    kind: ConnectorKind,
+    value: toml::Value,
+) -> Result<Vec<ConnectorConfig>, ConfigError> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (key_path, mut table) in array_of_tables(source, kind.table_name(), value)? {
+        let type_name = match table.remove("type") {
+            Some(toml::Value::String(s)) if !s.is_empty() => s,
+            Some(_) => return Err(source.error(&format!("{key_path}.type"), "must be a string")),
+            None => {
+                return Err(source.error(
+                    &key_path,
+                    format!("missing `type`: every {} names its type", kind.singular()),
+                ))
+            }
+        };
+        let name = match table.remove("name") {
+            Some(toml::Value::String(s)) if valid_name(&s) => s,
+            Some(_) => {
+                return Err(source.error(
+                    &format!("{key_path}.name"),
+                    "must be 1-64 characters of letters, digits, '-', '_' or '.'",
+                ))
+            }
+            None => type_name.clone(),
+        };
+        if !seen.insert(name.clone()) {
+            return Err(source.error(
+                &key_path,
+                format!(
+                    "a second {} named `{name}`: give each one a distinct `name`",
+                    kind.singular()
+                ),
+            ));
+        }
+        out.push(ConnectorConfig {
+            kind,
+            type_name,
+            name,
+            table,
+            key_path,
+            source: Some(source.clone()),
+        });
+    }
+    Ok(out)
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+fn policy_settings(config: &mut ConnectorConfig) -> Result<PolicySettings, ConfigError> {
+    let Some(value) = config.table.remove("messages") else {
+        return Ok(PolicySettings::default());
+    };
+    let toml::Value::Table(t) = value else {
+        return Err(config.error("messages", "must be a table of rule id = \"message\""));
+    };
+    let mut messages = BTreeMap::new();
+    for (rule, message) in t {
+        match message {
+            toml::Value::String(m) if !m.trim().is_empty() => {
+                messages.insert(rule, m);
+            }
+            _ => {
+                return Err(config.error(
+                    &format!("messages.{rule}"),
+                    "must be a non-empty string (the message shown for this rule)",
+                ))
+            }
+        }
+    }
+    Ok(PolicySettings { messages })
+}
+
+fn notifier_settings(config: &mut ConnectorConfig) -> Result<NotifierSettings, ConfigError> {
+    let Some(value) = config.table.remove("on") else {
+        return Ok(NotifierSettings::default());
+    };
+    let codes: Vec<OutcomeCode> = writeback_core::config::deserialize_value(value).map_err(|_| {
+        let names: Vec<_> = OutcomeCode::ALL.iter().map(|c| c.as_str()).collect();
+        config.error("on", format!("must be a list of outcome codes: {}", names.join(", ")))
+    })?;
+    Ok(NotifierSettings {
+        on: codes.into_iter().collect(),
+    })
+}
+
+fn plugin_specs(
+    source: &ConfigSource,
+    value: toml::Value,
+    base_dir: &Path,
+) -> Result<Vec<PluginSpec>, ConfigError> {
+    array_of_tables(source, "plugins", value)?
+        .into_iter()
+        .map(|(key_path, mut table)| {
+            let path = match table.remove("path") {
+                Some(toml::Value::String(p)) if !p.is_empty() => PathBuf::from(p),
+                _ => {
+                    return Err(source.error(
+                        &key_path,
+                        "missing `path`: the plugin file (a .so library or a .wasm component)",
+                    ))
+                }
+            };
+            let path = if path.is_absolute() { path } else { base_dir.join(path) };
+            Ok(PluginSpec {
+                path,
+                table,
+                key_path,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("/etc/wb.toml")).map_err(|e| e.to_string())
+    }
+
+    const MINIMAL: &str = "[[sources]]\ntype = \"webhook\"\n\n[[targets]]\ntype = \"openldap\"\n";
+
+    #[test]
+    fn minimal_config_loads_with_defaults() {
+        let c = parse(MINIMAL).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.pipeline.deadline_ms, 10_000);
+        assert_eq!(c.sources[0].name, "webhook");
+        assert_eq!(c.base_dir(), PathBuf::from("/etc"));
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        let text = format!("{MINIMAL}\n[pipeline]\ndeadline_ms = \"soon\"\n");
+        let e = parse(&text).err().unwrap_or_default();
+        assert!(e.starts_with("/etc/wb.toml:8: `pipeline.deadline_ms`"), "{e}");
+
+        let e = parse(&format!("{MINIMAL}[pipeline]\ndeadlin_ms = 5\n")).err().unwrap_or_default();
+        assert!(e.contains("unknown field `deadlin_ms`"), "{e}");
+
+        let e = parse("[[sources]]\nname = \"x\"\n[[targets]]\ntype = \"t\"\n").err().unwrap_or_default();
+        assert!(e.starts_with("/etc/wb.toml:1: `sources[0]`: missing `type`"), "{e}");
+
+        let e = parse("[[sources]]\ntype = 'a'\n[[targets]]\ntype = 't'\n[[targets]]\ntype = 't'\n")
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("a second target named `t`"), "{e}");
+
+        let e = parse("oops = 1\n").err().unwrap_or_default();
+        assert!(e.contains("`oops`: unknown section"), "{e}");
+
+        let e = parse("[[sources]\n").err().unwrap_or_default();
+        assert!(e.starts_with("/etc/wb.toml:1: not valid TOML"), "{e}");
+    }
+
+    #[test]
+    fn generic_keys_are_taken_out() {
+        let text = format!(
+            "{MINIMAL}[[policies]]\ntype = \"basic\"\nmin_length = 8\nmessages = {{ \"length.min\" = \"Zu kurz\" }}\n\
+             [[notifiers]]\ntype = \"webhook\"\non = [\"succeeded\", \"rejected_policy\"]\n"
+        );
+        let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+        let (p, s) = &c.policies[0];
+        assert!(!p.table.contains_key("messages"));
+        assert_eq!(s.messages.get("length.min").map(String::as_str), Some("Zu kurz"));
+        let (n, s) = &c.notifiers[0];
+        assert!(!n.table.contains_key("on"));
+        assert!(s.on.contains(&OutcomeCode::RejectedPolicy));
+
+        let bad = format!("{MINIMAL}[[notifiers]]\ntype = \"webhook\"\non = [\"won\"]\n");
+        let e = parse(&bad).err().unwrap_or_default();
+        assert!(e.contains("`notifiers[0].on`"), "{e}");
+    }
+}

@@ -1,0 +1,81 @@
+//! Counters for operators, rendered in the Prometheus text format on `/metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use writeback_core::{OperationKind, OutcomeCode};
+
+/// Latency bucket bounds in seconds.
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+#[derive(Default)]
+pub struct Metrics {
+    outcomes: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
+    latency_buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+    pub in_flight: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub refused_busy: AtomicU64,
+}
+
+impl Metrics {
+    pub fn observe(&self, source: &str, op: OperationKind, code: OutcomeCode, took: Duration) {
+        {
+            let mut m = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+            *m.entry((source.to_string(), op.as_str(), code.as_str())).or_default() += 1;
+        }
+        let secs = took.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP writeback_requests_total Finished requests by source, operation and outcome code.");
+        let _ = writeln!(out, "# TYPE writeback_requests_total counter");
+        let outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        for ((source, op, code), n) in outcomes {
+            let _ = writeln!(
+                out,
+                "writeback_requests_total{{source=\"{}\",operation=\"{op}\",outcome=\"{code}\"}} {n}",
+                source.replace(['"', '\\', '\n'], "_")
+            );
+        }
+        let _ = writeln!(out, "# HELP writeback_request_duration_seconds Time from submit to outcome.");
+        let _ = writeln!(out, "# TYPE writeback_request_duration_seconds histogram");
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "writeback_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                self.latency_buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "writeback_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "writeback_request_duration_seconds_sum {}",
+            self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "writeback_request_duration_seconds_count {count}");
+        for (name, help, value) in [
+            ("writeback_requests_in_flight", "Requests being processed.", &self.in_flight),
+            ("writeback_duplicates_total", "Repeated request ids answered with the first outcome.", &self.duplicates),
+            ("writeback_refused_busy_total", "Requests refused because max_in_flight was reached.", &self.refused_busy),
+        ] {
+            let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", value.load(Ordering::Relaxed));
+        }
+        out
+    }
+}

@@ -1,0 +1,423 @@
+//! The pipeline: dedupe → one user at a time → deadline → resolve → policies →
+//! targets → outcome → audit and notifiers.
+
+mod dedupe;
+mod ordering;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use futures::future::join_all;
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+use writeback_core::event::TargetResult;
+use writeback_core::{
+    Account, CloudIdentity, DirectoryTarget, Event, Initiator, Operation, OperationKind, Outcome,
+    OutcomeCode, Policy, PolicyContext, Request, RuleViolation, Submit,
+};
+
+pub use dedupe::Dedupe;
+pub use ordering::UserQueues;
+
+use crate::audit::{AuditLog, AuditRecord};
+use crate::config::{PipelineConfig, PolicySettings};
+use crate::metrics::Metrics;
+use crate::notify::Dispatcher;
+
+/// A configured target with its name.
+#[derive(Clone)]
+pub struct TargetEntry {
+    pub name: String,
+    pub target: Arc<dyn DirectoryTarget>,
+}
+
+/// A configured policy with its name and message overrides.
+#[derive(Clone)]
+pub struct PolicyEntry {
+    pub name: String,
+    pub policy: Arc<dyn Policy>,
+    pub settings: PolicySettings,
+}
+
+/// What a request is, without its passwords: what audit and events need.
+#[derive(Clone)]
+struct Facts {
+    request_id: String,
+    source: String,
+    operation: OperationKind,
+    identity: CloudIdentity,
+    initiator: Initiator,
+}
+
+impl Facts {
+    fn of(r: &Request) -> Facts {
+        Facts {
+            request_id: r.id.to_string(),
+            source: r.source.clone(),
+            operation: r.operation.kind(),
+            identity: r.identity.clone(),
+            initiator: r.initiator.clone(),
+        }
+    }
+}
+
+struct Processed {
+    outcome: Outcome,
+    targets: Vec<TargetResult>,
+}
+
+struct Shared {
+    config: PipelineConfig,
+    targets: Vec<TargetEntry>,
+    policies: Vec<PolicyEntry>,
+    dedupe: Dedupe,
+    users: Arc<UserQueues>,
+    audit: AuditLog,
+    dispatcher: Arc<dyn Dispatcher>,
+    metrics: Arc<Metrics>,
+    tasks: TaskTracker,
+    in_flight: Arc<Semaphore>,
+}
+
+/// The pipeline every source submits to. Cheap to clone.
+#[derive(Clone)]
+pub struct Pipeline {
+    shared: Arc<Shared>,
+}
+
+impl Pipeline {
+    pub fn new(
+        config: PipelineConfig,
+        targets: Vec<TargetEntry>,
+        policies: Vec<PolicyEntry>,
+        audit: AuditLog,
+        dispatcher: Arc<dyn Dispatcher>,
+        metrics: Arc<Metrics>,
+    ) -> Pipeline {
+        let dedupe = Dedupe::new(
+            config.dedupe_capacity,
+            std::time::Duration::from_secs(config.dedupe_ttl_secs),
+        );
+        let in_flight = Arc::new(Semaphore::new(config.max_in_flight));
+        Pipeline {
+            shared: Arc::new(Shared {
+                config,
+                targets,
+                policies,
+                dedupe,
+                users: Arc::new(UserQueues::default()),
+                audit,
+                dispatcher,
+                metrics,
+                tasks: TaskTracker::new(),
+                in_flight,
+            }),
+        }
+    }
+
+    pub fn targets(&self) -> &[TargetEntry] {
+        &self.shared.targets
+    }
+
+    pub fn policies(&self) -> &[PolicyEntry] {
+        &self.shared.policies
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
+    }
+
+    /// Stops taking the pipeline's background work and waits for what is running
+    /// (including work past its deadline) up to `grace`.
+    pub async fn drain(&self, grace: std::time::Duration) -> bool {
+        self.shared.tasks.close();
+        tokio::time::timeout(grace, self.shared.tasks.wait()).await.is_ok()
+    }
+
+    /// Runs only the policies for a candidate password (`writeback policy check`).
+    pub async fn check_policies(
+        &self,
+        password: &writeback_core::Password,
+        identity: &CloudIdentity,
+        accounts: &[(String, Account)],
+    ) -> Result<Vec<RuleViolation>, Outcome> {
+        self.shared.run_policies(password, identity, accounts).await
+    }
+}
+
+#[async_trait]
+impl Submit for Pipeline {
+    async fn submit(&self, request: Request) -> Outcome {
+        let started = Instant::now();
+        let shared = &self.shared;
+        let deadline = tokio::time::Instant::now() + shared.config.deadline();
+        let facts = Facts::of(&request);
+        let ticket = match shared.dedupe.begin(&facts.source, &facts.request_id) {
+            dedupe::Seen::New(ticket) => ticket,
+            dedupe::Seen::Done(outcome) => {
+                shared.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+                shared.record(&facts, &outcome, &[], started, false, true);
+                return outcome;
+            }
+            dedupe::Seen::Running(mut rx) => {
+                shared.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+                let waited = tokio::time::timeout_at(deadline, rx.wait_for(Option::is_some)).await;
+                let outcome = match waited {
+                    Ok(Ok(o)) => o.clone().unwrap_or_else(|| Outcome::of(OutcomeCode::Timeout)),
+                    _ => Outcome::of(OutcomeCode::Timeout),
+                };
+                shared.record(&facts, &outcome, &[], started, false, true);
+                return outcome;
+            }
+        };
+
+        let Ok(permit) = shared.in_flight.clone().try_acquire_owned() else {
+            shared.metrics.refused_busy.fetch_add(1, Ordering::Relaxed);
+            let outcome = Outcome::new(
+                OutcomeCode::DirectoryUnavailable,
+                "writeback is busy with other requests. Try again in a minute.",
+            )
+            .with_admin_detail(format!(
+                "pipeline.max_in_flight ({}) reached; the directories are slower than the \
+                 request rate",
+                shared.config.max_in_flight
+            ));
+            shared.dedupe.finish(ticket, &outcome);
+            shared.finish(&facts, &outcome, &[], started);
+            return outcome;
+        };
+        shared.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+
+        // Take the user's place in line now, in arrival order.
+        let mut turn = shared.users.enter(&facts.identity.ordering_key());
+        let worker = self.shared.clone();
+        let mut work = shared.tasks.spawn(async move {
+            let _permit = permit;
+            turn.ready().await;
+            if tokio::time::Instant::now() >= deadline {
+                // The caller was already told `timeout`: write nothing late.
+                return Processed {
+                    outcome: Outcome::new(
+                        OutcomeCode::Timeout,
+                        "The request waited too long behind earlier requests for the same \
+                         user and was not applied. Try again.",
+                    ),
+                    targets: Vec::new(),
+                };
+            }
+            worker.process(&request).await
+        });
+
+        // Bookkeeping runs in its own task so it completes even if the caller goes away.
+        let keeper = self.shared.clone();
+        let finished = shared.tasks.spawn(async move {
+            let result = tokio::time::timeout_at(deadline, &mut work).await;
+            let (outcome, targets, late) = match result {
+                Ok(Ok(p)) => (p.outcome, p.targets, false),
+                Ok(Err(join)) => (fault_outcome(&join), Vec::new(), false),
+                Err(_) => (
+                    Outcome::new(
+                        OutcomeCode::Timeout,
+                        "The request did not finish in time, so its result is not known yet. \
+                         Wait a minute before trying again.",
+                    )
+                    .with_admin_detail(format!(
+                        "deadline of {} ms passed; see the audit log for the late result",
+                        keeper.config.deadline_ms
+                    )),
+                    Vec::new(),
+                    true,
+                ),
+            };
+            keeper.dedupe.finish(ticket, &outcome);
+            keeper.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+            keeper.finish(&facts, &outcome, &targets, started);
+            if late {
+                // Record what really happened once the work ends.
+                let (real, targets) = match work.await {
+                    Ok(p) => (p.outcome, p.targets),
+                    Err(join) => (fault_outcome(&join), Vec::new()),
+                };
+                keeper.record(&facts, &real, &targets, started, true, false);
+            }
+            outcome
+        });
+        match finished.await {
+            Ok(outcome) => outcome,
+            Err(join) => fault_outcome(&join),
+        }
+    }
+
+    fn target(&self, name: &str) -> Option<Arc<dyn DirectoryTarget>> {
+        self.shared
+            .targets
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.target.clone())
+    }
+}
+
+fn fault_outcome(join: &tokio::task::JoinError) -> Outcome {
+    let what = if join.is_panic() { "panicked" } else { "was cancelled" };
+    tracing::error!("a connector {what} while processing a request");
+    Outcome::of(OutcomeCode::PluginFault)
+        .with_admin_detail(format!("a connector {what}; see the writeback log"))
+}
+
+impl Shared {
+    async fn process(&self, request: &Request) -> Processed {
+        let mut done = Vec::new();
+        let outcome = self.process_into(request, &mut done).await;
+        Processed {
+            outcome,
+            targets: done,
+        }
+    }
+
+    async fn process_into(&self, request: &Request, results: &mut Vec<TargetResult>) -> Outcome {
+        if let Err(message) = request.identity.validate() {
+            return Outcome::new(OutcomeCode::InvalidRequest, message);
+        }
+        if let Some(password) = request.operation.new_password() {
+            if let Err(message) = password.validate_shape() {
+                return Outcome::new(OutcomeCode::InvalidRequest, message);
+            }
+        }
+
+        let mut accounts: Vec<(String, Account)> = Vec::with_capacity(self.targets.len());
+        for entry in &self.targets {
+            match entry.target.resolve(&request.identity).await {
+                Ok(account) => {
+                    results.push(TargetResult {
+                        target: entry.name.clone(),
+                        dn: Some(account.dn.clone()),
+                        mail: account.first("mail").map(str::to_string),
+                    });
+                    accounts.push((entry.name.clone(), account));
+                }
+                Err(outcome) => return in_target(outcome, &entry.name, &[]),
+            }
+        }
+
+        if let Some(password) = request.operation.new_password() {
+            match self.run_policies(password, &request.identity, &accounts).await {
+                Ok(rules) if rules.is_empty() => {}
+                Ok(rules) => return Outcome::rejected(rules),
+                Err(outcome) => return outcome,
+            }
+        }
+
+        let mut applied: Vec<&str> = Vec::new();
+        for (entry, (_, account)) in self.targets.iter().zip(&accounts) {
+            if let Err(outcome) = entry.target.apply(account, &request.operation).await {
+                return in_target(outcome, &entry.name, &applied);
+            }
+            applied.push(&entry.name);
+        }
+        match &request.operation {
+            Operation::Unlock => Outcome::new(OutcomeCode::Succeeded, "Your account was unlocked."),
+            _ => Outcome::succeeded(),
+        }
+    }
+
+    async fn run_policies(
+        &self,
+        password: &writeback_core::Password,
+        identity: &CloudIdentity,
+        accounts: &[(String, Account)],
+    ) -> Result<Vec<RuleViolation>, Outcome> {
+        let context = PolicyContext { identity, accounts };
+        let verdicts = join_all(
+            self.policies
+                .iter()
+                .map(|p| p.policy.evaluate(password, &context)),
+        )
+        .await;
+        let mut rules = Vec::new();
+        for (entry, verdict) in self.policies.iter().zip(verdicts) {
+            match verdict {
+                Ok(violations) => rules.extend(violations.into_iter().map(|mut v| {
+                    if let Some(message) = entry.settings.messages.get(&v.rule) {
+                        v.message = message.clone();
+                    }
+                    v
+                })),
+                Err(outcome) => {
+                    let detail = outcome.admin_detail.clone().unwrap_or_default();
+                    return Err(outcome.with_admin_detail(format!("policy `{}`: {detail}", entry.name)));
+                }
+            }
+        }
+        Ok(rules)
+    }
+
+    /// Outcome bookkeeping for a request the pipeline ran: audit, metrics, notifiers.
+    fn finish(&self, facts: &Facts, outcome: &Outcome, targets: &[TargetResult], started: Instant) {
+        self.record(facts, outcome, targets, started, false, false);
+        self.metrics
+            .observe(&facts.source, facts.operation, outcome.code, started.elapsed());
+        self.dispatcher.dispatch(Event {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            time: now_rfc3339(),
+            request_id: facts.request_id.clone(),
+            source: facts.source.clone(),
+            operation: facts.operation,
+            identity: facts.identity.clone(),
+            initiator: facts.initiator.clone(),
+            targets: targets.to_vec(),
+            outcome: outcome.clone(),
+        });
+    }
+
+    fn record(
+        &self,
+        facts: &Facts,
+        outcome: &Outcome,
+        targets: &[TargetResult],
+        started: Instant,
+        after_deadline: bool,
+        duplicate: bool,
+    ) {
+        self.audit.record(AuditRecord {
+            time: now_rfc3339(),
+            request_id: facts.request_id.clone(),
+            source: facts.source.clone(),
+            operation: facts.operation,
+            identity: facts.identity.clone(),
+            initiator: facts.initiator.clone(),
+            targets: targets.to_vec(),
+            outcome: outcome.code,
+            message: outcome.message.clone(),
+            rules: outcome.rules.iter().map(|r| r.rule.clone()).collect(),
+            admin_detail: outcome.admin_detail.clone(),
+            duration_ms: started.elapsed().as_millis() as u64,
+            after_deadline,
+            duplicate,
+        });
+    }
+}
+
+/// Names the target in the admin detail, and what was already written elsewhere.
+fn in_target(mut outcome: Outcome, target: &str, applied: &[&str]) -> Outcome {
+    let mut detail = format!("target `{target}`");
+    if let Some(d) = &outcome.admin_detail {
+        detail.push_str(": ");
+        detail.push_str(d);
+    }
+    if !applied.is_empty() {
+        detail.push_str(&format!(
+            "; already applied to {}: the directories now disagree, retry or fix by hand",
+            applied.join(", ")
+        ));
+    }
+    outcome.admin_detail = Some(detail);
+    outcome
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
