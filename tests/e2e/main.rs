@@ -1,1 +1,2 @@
 //! End-to-end tests: one binary, real servers from the test kit.
+mod active_directory;
