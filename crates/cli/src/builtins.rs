@@ -1,0 +1,26 @@
+//! Every connector type built into the `writeback` binary. One line per factory: this
+//! is the only list of them.
+
+
+use writeback_host::{HostOptions, Registry};
+
+pub fn builtin_registry() -> Registry {
+    #[allow(unused_mut)]
+    let mut r = Registry::new();
+    // cloud sources
+
+    // directory targets
+
+    // policies
+
+    // notifiers
+
+    // plugin loaders
+
+    r
+}
+
+/// Host options of the binary (e.g. the durable outbox for notifications).
+pub fn builtin_options() -> HostOptions {
+    HostOptions::default()
+}

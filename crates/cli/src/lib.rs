@@ -1,0 +1,9 @@
+//! The `writeback` binary's library half: the built-in connector list (shared with the
+//! end-to-end tests) and the subcommands.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod builtins;
+pub mod commands;
+pub mod logging;
+
+pub use builtins::{builtin_options, builtin_registry};
