@@ -1,1 +1,36 @@
-//! LDAP plumbing shared by the directory targets: TLS connections, a pool, RFC 4515/4514 escaping, filter templates.
+//! LDAP plumbing shared by the directory targets (OpenLDAP, Active Directory/Samba).
+//!
+//! * [`Connector`] opens connections: LDAPS or StartTLS verified against a CA file
+//!   (rustls with ring), plain `ldap://` only with explicit consent, `TCP_NODELAY`,
+//!   connect and operation timeouts. [`check_options`] validates without I/O.
+//! * [`Session`] wraps one connection with the operations targets need (bind, search,
+//!   modify, Password Modify), each returning a [`Reply`] or an [`LdapFailure`].
+//! * [`Pool`] keeps a few connections bound as the service account.
+//! * [`escape`] has RFC 4515 filter and RFC 4514 DN value escaping; [`FilterTemplate`]
+//!   fills `(uid={username})`-style templates from a cloud identity, escaped.
+//! * [`ppolicy`] reads the password policy response control and maps refused password
+//!   writes to outcome codes; [`LdapFailure::to_outcome`] and [`result_outcome`] map
+//!   everything else (unreachable → `directory_unavailable` naming the server).
+//!
+//! `ldap3` is re-exported so every target uses the same version.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod ber;
+pub mod connect;
+pub mod error;
+pub mod escape;
+pub mod pool;
+pub mod ppolicy;
+pub mod session;
+pub mod template;
+pub mod tls;
+
+pub use connect::{check_options, ConnectOptions, Connector, OptionError, Security};
+pub use error::{result_code_name, result_outcome, LdapFailure, Reply};
+pub use pool::{Pool, Pooled};
+pub use ppolicy::{password_outcome, PpolicyError, PpolicyResponse, PpolicyWarning};
+pub use session::{Found, Session};
+pub use template::{FilterTemplate, MissingAttribute};
+
+pub use ldap3;

@@ -1,0 +1,194 @@
+//! One connection and the operations the targets need, each with the operation
+//! timeout and the password policy request control, each returning a [`Reply`] or an
+//! [`LdapFailure`] that names the server. A transport failure marks the session
+//! broken so a pool throws it away.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ldap3::controls::RawControl;
+use ldap3::exop::PasswordModify;
+use ldap3::{Ldap, LdapError, LdapResult, Mod, Scope, SearchEntry, SearchOptions};
+use writeback_core::Password;
+
+use crate::error::{LdapFailure, Reply};
+use crate::ppolicy;
+
+/// Entries a search returned, and whether the server stopped at the size limit.
+#[derive(Clone, Debug, Default)]
+pub struct Found {
+    pub entries: Vec<SearchEntry>,
+    /// The server had more entries than the limit (result 4, sizeLimitExceeded).
+    pub truncated: bool,
+}
+
+/// An open connection (bound or not).
+pub struct Session {
+    ldap: Ldap,
+    server: Arc<str>,
+    timeout: Duration,
+    broken: bool,
+}
+
+impl Session {
+    pub(crate) fn new(ldap: Ldap, server: Arc<str>, timeout: Duration) -> Self {
+        Session {
+            ldap,
+            server,
+            timeout,
+            broken: false,
+        }
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Whether the connection failed and must not be used again.
+    pub fn is_broken(&mut self) -> bool {
+        self.broken || self.ldap.is_closed()
+    }
+
+    /// The raw ldap3 handle, for operations not wrapped here. Set the timeout on it
+    /// yourself, and call [`Session::mark_broken`] when it fails at the transport level.
+    pub fn ldap(&mut self) -> &mut Ldap {
+        &mut self.ldap
+    }
+
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
+
+    /// Simple bind, with the password policy control.
+    pub async fn bind(&mut self, dn: &str, password: &Password) -> Result<Reply, LdapFailure> {
+        let result = self
+            .ldap
+            .with_timeout(self.timeout)
+            .with_controls(ppolicy::request_control())
+            .simple_bind(dn, password.expose())
+            .await;
+        self.finish("bind", result)
+    }
+
+    /// Search with a size limit (0: the server's limit). Result 4 (size limit
+    /// exceeded) is not an error: it sets [`Found::truncated`].
+    pub async fn search(
+        &mut self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attributes: &[&str],
+        size_limit: i32,
+    ) -> Result<Found, LdapFailure> {
+        let result = self
+            .ldap
+            .with_timeout(self.timeout)
+            .with_search_options(SearchOptions::new().sizelimit(size_limit))
+            .search(base, scope, filter, attributes.to_vec())
+            .await;
+        let (entries, result) = match result {
+            Ok(r) => (r.0, r.1),
+            Err(e) => return Err(self.transport_failure("search", e)),
+        };
+        let truncated = result.rc == 4;
+        if !truncated {
+            self.finish("search", Ok(result))?;
+        }
+        Ok(Found {
+            entries: entries.into_iter().map(SearchEntry::construct).collect(),
+            truncated,
+        })
+    }
+
+    /// Modify with the given mods and controls (the password policy control is added).
+    pub async fn modify(
+        &mut self,
+        dn: &str,
+        mods: Vec<Mod<Vec<u8>>>,
+        mut controls: Vec<RawControl>,
+    ) -> Result<Reply, LdapFailure> {
+        controls.push(ppolicy::request_control());
+        let result = self
+            .ldap
+            .with_timeout(self.timeout)
+            .with_controls(controls)
+            .modify(dn, mods)
+            .await;
+        self.finish("modify", result)
+    }
+
+    /// The Password Modify extended operation (RFC 3062), with the password policy
+    /// control. `user: None` changes the bound identity's own password.
+    pub async fn password_modify(
+        &mut self,
+        user: Option<&str>,
+        old: Option<&Password>,
+        new: &Password,
+    ) -> Result<Reply, LdapFailure> {
+        let exop = PasswordModify {
+            user_id: user,
+            old_pass: old.map(Password::expose),
+            new_pass: Some(new.expose()),
+        };
+        let result = self
+            .ldap
+            .with_timeout(self.timeout)
+            .with_controls(ppolicy::request_control())
+            .extended(exop)
+            .await
+            .map(|r| r.1);
+        self.finish("password modify", result)
+    }
+
+    /// Ends the session politely (errors ignored: the socket closes anyway).
+    pub async fn unbind(mut self) {
+        let _ = self.ldap.with_timeout(self.timeout).unbind().await;
+    }
+
+    fn finish(
+        &mut self,
+        what: &'static str,
+        result: Result<LdapResult, LdapError>,
+    ) -> Result<Reply, LdapFailure> {
+        match result {
+            Ok(r) => {
+                let reply = Reply::from_result(r);
+                if reply.is_success() {
+                    Ok(reply)
+                } else {
+                    Err(LdapFailure::Directory {
+                        server: self.server.to_string(),
+                        reply,
+                    })
+                }
+            }
+            Err(e) => Err(self.transport_failure(what, e)),
+        }
+    }
+
+    fn transport_failure(&mut self, what: &'static str, e: LdapError) -> LdapFailure {
+        let server = self.server.to_string();
+        match e {
+            LdapError::LdapResult { result } => LdapFailure::Directory {
+                server,
+                reply: Reply::from_result(result),
+            },
+            LdapError::Timeout { .. } => {
+                // The server may still be working on it; never reuse this connection.
+                self.broken = true;
+                LdapFailure::Timeout {
+                    server,
+                    what,
+                    after: self.timeout,
+                }
+            }
+            other => {
+                self.broken = true;
+                LdapFailure::Transport {
+                    server,
+                    detail: format!("{what}: {other}"),
+                }
+            }
+        }
+    }
+}
