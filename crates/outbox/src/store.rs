@@ -1,0 +1,438 @@
+//! The SQLite file behind the outbox: notification rows and the expiry-reminder ledger.
+//! Blocking calls (callers in async code use `spawn_blocking`); one connection behind a
+//! mutex, which is plenty for notification volumes and keeps commits ordered.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::config::SyncMode;
+use crate::notification::Notification;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "outbox store {path}: {source}; check the path is writable and not used by another program"
+    )]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("outbox store: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("outbox row {id} holds an unreadable payload: {message}")]
+    Payload { id: i64, message: String },
+    #[error("outbox store lock poisoned by a panic")]
+    Poisoned,
+}
+
+/// Where a row is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RowState {
+    Pending,
+    Delivered,
+    Dead,
+}
+
+impl RowState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowState::Pending => "pending",
+            RowState::Delivered => "delivered",
+            RowState::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(RowState::Pending),
+            "delivered" => Some(RowState::Delivered),
+            "dead" => Some(RowState::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// One notification for one notifier.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub id: i64,
+    pub notifier: String,
+    pub notification: Notification,
+    pub state: RowState,
+    pub attempts: u32,
+    /// Unix milliseconds.
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_error: Option<String>,
+}
+
+/// Which rows `list` shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ListFilter {
+    pub state: Option<RowState>,
+    pub limit: Option<usize>,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    notifier TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    in_flight INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    last_error TEXT,
+    UNIQUE (key, notifier)
+);
+CREATE INDEX IF NOT EXISTS notifications_due
+    ON notifications (state, in_flight, next_attempt_at);
+CREATE TABLE IF NOT EXISTS reminders_sent (
+    key TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    dn TEXT NOT NULL,
+    threshold_days INTEGER NOT NULL,
+    expires_at TEXT NOT NULL,
+    sent_at INTEGER NOT NULL
+);
+";
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (or creates) the store. Rows a crashed process left in flight become due
+    /// again at once: they are delivered on this start.
+    pub fn open(path: &Path, sync: SyncMode) -> Result<Self, StoreError> {
+        let open_err = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        let sync = match sync {
+            SyncMode::Full => "FULL",
+            SyncMode::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", sync)
+            .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(open_err)?;
+        conn.execute_batch(SCHEMA).map_err(open_err)?;
+        conn.execute(
+            "UPDATE notifications SET in_flight = 0, next_attempt_at = ?1
+             WHERE state = 'pending' AND in_flight = 1",
+            params![now_ms()],
+        )
+        .map_err(open_err)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// Persists one notification for each notifier, in one transaction. A notification
+    /// already stored for a notifier (same key) is left as it is. Returns how many rows
+    /// were new.
+    pub fn enqueue(
+        &self,
+        notification: &Notification,
+        notifiers: &[String],
+    ) -> Result<usize, StoreError> {
+        let payload = serde_json::to_string(notification).map_err(|e| StoreError::Payload {
+            id: 0,
+            message: e.to_string(),
+        })?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let added = insert_rows(&tx, notification, &payload, notifiers)?;
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Persists a reminder and records it in the reminder ledger in one transaction, so
+    /// a crash can neither send it without recording it nor record it without sending.
+    /// Returns false (and stores nothing) when the ledger already has `ledger_key`.
+    pub fn enqueue_reminder(
+        &self,
+        notification: &Notification,
+        notifiers: &[String],
+        ledger_key: &str,
+    ) -> Result<bool, StoreError> {
+        let Notification::ExpiryReminder(r) = notification else {
+            return Ok(false);
+        };
+        let payload = serde_json::to_string(notification).map_err(|e| StoreError::Payload {
+            id: 0,
+            message: e.to_string(),
+        })?;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let fresh = tx.execute(
+            "INSERT OR IGNORE INTO reminders_sent (key, target, dn, threshold_days, expires_at, sent_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![ledger_key, r.target, r.dn, r.threshold_days as i64, r.expires_at, now_ms()],
+        )? == 1;
+        if fresh {
+            insert_rows(&tx, notification, &payload, notifiers)?;
+        }
+        tx.commit()?;
+        Ok(fresh)
+    }
+
+    /// Whether the reminder ledger has this key (for dry runs).
+    pub fn reminder_sent(&self, ledger_key: &str) -> Result<bool, StoreError> {
+        let conn = self.conn()?;
+        let found: Option<i64> = conn
+            .query_row(
+                "SELECT 1 FROM reminders_sent WHERE key = ?1",
+                params![ledger_key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// Takes up to `limit` due rows and marks them in flight (so the loop does not take
+    /// them twice), in one transaction.
+    pub fn claim_due(&self, now: i64, limit: usize) -> Result<Vec<Row>, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let rows = {
+            let mut stmt = tx.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM notifications
+                 WHERE state = 'pending' AND in_flight = 0 AND next_attempt_at <= ?1
+                 ORDER BY next_attempt_at, id LIMIT ?2"
+            ))?;
+            let rows = stmt
+                .query_map(params![now, limit as i64], read_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(finish_row)
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        {
+            let mut mark =
+                tx.prepare_cached("UPDATE notifications SET in_flight = 1 WHERE id = ?1")?;
+            for row in &rows {
+                mark.execute(params![row.id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(rows)
+    }
+
+    /// The earliest time a pending row becomes due, if any.
+    pub fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn.query_row(
+            "SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending' AND in_flight = 0",
+            [],
+            |r| r.get::<_, Option<i64>>(0),
+        )?)
+    }
+
+    pub fn mark_delivered(&self, id: i64, attempts: u32) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "UPDATE notifications SET state = 'delivered', in_flight = 0, attempts = ?2,
+                 updated_at = ?3, last_error = NULL WHERE id = ?1",
+            params![id, attempts, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_retry(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_at: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "UPDATE notifications SET in_flight = 0, attempts = ?2, next_attempt_at = ?3,
+                 updated_at = ?4, last_error = ?5 WHERE id = ?1",
+            params![id, attempts, next_at, now_ms(), error],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_dead(&self, id: i64, attempts: u32, error: &str) -> Result<(), StoreError> {
+        self.conn()?.execute(
+            "UPDATE notifications SET state = 'dead', in_flight = 0, attempts = ?2,
+                 updated_at = ?3, last_error = ?4 WHERE id = ?1",
+            params![id, attempts, now_ms(), error],
+        )?;
+        Ok(())
+    }
+
+    /// Rows, newest first.
+    pub fn list(&self, filter: ListFilter) -> Result<Vec<Row>, StoreError> {
+        let conn = self.conn()?;
+        let limit = filter.limit.map(|l| l as i64).unwrap_or(-1);
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM notifications WHERE (?1 IS NULL OR state = ?1)
+             ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt
+            .query_map(params![filter.state.map(RowState::as_str), limit], read_row)?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(finish_row).collect()
+    }
+
+    /// Counts by state.
+    pub fn counts(&self) -> Result<Vec<(RowState, u64)>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT state, COUNT(*) FROM notifications GROUP BY state")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(s, n)| RowState::parse(&s).map(|s| (s, n as u64)))
+            .collect())
+    }
+
+    /// Makes dead rows (all of them, or the given ids) pending again with a fresh
+    /// attempt count, due now. Returns how many changed.
+    pub fn retry(&self, ids: &[i64]) -> Result<usize, StoreError> {
+        let conn = self.conn()?;
+        let now = now_ms();
+        if ids.is_empty() {
+            return Ok(conn.execute(
+                "UPDATE notifications SET state = 'pending', attempts = 0, in_flight = 0,
+                     next_attempt_at = ?1, updated_at = ?1 WHERE state = 'dead'",
+                params![now],
+            )?);
+        }
+        let mut n = 0;
+        for id in ids {
+            n += conn.execute(
+                "UPDATE notifications SET state = 'pending', attempts = 0, in_flight = 0,
+                     next_attempt_at = ?2, updated_at = ?2 WHERE id = ?1 AND state != 'delivered'",
+                params![id, now],
+            )?;
+        }
+        Ok(n)
+    }
+
+    /// Deletes delivered and/or dead rows last updated before `before` (unix ms).
+    /// Pending rows are never purged. Returns how many were deleted.
+    pub fn purge(&self, states: &[RowState], before: i64) -> Result<usize, StoreError> {
+        let conn = self.conn()?;
+        let mut n = 0;
+        for state in states.iter().filter(|s| **s != RowState::Pending) {
+            n += conn.execute(
+                "DELETE FROM notifications WHERE state = ?1 AND updated_at < ?2",
+                params![state.as_str(), before],
+            )?;
+        }
+        Ok(n)
+    }
+}
+
+const COLUMNS: &str =
+    "id, notifier, payload, state, attempts, next_attempt_at, created_at, updated_at, last_error";
+
+type RawRow = (
+    i64,
+    String,
+    String,
+    String,
+    u32,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+);
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn finish_row(raw: RawRow) -> Result<Row, StoreError> {
+    let (
+        id,
+        notifier,
+        payload,
+        state,
+        attempts,
+        next_attempt_at,
+        created_at,
+        updated_at,
+        last_error,
+    ) = raw;
+    let notification = serde_json::from_str(&payload).map_err(|e| StoreError::Payload {
+        id,
+        message: e.to_string(),
+    })?;
+    let state = RowState::parse(&state).ok_or_else(|| StoreError::Payload {
+        id,
+        message: format!("unknown state `{state}`"),
+    })?;
+    Ok(Row {
+        id,
+        notifier,
+        notification,
+        state,
+        attempts,
+        next_attempt_at,
+        created_at,
+        updated_at,
+        last_error,
+    })
+}
+
+fn insert_rows(
+    tx: &rusqlite::Transaction<'_>,
+    notification: &Notification,
+    payload: &str,
+    notifiers: &[String],
+) -> Result<usize, StoreError> {
+    let now = now_ms();
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO notifications
+             (key, notifier, kind, payload, state, next_attempt_at, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)",
+    )?;
+    let mut added = 0;
+    for notifier in notifiers {
+        added += stmt.execute(params![
+            notification.key(),
+            notifier,
+            notification.kind(),
+            payload,
+            now
+        ])?;
+    }
+    Ok(added)
+}

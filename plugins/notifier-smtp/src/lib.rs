@@ -1,0 +1,160 @@
+//! Notifier `smtp`: tells people by email what happened to their password, and warns
+//! them before it expires.
+//!
+//! lettre over tokio with rustls (ring): STARTTLS (required, never skipped) or
+//! implicit TLS, authentication with a secret from the environment or a file, a CA file
+//! for private servers. Recipients are the account's `mail`, fixed addresses, or both,
+//! per outcome kind. Subjects and bodies come from minijinja templates with English
+//! defaults, each replaceable by a file. A notification holds no password, so no mail
+//! can contain one.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod config;
+mod notifier;
+mod recipients;
+mod templates;
+mod transport;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use writeback_core::{BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Notifier};
+
+pub use config::{Recipients, SmtpConfig, TlsMode};
+pub use notifier::SmtpNotifier;
+
+/// Builds `type = "smtp"` notifiers.
+pub struct SmtpNotifierFactory;
+
+impl SmtpNotifierFactory {
+    /// Everything that can be checked without I/O; returns the parsed parts.
+    fn check(
+        config: &ConnectorConfig,
+    ) -> Result<(SmtpConfig, lettre::message::Mailbox, recipients::Routing), ConfigError> {
+        let c: SmtpConfig = config.parse()?;
+        if c.host.trim().is_empty() {
+            return Err(config.error("host", "give the SMTP server's host name"));
+        }
+        if c.tls == TlsMode::None && !c.allow_plaintext {
+            return Err(config.error(
+                "tls",
+                "`none` sends mail (and any SMTP password) unencrypted; use `starttls` or `tls`, \
+                 or set `allow_plaintext = true` for a relay on the same host",
+            ));
+        }
+        if c.tls == TlsMode::None && c.ca_file.is_some() {
+            return Err(config.error(
+                "ca_file",
+                "a CA file needs `tls = \"starttls\"` or `\"tls\"`",
+            ));
+        }
+        if c.password.is_some() != c.username.is_some() {
+            return Err(config.error(
+                "username",
+                "give both `username` and `password`, or neither",
+            ));
+        }
+        if c.timeout_ms == 0 || c.timeout_ms > 600_000 {
+            return Err(config.error("timeout_ms", "must be between 1 and 600000"));
+        }
+        let from = recipients::parse_mailbox(&c.from).map_err(|m| config.error("from", m))?;
+        let routing = recipients::Routing::from_config(&c).map_err(|(k, m)| config.error(&k, m))?;
+        Ok((c, from, routing))
+    }
+}
+
+#[async_trait]
+impl ConnectorFactory<dyn Notifier> for SmtpNotifierFactory {
+    fn type_name(&self) -> &'static str {
+        "smtp"
+    }
+
+    fn description(&self) -> &'static str {
+        "Email over SMTP (STARTTLS or TLS) from templates: to the person, the help desk, or both"
+    }
+
+    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+        Self::check(config).map(|_| ())
+    }
+
+    async fn build(
+        &self,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn Notifier>, ConfigError> {
+        let (c, from, routing) = Self::check(config)?;
+        let password = match &c.password {
+            Some(secret) => Some(ctx.secret(config, "password", secret)?),
+            None => None,
+        };
+        let ca_pem = match &c.ca_file {
+            Some(path) => {
+                let path = ctx.path(path);
+                Some(std::fs::read(&path).map_err(|e| {
+                    config.error("ca_file", format!("cannot read {}: {e}", path.display()))
+                })?)
+            }
+            None => None,
+        };
+        let dir = c.templates_dir.as_ref().map(|d| ctx.path(d));
+        let templates = templates::Templates::load(dir.as_deref(), c.vars.clone())
+            .map_err(|m| config.error("templates_dir", m))?;
+        let transport =
+            transport::build(&c, ca_pem.as_deref(), password.as_ref()).map_err(|m| {
+                config.error(
+                    if m.starts_with("ca_file") {
+                        "ca_file"
+                    } else {
+                        "tls"
+                    },
+                    m,
+                )
+            })?;
+        Ok(Arc::new(SmtpNotifier {
+            name: config.name.clone(),
+            from,
+            routing,
+            templates,
+            transport,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use writeback_core::ConnectorKind;
+
+    fn cfg(text: &str) -> ConnectorConfig {
+        let table: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+        ConnectorConfig::in_code(ConnectorKind::Notifier, "smtp", "mail", table)
+    }
+
+    #[test]
+    fn validation_refuses_what_cannot_work() {
+        let f = SmtpNotifierFactory;
+        assert!(f
+            .validate(&cfg("host = \"mx\"\nfrom = \"w@example.org\""))
+            .is_ok());
+        let plain = f
+            .validate(&cfg(
+                "host = \"mx\"\nfrom = \"w@example.org\"\ntls = \"none\"",
+            ))
+            .err();
+        assert!(plain
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("notifiers.mail.tls"));
+        assert!(f
+            .validate(&cfg(
+                "host = \"mx\"\nfrom = \"w@example.org\"\nusername = \"u\""
+            ))
+            .is_err());
+        assert!(f.validate(&cfg("host = \"mx\"\nfrom = \"nope\"")).is_err());
+        assert!(f
+            .validate(&cfg(
+                "host = \"mx\"\nfrom = \"w@example.org\"\nport = \"x\""
+            ))
+            .is_err());
+    }
+}
