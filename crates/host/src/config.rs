@@ -200,12 +200,6 @@ impl Config {
         if p.max_in_flight == 0 {
             return Err(self.source.error("pipeline.max_in_flight", "must be at least 1"));
         }
-        if self.sources.is_empty() {
-            return Err(self.source.error(
-                "sources",
-                "no [[sources]]: add at least one (for example type = \"webhook\")",
-            ));
-        }
         if self.targets.is_empty() {
             return Err(self.source.error(
                 "targets",

@@ -211,6 +211,13 @@ impl Host {
     /// Serves every source until `shutdown` is cancelled (or a source fails), then
     /// drains in-flight requests and pending notifications.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), String> {
+        if self.sources.is_empty() {
+            return Err(format!(
+                "{}: no [[sources]], so there is nothing to serve; add one (for example \
+                 type = \"webhook\") or submit requests through the library API",
+                self.config.path.display()
+            ));
+        }
         let submit: Arc<dyn Submit> = Arc::new(self.pipeline.clone());
         let mut running = JoinSet::new();
         for (name, source) in &self.sources {

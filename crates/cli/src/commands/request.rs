@@ -7,6 +7,9 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use writeback_core::{CloudIdentity, InitiatorKind, OutcomeCode, Password};
+use writeback_signing::Secret;
+use writeback_source_webhook::client::{self, RequestBody};
 use zeroize::Zeroizing;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -107,6 +110,47 @@ fn read_passwords(prompts: &[&str]) -> Result<Vec<Zeroizing<String>>, String> {
 }
 
 async fn send(args: RequestArgs) -> Result<i32, String> {
-    let _ = (read_secret(&args)?, read_passwords(&[])?);
-    Err("not yet wired".into())
+    let secret = read_secret(&args)?;
+    let secret = Secret::parse(&secret).map_err(|e| format!("the signing secret: {e}"))?;
+    let identity = CloudIdentity {
+        upn: args.upn.clone(),
+        username: args.username.clone(),
+        mail: args.mail.clone(),
+        object_id: args.object_id.clone(),
+        immutable_id: args.immutable_id.clone(),
+        ..Default::default()
+    };
+    identity.validate()?;
+    let id = args
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("cli-{}", uuid::Uuid::new_v4().simple()));
+    let mut body = match args.operation {
+        Op::Reset => {
+            let p = read_passwords(&["new password"])?;
+            RequestBody::reset(&id, identity, Password::new(p[0].as_str()), args.must_change)
+        }
+        Op::Change => {
+            let p = read_passwords(&["current password", "new password"])?;
+            RequestBody::change(
+                &id,
+                identity,
+                Password::new(p[0].as_str()),
+                Password::new(p[1].as_str()),
+            )
+        }
+        Op::Unlock => RequestBody::unlock(&id, identity),
+    };
+    if args.admin {
+        body.initiator.kind = InitiatorKind::Admin;
+    }
+    let answer = client::send(&args.url, args.ca_file.as_deref(), &secret, &body)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{}: {} (HTTP {})", id, answer.reply.outcome, answer.status);
+    println!("  {}", answer.reply.message);
+    for rule in &answer.reply.rules {
+        println!("  - {}: {}", rule.rule, rule.message);
+    }
+    Ok(if answer.reply.outcome == OutcomeCode::Succeeded { 0 } else { 1 })
 }
