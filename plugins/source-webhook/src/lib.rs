@@ -1,1 +1,41 @@
 //! Cloud source: signed webhook requests over HTTPS (Standard Webhooks).
+//!
+//! `[[sources]] type = "webhook"` listens for `POST /v1/requests` with a JSON body
+//! signed as the Standard Webhooks specification says, and answers within the same
+//! HTTP request with the outcome. The wire format is in docs/webhook-protocol.md.
+//!
+//! ```toml
+//! [[sources]]
+//! type = "webhook"
+//! listen = "0.0.0.0:8443"
+//! tls = { cert_file = "server.pem", key_file = "server.key" }
+//! secret = { env = "WRITEBACK_WEBHOOK_SECRET" }   # whsec_...; `secrets = [..]` to rotate
+//! # tolerance_seconds = 300, max_body_bytes = 65536, replay_cache_size = 100000
+//! # plain_http = "behind-tls-proxy"   # instead of `tls`, only with a TLS proxy in front
+//! ```
+//!
+//! Public API: [`WebhookSourceFactory`] (register it with the host),
+//! [`WebhookSource::local_addr`], the wire types [`Reply`], and the [`client`] module
+//! that signs and sends requests.
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod client;
+mod config;
+mod handler;
+mod replay;
+mod server;
+mod source;
+mod tls;
+mod wire;
+
+pub use config::PLAIN_HTTP_BEHIND_PROXY;
+pub use handler::{HEALTH_PATH, REQUESTS_PATH};
+pub use source::{WebhookSource, WebhookSourceFactory};
+pub use wire::Reply;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+//! The `[[sources]] type = "webhook"` table, and the checks that need no I/O.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use writeback_core::{ConfigError, ConnectorConfig, SecretRef};
+
+/// The only words that allow plain HTTP on a non-loopback address: they say why it is
+/// safe (a proxy in front terminates TLS).
+pub const PLAIN_HTTP_BEHIND_PROXY: &str = "behind-tls-proxy";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSourceConfig {
+    /// `IP:port` to listen on, e.g. `0.0.0.0:8443` or `127.0.0.1:8080`.
+    pub listen: String,
+    /// Certificate chain and private key (PEM). Required unless plain HTTP is allowed.
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
+    /// `"behind-tls-proxy"` to serve plain HTTP on a non-loopback address.
+    #[serde(default)]
+    pub plain_http: Option<String>,
+    /// One signing secret (`whsec_...`), or use `secrets` for several during a rotation.
+    #[serde(default)]
+    pub secret: Option<SecretRef>,
+    #[serde(default)]
+    pub secrets: Vec<SecretRef>,
+    /// How far `webhook-timestamp` may be from this host's clock, either way.
+    #[serde(default = "defaults::tolerance_seconds")]
+    pub tolerance_seconds: u64,
+    /// Largest body accepted; larger ones get 413 without being read further.
+    #[serde(default = "defaults::max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// How many recent `webhook-id`s are remembered to refuse replays.
+    #[serde(default = "defaults::replay_cache_size")]
+    pub replay_cache_size: usize,
+    /// Connections served at once; more wait in the listen backlog.
+    #[serde(default = "defaults::max_connections")]
+    pub max_connections: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+mod defaults {
+    pub fn tolerance_seconds() -> u64 {
+        300
+    }
+    pub fn max_body_bytes() -> usize {
+        64 * 1024
+    }
+    pub fn replay_cache_size() -> usize {
+        100_000
+    }
+    pub fn max_connections() -> usize {
+        1024
+    }
+}
+
+/// How the listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tls,
+    /// Plain HTTP on a loopback address (tests, a proxy on the same host).
+    PlainLoopback,
+    /// Plain HTTP because the config says a TLS-terminating proxy is in front.
+    PlainBehindProxy,
+}
+
+/// The checked config: everything `build` needs except files and secrets.
+pub struct Checked {
+    pub config: WebhookSourceConfig,
+    pub listen: SocketAddr,
+    pub transport: Transport,
+    pub secrets: Vec<(String, SecretRef)>,
+    pub tolerance: Duration,
+}
+
+/// Parses and checks the table (no I/O).
+pub fn check(connector: &ConnectorConfig) -> Result<Checked, ConfigError> {
+    let config: WebhookSourceConfig = connector.parse()?;
+    let listen: SocketAddr = config.listen.parse().map_err(|_| {
+        connector.error(
+            "listen",
+            format!(
+                "`{}` is not an IP address and port; write e.g. \"0.0.0.0:8443\" or \"127.0.0.1:8080\"",
+                config.listen
+            ),
+        )
+    })?;
+    let transport = transport(connector, &config, listen)?;
+    let secrets = secret_refs(connector, &config)?;
+    if !(1..=3600).contains(&config.tolerance_seconds) {
+        return Err(connector.error(
+            "tolerance_seconds",
+            "must be between 1 and 3600 (5 minutes = 300 is usual)",
+        ));
+    }
+    if !(1024..=10 * 1024 * 1024).contains(&config.max_body_bytes) {
+        return Err(connector.error(
+            "max_body_bytes",
+            "must be between 1024 and 10485760 (default 65536)",
+        ));
+    }
+    if !(16..=10_000_000).contains(&config.replay_cache_size) {
+        return Err(connector.error("replay_cache_size", "must be between 16 and 10000000"));
+    }
+    if !(1..=100_000).contains(&config.max_connections) {
+        return Err(connector.error("max_connections", "must be between 1 and 100000"));
+    }
+    let tolerance = Duration::from_secs(config.tolerance_seconds);
+    Ok(Checked {
+        config,
+        listen,
+        transport,
+        secrets,
+        tolerance,
+    })
+}
+
+fn transport(
+    connector: &ConnectorConfig,
+    config: &WebhookSourceConfig,
+    listen: SocketAddr,
+) -> Result<Transport, ConfigError> {
+    match (&config.tls, config.plain_http.as_deref()) {
+        (Some(_), Some(_)) => Err(connector.error(
+            "plain_http",
+            "both `tls` and `plain_http` are set: keep `tls` to serve HTTPS, or remove it to serve plain HTTP",
+        )),
+        (Some(_), None) => Ok(Transport::Tls),
+        (None, Some(PLAIN_HTTP_BEHIND_PROXY)) => Ok(Transport::PlainBehindProxy),
+        (None, Some(other)) => Err(connector.error(
+            "plain_http",
+            format!("`{other}` is not understood; the only value is \"{PLAIN_HTTP_BEHIND_PROXY}\""),
+        )),
+        (None, None) if listen.ip().is_loopback() => Ok(Transport::PlainLoopback),
+        (None, None) => Err(connector.error(
+            "tls",
+            format!(
+                "passwords must arrive over TLS: give `tls = {{ cert_file = \"...\", key_file = \"...\" }}`, \
+                 or set plain_http = \"{PLAIN_HTTP_BEHIND_PROXY}\" when a TLS-terminating proxy is in front, \
+                 or listen on a loopback address"
+            ),
+        )),
+    }
+}
+
+/// The secret references with the key each sits at, for error messages.
+fn secret_refs(
+    connector: &ConnectorConfig,
+    config: &WebhookSourceConfig,
+) -> Result<Vec<(String, SecretRef)>, ConfigError> {
+    let mut refs = Vec::new();
+    if let Some(one) = &config.secret {
+        refs.push(("secret".to_string(), one.clone()));
+    }
+    for (i, r) in config.secrets.iter().enumerate() {
+        refs.push((format!("secrets[{i}]"), r.clone()));
+    }
+    if refs.is_empty() {
+        return Err(connector.error(
+            "secret",
+            "a signing secret is required: secret = { env = \"WEBHOOK_SECRET\" } (or `secrets = [...]` during a key rotation)",
+        ));
+    }
+    if config.secret.is_some() && !config.secrets.is_empty() {
+        return Err(connector.error("secrets", "give either `secret` or `secrets`, not both"));
+    }
+    for (key, r) in &refs {
+        r.check().map_err(|m| connector.error(key, m))?;
+    }
+    Ok(refs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use writeback_core::ConnectorKind;
+
+    fn connector(text: &str) -> ConnectorConfig {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        ConnectorConfig::in_code(ConnectorKind::Source, "webhook", "hook", table)
+    }
+
+    fn err(text: &str) -> String {
+        check(&connector(text))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    const SECRET: &str = "secret = { env = \"X\" }\n";
+
+    #[test]
+    fn plain_http_only_on_loopback_or_in_so_many_words() {
+        let ok = |t: &str| check(&connector(t)).map(|c| c.transport).ok();
+        assert_eq!(
+            ok(&format!("listen = \"127.0.0.1:0\"\n{SECRET}")),
+            Some(Transport::PlainLoopback)
+        );
+        assert_eq!(
+            ok(&format!("listen = \"[::1]:0\"\n{SECRET}")),
+            Some(Transport::PlainLoopback)
+        );
+        assert_eq!(
+            ok(&format!(
+                "listen = \"0.0.0.0:80\"\nplain_http = \"behind-tls-proxy\"\n{SECRET}"
+            )),
+            Some(Transport::PlainBehindProxy)
+        );
+        assert_eq!(
+            ok(&format!("listen = \"0.0.0.0:443\"\ntls = {{ cert_file = \"c\", key_file = \"k\" }}\n{SECRET}")),
+            Some(Transport::Tls)
+        );
+        assert!(err(&format!("listen = \"0.0.0.0:80\"\n{SECRET}")).contains("must arrive over TLS"));
+        assert!(err(&format!(
+            "listen = \"0.0.0.0:80\"\nplain_http = \"yes\"\n{SECRET}"
+        ))
+        .contains("not understood"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert!(err("listen = \"localhost\"\nsecret = { env = \"X\" }")
+            .contains("`sources.hook.listen`"));
+        assert!(err("listen = \"127.0.0.1:1\"").contains("signing secret is required"));
+        assert!(
+            err("listen = \"127.0.0.1:1\"\nsecret = { env = \"X\", file = \"y\" }")
+                .contains("exactly one")
+        );
+        assert!(err(&format!(
+            "listen = \"127.0.0.1:1\"\n{SECRET}max_body_bytes = 10"
+        ))
+        .contains("max_body_bytes"));
+        assert!(err(&format!("listen = \"127.0.0.1:1\"\n{SECRET}nope = 1"))
+            .contains("unknown field `nope`"));
+    }
+}
