@@ -19,7 +19,7 @@ use writeback_core::{
 };
 
 pub use dedupe::Dedupe;
-pub use ordering::UserQueues;
+pub use ordering::{Turn, UserQueues};
 
 use crate::audit::{AuditLog, AuditRecord};
 use crate::config::{PipelineConfig, PolicySettings};
@@ -198,7 +198,7 @@ impl Submit for Pipeline {
             turn.ready().await;
             if tokio::time::Instant::now() >= deadline {
                 // The caller was already told `timeout`: write nothing late.
-                return Processed {
+                let processed = Processed {
                     outcome: Outcome::new(
                         OutcomeCode::Timeout,
                         "The request waited too long behind earlier requests for the same \
@@ -206,16 +206,23 @@ impl Submit for Pipeline {
                     ),
                     targets: Vec::new(),
                 };
+                return (processed, turn);
             }
-            worker.process(&request).await
+            // The turn goes back with the result: the next request for this user starts
+            // only after this one's outcome is recorded.
+            (worker.process(&request).await, turn)
         });
 
         // Bookkeeping runs in its own task so it completes even if the caller goes away.
         let keeper = self.shared.clone();
         let finished = shared.tasks.spawn(async move {
             let result = tokio::time::timeout_at(deadline, &mut work).await;
+            let mut turn = None;
             let (outcome, targets, late) = match result {
-                Ok(Ok(p)) => (p.outcome, p.targets, false),
+                Ok(Ok((p, t))) => {
+                    turn = Some(t);
+                    (p.outcome, p.targets, false)
+                }
                 Ok(Err(join)) => (fault_outcome(&join), Vec::new(), false),
                 Err(_) => (
                     Outcome::new(
@@ -234,10 +241,11 @@ impl Submit for Pipeline {
             keeper.dedupe.finish(ticket, &outcome);
             keeper.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
             keeper.finish(&facts, &outcome, &targets, started);
+            drop(turn);
             if late {
                 // Record what really happened once the work ends.
                 let (real, targets) = match work.await {
-                    Ok(p) => (p.outcome, p.targets),
+                    Ok((p, _turn)) => (p.outcome, p.targets),
                     Err(join) => (fault_outcome(&join), Vec::new()),
                 };
                 keeper.record(&facts, &real, &targets, started, true, false);
