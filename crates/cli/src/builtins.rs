@@ -8,12 +8,14 @@ pub fn builtin_registry() -> Registry {
     #[allow(unused_mut)]
     let mut r = Registry::new();
     // cloud sources
+    r.register_source(std::sync::Arc::new(writeback_source_webhook::WebhookSourceFactory));
 
     // directory targets
 
     // policies
 
     // notifiers
+    r.register_notifier(std::sync::Arc::new(writeback_notifier_webhook::WebhookNotifierFactory));
 
     // plugin loaders
 

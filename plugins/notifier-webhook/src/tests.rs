@@ -1,0 +1,230 @@
+//! The notifier against a real local HTTP receiver (axum on 127.0.0.1:0) that checks
+//! each signature with writeback-signing, as a receiving system would.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use http::{HeaderMap, StatusCode};
+use writeback_core::event::TargetResult;
+use writeback_core::{
+    BuildContext, CloudIdentity, ConnectorConfig, ConnectorFactory, ConnectorKind, Event,
+    Initiator, Notifier, OperationKind, Outcome, Password, RuleViolation, SecretRef,
+    SecretResolver,
+};
+use writeback_signing::{verify, Secret, DEFAULT_TOLERANCE};
+
+use crate::WebhookNotifierFactory;
+
+const SECRET: &str = "whsec_d3JpdGViYWNrLXRlc3Qtc2lnbmluZy1rZXktMDAwMSE=";
+const ROTATED: &str = "whsec_d3JpdGViYWNrLXJvdGF0ZWQta2V5LTAwMDItYWJjZGVm";
+
+/// What the receiver saw: the webhook-id, whether the signature verified, the body.
+#[derive(Default)]
+struct Inbox {
+    received: Mutex<Vec<(String, bool, Bytes)>>,
+    /// Statuses to answer with, in order; 200 once empty.
+    answers: Mutex<VecDeque<u16>>,
+    accepts: Vec<Secret>,
+}
+
+async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let verified = verify(
+        &inbox.accepts,
+        &headers,
+        &body,
+        SystemTime::now(),
+        DEFAULT_TOLERANCE,
+    );
+    let id = headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    inbox
+        .received
+        .lock()
+        .unwrap()
+        .push((id, verified.is_ok(), body));
+    if verified.is_err() {
+        return StatusCode::UNAUTHORIZED;
+    }
+    let code = inbox.answers.lock().unwrap().pop_front().unwrap_or(200);
+    StatusCode::from_u16(code).unwrap()
+}
+
+async fn receiver(accepts: &[&str], answers: &[u16]) -> (String, Arc<Inbox>) {
+    let inbox = Arc::new(Inbox {
+        received: Mutex::default(),
+        answers: Mutex::new(answers.iter().copied().collect()),
+        accepts: accepts.iter().map(|s| Secret::parse(s).unwrap()).collect(),
+    });
+    let app = axum::Router::new()
+        .route("/hook", post(receive))
+        .with_state(inbox.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hook"), inbox)
+}
+
+struct InlineSecrets;
+impl SecretResolver for InlineSecrets {
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
+        secret
+            .value
+            .clone()
+            .ok_or_else(|| "only inline secrets in this test".into())
+    }
+}
+
+async fn notifier(toml_text: &str) -> Arc<dyn Notifier> {
+    let table: toml::Table = toml::from_str(toml_text).unwrap();
+    let config = ConnectorConfig::in_code(ConnectorKind::Notifier, "webhook", "hook", table);
+    let factory = WebhookNotifierFactory;
+    factory.validate(&config).unwrap();
+    let ctx = BuildContext {
+        secrets: &InlineSecrets,
+        base_dir: Path::new("."),
+    };
+    factory
+        .build(&config, &ctx)
+        .await
+        .map_err(|e| e.to_string())
+        .unwrap()
+}
+
+fn event() -> Event {
+    Event {
+        event_id: "5a0c3b8e-1f7d-4c43-9d6e-2b1f0e7a9c11".into(),
+        time: "2026-11-25T19:00:00Z".into(),
+        request_id: "req-7".into(),
+        source: "hook".into(),
+        operation: OperationKind::Reset,
+        identity: CloudIdentity {
+            upn: Some("alice@example.test".into()),
+            ..Default::default()
+        },
+        initiator: Initiator::default(),
+        targets: vec![TargetResult {
+            target: "ldap".into(),
+            dn: Some("uid=alice,ou=people,dc=example,dc=test".into()),
+            mail: Some("alice@example.test".into()),
+        }],
+        outcome: Outcome::rejected(vec![RuleViolation::new(
+            "length.min",
+            "Use at least 12 characters.",
+        )]),
+    }
+}
+
+#[tokio::test]
+async fn delivers_the_event_signed_with_its_id() {
+    let (url, inbox) = receiver(&[SECRET], &[]).await;
+    let n = notifier(&format!(
+        "url = \"{url}\"\nsecret = {{ value = \"{SECRET}\" }}"
+    ))
+    .await;
+    n.notify(&event()).await.unwrap();
+    let received = inbox.received.lock().unwrap();
+    assert_eq!(received.len(), 1);
+    let (id, verified, body) = &received[0];
+    assert!(verified, "the receiver verified the signature");
+    assert_eq!(
+        id,
+        &event().event_id,
+        "webhook-id is the event id, for deduplication"
+    );
+    let back: Event = serde_json::from_slice(body).unwrap();
+    assert_eq!(back, event());
+    assert!(!String::from_utf8_lossy(body)
+        .to_lowercase()
+        .contains("password\""));
+}
+
+#[tokio::test]
+async fn signs_with_every_key_during_a_rotation() {
+    let (url, inbox) = receiver(&[ROTATED], &[]).await;
+    let n = notifier(&format!(
+        "url = \"{url}\"\nsecrets = [{{ value = \"{SECRET}\" }}, {{ value = \"{ROTATED}\" }}]"
+    ))
+    .await;
+    n.notify(&event()).await.unwrap();
+    assert!(inbox.received.lock().unwrap()[0].1);
+}
+
+#[tokio::test]
+async fn retries_server_errors_then_succeeds() {
+    let (url, inbox) = receiver(&[SECRET], &[503, 500]).await;
+    let n = notifier(&format!(
+        "url = \"{url}\"\nsecret = {{ value = \"{SECRET}\" }}\nretries = 2"
+    ))
+    .await;
+    n.notify(&event()).await.unwrap();
+    let received = inbox.received.lock().unwrap();
+    assert_eq!(received.len(), 3);
+    assert!(received
+        .iter()
+        .all(|(id, ok, _)| *ok && id == &event().event_id));
+}
+
+#[tokio::test]
+async fn gives_up_retryable_after_the_last_attempt() {
+    let (url, inbox) = receiver(&[SECRET], &[503, 503, 503]).await;
+    let n = notifier(&format!(
+        "url = \"{url}\"\nsecret = {{ value = \"{SECRET}\" }}\nretries = 1"
+    ))
+    .await;
+    let err = n.notify(&event()).await.unwrap_err();
+    assert!(err.retryable, "{err}");
+    assert!(
+        err.message.contains("HTTP 503") && err.message.contains("attempt 2 of 2"),
+        "{err}"
+    );
+    assert_eq!(inbox.received.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_client_error_is_not_retried() {
+    let (url, inbox) = receiver(&[SECRET], &[400]).await;
+    let n = notifier(&format!(
+        "url = \"{url}\"\nsecret = {{ value = \"{SECRET}\" }}\nretries = 3"
+    ))
+    .await;
+    let err = n.notify(&event()).await.unwrap_err();
+    assert!(!err.retryable, "{err}");
+    assert_eq!(inbox.received.lock().unwrap().len(), 1);
+
+    // A receiver with another key refuses (401): not retryable either.
+    let (url, _) = receiver(&[ROTATED], &[]).await;
+    let n = notifier(&format!(
+        "url = \"{url}\"\nsecret = {{ value = \"{SECRET}\" }}"
+    ))
+    .await;
+    let err = n.notify(&event()).await.unwrap_err();
+    assert!(!err.retryable && err.message.contains("HTTP 401"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_receiver_is_retryable() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let n = notifier(&format!(
+        "url = \"http://{addr}/hook?token=t0ps3cret\"\nsecret = {{ value = \"{SECRET}\" }}\nretries = 1\ntimeout_seconds = 2"
+    ))
+    .await;
+    let started = std::time::Instant::now();
+    let err = n.notify(&event()).await.unwrap_err();
+    assert!(err.retryable, "{err}");
+    assert!(
+        !err.message.contains("t0ps3cret"),
+        "the query string stays out of errors: {err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
