@@ -61,9 +61,8 @@ mod tests {
 
     /// Computed with the Python reference package (`pip install standardwebhooks`):
     /// `Webhook(secret).sign("msg_1", datetime.fromtimestamp(1764000000, utc), BODY)`.
-    pub(crate) const SECRET: &str = "whsec_d3JpdGViYWNrLXRlc3Qtc2lnbmluZy1rZXktMDAwMSE=";
-    pub(crate) const BODY: &str =
-        r#"{"id":"req-1","operation":"unlock","identity":{"username":"alice"}}"#;
+    const SECRET: &str = "whsec_d3JpdGViYWNrLXRlc3Qtc2lnbmluZy1rZXktMDAwMSE=";
+    const BODY: &str = r#"{"id":"req-1","operation":"unlock","identity":{"username":"alice"}}"#;
     const EXPECTED: &str = "v1,itbSQD6p6vsR7jnGVFrl9YddAzpQIpXuUVHZQwY/uRY=";
 
     #[test]
@@ -72,6 +71,18 @@ mod tests {
         assert_eq!(
             sign(&secret, "msg_1", 1_764_000_000, BODY.as_bytes()),
             EXPECTED
+        );
+    }
+
+    /// The worked example of docs/webhook-protocol.md (checked with the Python package
+    /// and with `openssl dgst -hmac`).
+    #[test]
+    fn matches_the_documented_example() {
+        let body = r#"{"id":"req-2026-0001","operation":"reset","must_change":true,"identity":{"upn":"alice@example.test"},"initiator":{"kind":"user"},"new_password":"Correct-Horse-42"}"#;
+        let secret = Secret::parse(SECRET).unwrap();
+        assert_eq!(
+            sign(&secret, "msg_2Kq7TtXn4bWc9", 1_764_090_000, body.as_bytes()),
+            "v1,rLHLEPX09ud60O49eIFeOAT5UelABbAk139I0LhFiog="
         );
     }
 

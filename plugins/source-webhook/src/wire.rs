@@ -262,6 +262,20 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_body_parses() {
+        let body = r#"{"id":"req-2026-0001","operation":"reset","must_change":true,"identity":{"upn":"alice@example.test"},"initiator":{"kind":"user"},"new_password":"Correct-Horse-42"}"#;
+        let r = parse(body).unwrap();
+        assert_eq!(r.id.as_str(), "req-2026-0001");
+        assert!(matches!(
+            r.operation,
+            Operation::Reset {
+                must_change: true,
+                ..
+            }
+        ));
+    }
+
+    #[test]
     fn refuses_wrong_password_combinations() {
         assert!(
             message(r#"{"id":"r","operation":"reset","identity":{"upn":"a"}}"#)
