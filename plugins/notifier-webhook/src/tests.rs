@@ -228,3 +228,82 @@ async fn an_unreachable_receiver_is_retryable() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// A private CA and a server certificate for 127.0.0.1 signed by it, as PEM files.
+fn private_ca(dir: &Path) -> (rustls::ServerConfig, std::path::PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![leaf.der().clone()], key)
+    .unwrap();
+    (config, ca_file)
+}
+
+/// The same receiver, over HTTPS.
+async fn tls_receiver(config: rustls::ServerConfig, accepts: &[&str]) -> (String, Arc<Inbox>) {
+    let inbox = Arc::new(Inbox {
+        accepts: accepts.iter().map(|s| Secret::parse(s).unwrap()).collect(),
+        ..Default::default()
+    });
+    let app = axum::Router::new()
+        .route("/hook", post(receive))
+        .with_state(inbox.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    (format!("https://{addr}/hook"), inbox)
+}
+
+#[tokio::test]
+async fn trusts_a_private_ca_from_the_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, ca_file) = private_ca(dir.path());
+    let (url, inbox) = tls_receiver(config, &[SECRET]).await;
+    let with_ca = notifier(&format!(
+        "url = \"{url}\"\nsecret = {{ value = \"{SECRET}\" }}\nca_file = \"{}\"",
+        ca_file.display()
+    ))
+    .await;
+    with_ca.notify(&event()).await.unwrap();
+    assert!(inbox.received.lock().unwrap()[0].1);
+
+    // Without the CA file the receiver's certificate is not trusted, and waiting will
+    // not fix that: not retryable.
+    let without = notifier(&format!(
+        "url = \"{url}\"\nsecret = {{ value = \"{SECRET}\" }}\nretries = 3"
+    ))
+    .await;
+    let err = without.notify(&event()).await.unwrap_err();
+    assert!(!err.retryable, "{err}");
+    assert!(err.message.contains("attempt 1 of 4"), "{err}");
+    assert_eq!(inbox.received.lock().unwrap().len(), 1);
+}
