@@ -1,0 +1,98 @@
+//! Microsoft's documented examples, through the policy as the host builds it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use writeback_core::{
+    Account, BuildContext, CloudIdentity, ConnectorConfig, ConnectorFactory, ConnectorKind,
+    Password, PolicyContext, SecretRef, SecretResolver,
+};
+use writeback_policy_ad_complexity::AdComplexityFactory;
+
+struct NoSecrets;
+impl SecretResolver for NoSecrets {
+    fn resolve(&self, _: &SecretRef) -> Result<Password, String> {
+        Err("none".into())
+    }
+}
+
+async fn broken(table: &str, sam: &str, display: &str, password: &str) -> Vec<String> {
+    let table: toml::Table = toml::from_str(table).unwrap();
+    let config = ConnectorConfig::in_code(ConnectorKind::Policy, "ad-complexity", "ad", table);
+    let ctx = BuildContext {
+        secrets: &NoSecrets,
+        base_dir: Path::new("."),
+    };
+    let policy = AdComplexityFactory.build(&config, &ctx).await.unwrap();
+    let mut attributes = BTreeMap::new();
+    attributes.insert("samaccountname".to_string(), vec![sam.to_string()]);
+    attributes.insert("displayname".to_string(), vec![display.to_string()]);
+    let accounts = vec![(
+        "ad".to_string(),
+        Account {
+            dn: "CN=x,DC=example,DC=test".into(),
+            id: None,
+            attributes,
+        },
+    )];
+    let identity = CloudIdentity::default();
+    let context = PolicyContext {
+        identity: &identity,
+        accounts: &accounts,
+    };
+    let v = policy
+        .evaluate(&Password::new(password), &context)
+        .await
+        .unwrap();
+    assert!(v.iter().all(|r| !r.message.contains(password)));
+    v.into_iter().map(|r| r.rule).collect()
+}
+
+#[tokio::test]
+async fn erin_m_hagens_example() {
+    // "Erin M. Hagens": tokens "Erin" and "Hagens" are refused, "M" is too short
+    let none: Vec<String> = Vec::new();
+    assert_eq!(
+        broken("", "ehagens", "Erin M. Hagens", "Mx-Lake-42").await,
+        none
+    );
+    assert_eq!(
+        broken("", "ehagens", "Erin M. Hagens", "xERINx-Lake-42").await,
+        vec!["ad.contains_display_name"]
+    );
+    assert_eq!(
+        broken("", "ehagens", "Erin M. Hagens", "Lake-42-hagens").await,
+        vec!["ad.contains_display_name"]
+    );
+    assert_eq!(
+        broken("", "ehagens", "Erin M. Hagens", "Lake-42-EHAGENS")
+            .await
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn short_account_names_are_not_checked() {
+    assert!(broken("", "ab", "", "Xab-Lake-42").await.is_empty());
+    assert_eq!(
+        broken("", "abc", "", "Xabc-Lake-42").await,
+        vec!["ad.contains_account_name"]
+    );
+}
+
+#[tokio::test]
+async fn all_broken_rules_are_reported() {
+    assert_eq!(
+        broken("min_length = 10", "winter", "Win Ter", "winter").await,
+        vec![
+            "ad.min_length",
+            "ad.complexity",
+            "ad.contains_account_name",
+            "ad.contains_display_name"
+        ]
+    );
+    assert!(broken("min_length = 7", "jdoe", "John Doe", "Winter2026!")
+        .await
+        .is_empty());
+}
