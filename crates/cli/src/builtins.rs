@@ -18,6 +18,7 @@ pub fn builtin_registry() -> Registry {
     r.register_notifier(std::sync::Arc::new(writeback_notifier_webhook::WebhookNotifierFactory));
 
     // plugin loaders
+    r.register_loader(std::sync::Arc::new(writeback_plugin_native::NativeLoader));
 
     r
 }
