@@ -16,6 +16,7 @@ pub fn builtin_registry() -> Registry {
 
     // notifiers
     r.register_notifier(std::sync::Arc::new(writeback_notifier_webhook::WebhookNotifierFactory));
+    r.register_notifier(std::sync::Arc::new(writeback_notifier_smtp::SmtpNotifierFactory));
 
     // plugin loaders
     r.register_loader(std::sync::Arc::new(writeback_plugin_native::NativeLoader));

@@ -43,6 +43,16 @@ enum Command {
     },
     /// Build, sign and send one request to a running webhook source (for operators and demos).
     Request(commands::request::RequestArgs),
+    /// The durable notification outbox: list, retry dead letters, purge.
+    Outbox {
+        #[command(subcommand)]
+        command: commands::outbox::OutboxCommand,
+    },
+    /// Password-expiry reminders.
+    Expiry {
+        #[command(subcommand)]
+        command: commands::expiry::ExpiryCommand,
+    },
     /// Plugins and connector types.
     Plugins {
         #[command(subcommand)]
@@ -77,6 +87,8 @@ fn main() {
                 commands::check_config::run(&config, connect).await
             }
             Command::Request(args) => commands::request::run(args).await,
+            Command::Outbox { command } => commands::outbox::run(command),
+            Command::Expiry { command } => commands::expiry::run(command).await,
             Command::Plugins {
                 command: PluginsCommand::List { config },
             } => commands::plugins::list(config.as_deref()),

@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use writeback_core::{BuildContext, CloudSource, ConfigError, ConnectorConfig, ConnectorKind, HealthCheck, Submit};
 
 use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::notify::{DirectDispatcher, Dispatcher, NotifierEntry};
+use crate::notify::{Dispatcher, NotifierEntry};
 use crate::pipeline::{Pipeline, PolicyEntry, TargetEntry};
 use crate::registry::Registry;
 use crate::secrets::EnvAndFileSecrets;
@@ -124,11 +123,7 @@ impl Host {
 
         let dispatcher: Arc<dyn Dispatcher> = match &options.dispatcher {
             Some(make) => make(&config, notifiers)?,
-            None => Arc::new(DirectDispatcher {
-                notifiers,
-                tasks: TaskTracker::new(),
-                attempts: 3,
-            }),
+            None => crate::notify::dispatcher_for(&config, notifiers, &targets)?,
         };
         let audit = AuditLog::open(config.audit.path.as_deref().map(|p| ctx.path(p)).as_deref())
             .map_err(|m| config.source.error("audit.path", m))?;
@@ -231,6 +226,7 @@ impl Host {
         for line in self.describe() {
             tracing::info!("{line}");
         }
+        self.dispatcher.start(shutdown.clone());
 
         let mut failure = None;
         while let Some(joined) = running.join_next().await {

@@ -24,6 +24,20 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    /// An outbox over an opened store (see [`Store::open`]), for these notifiers.
+    pub fn with_store(
+        store: Store,
+        config: OutboxConfig,
+        notifiers: Vec<(String, Arc<dyn Notifier>)>,
+    ) -> Arc<Self> {
+        Arc::new(Outbox {
+            store: Arc::new(store),
+            notifiers: notifiers.into_iter().collect(),
+            config,
+            wake: Notify::new(),
+        })
+    }
+
     /// Opens the store at `config.path` (absolute, or relative to the working
     /// directory) for these notifiers, by name.
     pub async fn open(
@@ -34,12 +48,7 @@ impl Outbox {
         let store = tokio::task::spawn_blocking(move || Store::open(&path, sync))
             .await
             .map_err(|_| StoreError::Poisoned)??;
-        Ok(Arc::new(Outbox {
-            store: Arc::new(store),
-            notifiers: notifiers.into_iter().collect(),
-            config,
-            wake: Notify::new(),
-        }))
+        Ok(Outbox::with_store(store, config, notifiers))
     }
 
     pub fn store(&self) -> Arc<Store> {
@@ -63,7 +72,7 @@ impl Outbox {
     /// Persists the event for each named notifier; returns once it is on disk. Delivery
     /// happens later, in [`Outbox::run`].
     pub async fn enqueue(&self, event: &Event, notifiers: &[String]) -> Result<usize, StoreError> {
-        let notification = Notification::Outcome(event.clone());
+        let notification = Notification::Outcome(Box::new(event.clone()));
         let names = notifiers.to_vec();
         let added = self
             .blocking(move |s| s.enqueue(&notification, &names))

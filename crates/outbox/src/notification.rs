@@ -6,7 +6,7 @@ use writeback_core::{Event, ExpiryReminder};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "payload", rename_all = "snake_case")]
 pub enum Notification {
-    Outcome(Event),
+    Outcome(Box<Event>),
     ExpiryReminder(ExpiryReminder),
 }
 

@@ -136,7 +136,7 @@ fn rows_in_flight_at_a_crash_are_due_on_the_next_open() {
     let path = dir.path().join("o.db");
     {
         let store = Store::open(&path, SyncMode::Normal).unwrap_or_else(|e| panic!("{e}"));
-        let n = crate::Notification::Outcome(event("e1"));
+        let n = crate::Notification::Outcome(Box::new(event("e1")));
         let _ = store.enqueue(&n, &["a".into()]);
         assert_eq!(store.claim_due(i64::MAX, 10).map(|r| r.len()).ok(), Some(1));
         assert_eq!(store.claim_due(i64::MAX, 10).map(|r| r.len()).ok(), Some(0));

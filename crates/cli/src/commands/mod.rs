@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod check_config;
+pub mod expiry;
+pub mod outbox;
 pub mod plugins;
 pub mod request;
 pub mod run;

@@ -1,0 +1,141 @@
+//! `writeback expiry scan -c FILE [--dry-run]`: find accounts whose directory password
+//! expires within the `[expiry]` thresholds and send each person's reminder (once per
+//! threshold), or with --dry-run only show who would get one.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use writeback_host::notify::{expiry_config, outbox_config, DirectDispatcher};
+use writeback_host::{Dispatcher, DispatcherFactory, Host, HostOptions, NotifierEntry};
+use writeback_outbox::{Outbox, Store};
+
+use super::{fail_config, load_config};
+
+#[derive(clap::Subcommand)]
+pub enum ExpiryCommand {
+    /// Scan the directories now. Reminders go into the outbox and are delivered before
+    /// this command returns (a running `writeback run` would deliver them too).
+    Scan {
+        /// The TOML config file ([outbox] required; [expiry] optional, default
+        /// thresholds 14, 7 and 1 days).
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Only list who is due and whether they were reminded already; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+pub async fn run(command: ExpiryCommand) -> i32 {
+    let ExpiryCommand::Scan {
+        config: path,
+        dry_run,
+    } = command;
+    let config = load_config(&path);
+    let outbox = match outbox_config(&config) {
+        Ok(Some(o)) => o,
+        Ok(None) => fail_config(&format!(
+            "{}: expiry reminders need an [outbox] (it remembers who was reminded); add one with a `path`",
+            path.display()
+        )),
+        Err(e) => fail_config(&e),
+    };
+    let expiry = match expiry_config(&config) {
+        Ok(c) => c.unwrap_or_default(),
+        Err(e) => fail_config(&e),
+    };
+    // Build every connector, but keep the notifiers for our own outbox instead of
+    // starting the host's delivery loop.
+    let captured: Arc<Mutex<Vec<NotifierEntry>>> = Arc::default();
+    let keep = captured.clone();
+    let factory: DispatcherFactory = Arc::new(move |_config, notifiers| {
+        if let Ok(mut k) = keep.lock() {
+            *k = notifiers;
+        }
+        Ok(Arc::new(DirectDispatcher {
+            notifiers: Vec::new(),
+            tasks: Default::default(),
+            attempts: 1,
+        }) as Arc<dyn Dispatcher>)
+    });
+    let host = match Host::build_with(
+        config,
+        &crate::builtin_registry(),
+        HostOptions {
+            dispatcher: Some(factory),
+        },
+    )
+    .await
+    {
+        Ok(h) => h,
+        Err(e) => fail_config(&e),
+    };
+    let targets: Vec<_> = host
+        .pipeline_handle()
+        .targets()
+        .iter()
+        .map(|t| (t.name.clone(), t.target.clone()))
+        .collect();
+    let notifiers: Vec<_> = captured
+        .lock()
+        .map(|n| {
+            n.iter()
+                .map(|e| (e.name.clone(), e.notifier.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let store = match Store::open(&outbox.path, outbox.sync) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let outbox = Outbox::with_store(store, outbox, notifiers);
+    let due = match writeback_expiry::send_due(&outbox, &targets, &expiry, dry_run).await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    println!(
+        "{:<10}  {:<44}  {:<28}  {:<20}  {:>4}  {:>9}  STATUS",
+        "TARGET", "ACCOUNT", "MAIL", "EXPIRES", "DAYS", "THRESHOLD"
+    );
+    for d in &due {
+        let r = &d.reminder;
+        let status = match (dry_run, d.already_sent) {
+            (_, true) => "already reminded",
+            (true, false) => "would remind",
+            (false, false) => "reminder queued",
+        };
+        println!(
+            "{:<10}  {:<44}  {:<28}  {:<20}  {:>4}  {:>9}  {status}",
+            r.target,
+            r.dn,
+            r.mail.as_deref().unwrap_or("-"),
+            r.expires_at,
+            r.days_left,
+            r.threshold_days
+        );
+    }
+    let new = due.iter().filter(|d| !d.already_sent).count();
+    if dry_run {
+        println!(
+            "{} account(s) inside a threshold; {new} would be reminded (dry run: nothing sent)",
+            due.len()
+        );
+        return 0;
+    }
+    match outbox.deliver_due_now().await {
+        Ok(n) => {
+            println!("{} account(s) inside a threshold; {new} reminder(s) queued; {n} delivery attempt(s) made", due.len());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: reminders are queued but delivering them failed: {e}");
+            1
+        }
+    }
+}
