@@ -13,6 +13,10 @@ pub fn builtin_registry() -> Registry {
     // directory targets
 
     // policies
+    r.register_policy(std::sync::Arc::new(writeback_policy_basic::BasicFactory));
+    r.register_policy(std::sync::Arc::new(writeback_policy_ad_complexity::AdComplexityFactory));
+    r.register_policy(std::sync::Arc::new(writeback_policy_banned_words::BannedWordsFactory));
+    r.register_policy(std::sync::Arc::new(writeback_policy_breached::BreachedFactory));
 
     // notifiers
     r.register_notifier(std::sync::Arc::new(writeback_notifier_webhook::WebhookNotifierFactory));

@@ -53,6 +53,16 @@ enum Command {
         #[command(subcommand)]
         command: commands::expiry::ExpiryCommand,
     },
+    /// Try a candidate password against the configured policies for one user.
+    Policy {
+        #[command(subcommand)]
+        command: commands::policy_check::PolicyCommand,
+    },
+    /// The offline breached-password file: build it from the HIBP download, check it.
+    Breached {
+        #[command(subcommand)]
+        command: commands::breached::BreachedCommand,
+    },
     /// Plugins and connector types.
     Plugins {
         #[command(subcommand)]
@@ -89,6 +99,8 @@ fn main() {
             Command::Request(args) => commands::request::run(args).await,
             Command::Outbox { command } => commands::outbox::run(command),
             Command::Expiry { command } => commands::expiry::run(command).await,
+            Command::Policy { command } => commands::policy_check::run(command).await,
+            Command::Breached { command } => commands::breached::run(command),
             Command::Plugins {
                 command: PluginsCommand::List { config },
             } => commands::plugins::list(config.as_deref()),

@@ -136,6 +136,12 @@ pub trait Policy: Send + Sync {
         password: &Password,
         context: &PolicyContext<'_>,
     ) -> Result<Vec<RuleViolation>, Outcome>;
+
+    /// The ids of the rules this policy checks as configured, so `writeback policy
+    /// check` can list the rules a password passes too. Empty when not known.
+    fn rule_ids(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Why a notification was not delivered.

@@ -142,6 +142,18 @@ impl Policy for AdComplexityPolicy {
         }
         Ok(evaluate(&self.config, password.expose(), context))
     }
+
+    fn rule_ids(&self) -> Vec<String> {
+        let mut ids = Vec::new();
+        if self.config.min_length > 0 {
+            ids.push("ad.min_length");
+        }
+        ids.extend(["ad.max_length", "ad.complexity"]);
+        if self.config.check_names {
+            ids.extend(["ad.contains_account_name", "ad.contains_display_name"]);
+        }
+        ids.into_iter().map(String::from).collect()
+    }
 }
 
 fn parse(config: &ConnectorConfig) -> Result<AdComplexityConfig, ConfigError> {

@@ -141,6 +141,15 @@ impl Policy for BannedWordsPolicy {
         }
         Ok(self.check(password.expose(), context))
     }
+
+    fn rule_ids(&self) -> Vec<String> {
+        let mut ids = Vec::new();
+        if self.config.reject_names {
+            ids.push("banned.contains_name".to_string());
+        }
+        ids.push("banned.score".to_string());
+        ids
+    }
 }
 
 /// Registers as `type = "banned-words"`.

@@ -47,6 +47,10 @@ impl Policy for BasicPolicy {
         }
         Ok(rules::evaluate(&self.config, password.expose(), context))
     }
+
+    fn rule_ids(&self) -> Vec<String> {
+        rules::rule_ids(&self.config)
+    }
 }
 
 /// Registers as `type = "basic"`.

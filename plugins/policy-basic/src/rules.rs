@@ -31,6 +31,22 @@ fn class_rule(class: CharClass) -> (&'static str, &'static str) {
     }
 }
 
+/// The ids of the rules `config` turns on, in the order [`evaluate`] reports them.
+pub fn rule_ids(config: &BasicConfig) -> Vec<String> {
+    let mut ids = vec!["length.min", "length.max"];
+    ids.extend(config.require.iter().map(|c| class_rule(*c).0));
+    if config.min_categories > 0 {
+        ids.push("classes.min_categories");
+    }
+    if config.forbid_account_name {
+        ids.push("name.contains_account_name");
+    }
+    if config.forbid_display_name {
+        ids.push("name.contains_display_name");
+    }
+    ids.into_iter().map(String::from).collect()
+}
+
 /// Every rule `password` breaks, in a stable order.
 pub fn evaluate(
     config: &BasicConfig,

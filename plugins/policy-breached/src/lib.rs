@@ -88,6 +88,10 @@ impl Policy for BreachedPolicy {
         // well under a millisecond, not worth a trip to the blocking pool
         Ok(self.check(password.expose()))
     }
+
+    fn rule_ids(&self) -> Vec<String> {
+        vec!["breached.found".to_string()]
+    }
 }
 
 /// Registers as `type = "breached"`.

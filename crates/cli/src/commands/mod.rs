@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
+pub mod breached;
 pub mod check_config;
 pub mod expiry;
 pub mod outbox;
 pub mod plugins;
+pub mod policy_check;
 pub mod request;
 pub mod run;
 
