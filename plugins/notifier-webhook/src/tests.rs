@@ -28,6 +28,7 @@ const ROTATED: &str = "whsec_d3JpdGViYWNrLXJvdGF0ZWQta2V5LTAwMDItYWJjZGVm";
 #[derive(Default)]
 struct Inbox {
     received: Mutex<Vec<(String, bool, Bytes)>>,
+    headers: Mutex<Vec<HeaderMap>>,
     /// Statuses to answer with, in order; 200 once empty.
     answers: Mutex<VecDeque<u16>>,
     accepts: Vec<Secret>,
@@ -51,6 +52,7 @@ async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Byte
         .lock()
         .unwrap()
         .push((id, verified.is_ok(), body));
+    inbox.headers.lock().unwrap().push(headers);
     if verified.is_err() {
         return StatusCode::UNAUTHORIZED;
     }
@@ -60,9 +62,9 @@ async fn receive(State(inbox): State<Arc<Inbox>>, headers: HeaderMap, body: Byte
 
 async fn receiver(accepts: &[&str], answers: &[u16]) -> (String, Arc<Inbox>) {
     let inbox = Arc::new(Inbox {
-        received: Mutex::default(),
         answers: Mutex::new(answers.iter().copied().collect()),
         accepts: accepts.iter().map(|s| Secret::parse(s).unwrap()).collect(),
+        ..Default::default()
     });
     let app = axum::Router::new()
         .route("/hook", post(receive))
@@ -306,4 +308,49 @@ async fn trusts_a_private_ca_from_the_ca_file() {
     assert!(!err.retryable, "{err}");
     assert!(err.message.contains("attempt 1 of 4"), "{err}");
     assert_eq!(inbox.received.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_python_reference_library_verifies_what_we_send() {
+    const VERIFY: &str = "import sys, json\nfrom standardwebhooks import Webhook\n\
+        secret, headers = sys.argv[1], json.loads(sys.argv[2])\n\
+        event = Webhook(secret).verify(sys.stdin.read(), headers)\nprint(event['event_id'])";
+    let (url, inbox) = receiver(&[SECRET], &[]).await;
+    let n = notifier(&format!(
+        "url = \"{url}\"\nsecret = {{ value = \"{SECRET}\" }}"
+    ))
+    .await;
+    n.notify(&event()).await.unwrap();
+    let headers = inbox.headers.lock().unwrap()[0].clone();
+    let body = inbox.received.lock().unwrap()[0].2.clone();
+    let as_json: serde_json::Map<String, serde_json::Value> =
+        ["webhook-id", "webhook-timestamp", "webhook-signature"]
+            .iter()
+            .map(|h| (h.to_string(), headers[*h].to_str().unwrap().into()))
+            .collect();
+    let python =
+        std::env::var("WRITEBACK_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let mut child = std::process::Command::new(&python)
+        .args([
+            "-c",
+            VERIFY,
+            SECRET,
+            &serde_json::Value::Object(as_json).to_string(),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}; run .ci/setup.d/webhook.sh"));
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the reference library refused our signature (or is missing: run .ci/setup.d/webhook.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        event().event_id
+    );
 }

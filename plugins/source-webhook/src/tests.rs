@@ -594,3 +594,62 @@ async fn no_log_line_contains_a_password() {
     assert!(logs.contains("log-1"), "requests are logged by id");
     assert!(!logs.contains(MARKER), "a password reached the logs");
 }
+
+/// Runs the Python reference library (`standardwebhooks`, installed by
+/// .ci/setup.d/webhook.sh) with `script`, `args` and `stdin`; returns its stdout.
+pub(crate) fn reference_python(script: &str, args: &[&str], stdin: &[u8]) -> String {
+    let python =
+        std::env::var("WRITEBACK_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+    let mut child = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}; run .ci/setup.d/webhook.sh"));
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{python} with standardwebhooks failed (run .ci/setup.d/webhook.sh): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[tokio::test]
+async fn accepts_requests_signed_by_the_python_reference_library() {
+    const SIGN: &str = "import sys\nfrom datetime import datetime, timezone\nfrom standardwebhooks import Webhook\n\
+        secret, msg_id, ts = sys.argv[1:4]\nbody = sys.stdin.read()\n\
+        print(Webhook(secret).sign(msg_id, datetime.fromtimestamp(int(ts), tz=timezone.utc), body))";
+    let run = start(FakePipeline::default()).await;
+    let body = reset_json("py-1");
+    let now = unix_now().to_string();
+    let signature = reference_python(SIGN, &[ROTATED, "msg_py1", &now], &body);
+    assert!(signature.starts_with("v1,"), "{signature}");
+    let mut headers = http::HeaderMap::new();
+    headers.insert("webhook-id", http::HeaderValue::from_static("msg_py1"));
+    headers.insert(
+        "webhook-timestamp",
+        http::HeaderValue::from_str(&now).unwrap(),
+    );
+    headers.insert(
+        "webhook-signature",
+        http::HeaderValue::from_str(&signature).unwrap(),
+    );
+    let answer = Client::new(None)
+        .unwrap()
+        .post(&run.url, headers, body)
+        .await
+        .unwrap();
+    assert_eq!(
+        (answer.status, answer.reply.outcome),
+        (200, OutcomeCode::Succeeded)
+    );
+    assert_eq!(
+        run.pipeline.submitted(),
+        vec![("py-1".to_string(), OperationKind::Reset, true)]
+    );
+}
