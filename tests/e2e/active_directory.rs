@@ -1,18 +1,129 @@
 //! The `active-directory` target and the `directory` policy against a real Samba AD DC
-//! (from `writeback_testkit::samba`).
+//! (from `writeback_testkit::samba`). Every test makes its own users: they share one DC.
 
-use writeback_testkit::samba::{self, seed, NewUser, Ou};
+use std::path::Path;
+
+use base64::Engine;
+use writeback_core::{
+    Account, BuildContext, CloudIdentity, ConnectorConfig, ConnectorFactory, ConnectorKind,
+    DirectoryTarget, Operation, Outcome, OutcomeCode, Password, SecretRef, SecretResolver,
+};
+use writeback_target_active_directory::{ActiveDirectoryFactory, ActiveDirectoryTarget};
+use writeback_testkit::samba::{self, seed, NewUser, Ou, SambaDc, TestUser};
+
+/// Resolves only inline secrets (tests write the service account's password inline).
+struct InlineSecrets;
+
+impl SecretResolver for InlineSecrets {
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
+        secret
+            .value
+            .clone()
+            .ok_or_else(|| "tests use inline secrets only".to_string())
+    }
+}
+
+/// The target's TOML table for `dc`, bound as the delegated service account, plus `extra`.
+fn table(dc: &SambaDc, extra: &str) -> toml::Table {
+    let svc = dc.service_account();
+    let text = format!(
+        "url = \"{}\"\nca_file = \"{}\"\nbind_dn = \"{}\"\nbind_password = {{ value = \"{}\" }}\nbase_dn = \"{}\"\n{extra}",
+        dc.ldaps_url(),
+        dc.ca_file().display(),
+        svc.upn,
+        svc.password,
+        dc.base_dn()
+    );
+    toml::from_str(&text).unwrap_or_default()
+}
+
+fn connector_config(table: toml::Table) -> ConnectorConfig {
+    ConnectorConfig::in_code(
+        ConnectorKind::Target,
+        ActiveDirectoryFactory::TYPE_NAME,
+        "ad",
+        table,
+    )
+}
+
+async fn target_with(dc: &SambaDc, extra: &str) -> anyhow::Result<ActiveDirectoryTarget> {
+    let ctx = BuildContext {
+        secrets: &InlineSecrets,
+        base_dir: Path::new("/"),
+    };
+    Ok(ActiveDirectoryFactory
+        .build_target(&connector_config(table(dc, extra)), &ctx)
+        .await?)
+}
+
+async fn target(dc: &SambaDc) -> anyhow::Result<ActiveDirectoryTarget> {
+    target_with(dc, "").await
+}
+
+fn by_upn(user: &TestUser) -> CloudIdentity {
+    CloudIdentity {
+        upn: Some(user.upn.clone()),
+        ..Default::default()
+    }
+}
+
+fn reset(password: &str, must_change: bool) -> Operation {
+    Operation::Reset {
+        new_password: Password::new(password),
+        must_change,
+    }
+}
+
+fn change(old: &str, new: &str) -> Operation {
+    Operation::Change {
+        old_password: Password::new(old),
+        new_password: Password::new(new),
+    }
+}
+
+/// Resolves and applies, as the pipeline does.
+async fn run(
+    target: &ActiveDirectoryTarget,
+    user: &TestUser,
+    op: &Operation,
+) -> Result<Account, Outcome> {
+    let account = target.resolve(&by_upn(user)).await?;
+    target.apply(&account, op).await?;
+    Ok(account)
+}
+
+/// The outcome of a request that must fail, checked for leaked passwords.
+async fn refused(
+    target: &ActiveDirectoryTarget,
+    user: &TestUser,
+    op: &Operation,
+    secrets: &[&str],
+) -> Outcome {
+    let outcome = match run(target, user, op).await {
+        Ok(_) => panic!("expected a refusal for {}", user.sam),
+        Err(o) => o,
+    };
+    let shown = serde_json::to_string(&outcome).unwrap_or_default();
+    for secret in secrets {
+        assert!(
+            !shown.contains(secret),
+            "a password leaked into the outcome: {shown}"
+        );
+    }
+    outcome
+}
+
+async fn staff_user(dc: &SambaDc, prefix: &str, password: &str) -> anyhow::Result<TestUser> {
+    Ok(dc
+        .add_user(NewUser::new(&dc.unique_name(prefix), password))
+        .await?)
+}
 
 #[tokio::test]
 async fn test_dc_has_the_fixtures() -> anyhow::Result<()> {
     let dc = samba::shared()?;
     let svc = dc.service_account();
     dc.bind_as(&svc.upn, &svc.password).await?;
-    let user = dc
-        .add_user(NewUser::new(&dc.unique_name("kit"), "Kit!Initial-Pass1").in_ou(Ou::Other))
-        .await?;
-    assert_eq!(user.object_guid.len(), 16);
-    dc.bind_as(&user.upn, &user.password).await?;
     let strict = dc
         .add_user(
             NewUser::new(&dc.unique_name("kit"), "Kit!Initial-Pass1-Long")
@@ -21,5 +132,465 @@ async fn test_dc_has_the_fixtures() -> anyhow::Result<()> {
         .await?;
     let pso = dc.read_one(&strict.dn, "msDS-ResultantPSO").await?;
     assert!(pso.unwrap_or_default().starts_with("CN=strict-pso"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn reset_then_the_user_binds_with_the_new_password_only() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "rst", "Reset!Initial-1").await?;
+    let target = target(dc).await?;
+    let account = run(&target, &user, &reset("Reset!Marker-New-2", false))
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    assert_eq!(account.dn, user.dn);
+    dc.bind_as(&user.upn, "Reset!Marker-New-2").await?;
+    let old = dc.bind_as(&user.upn, "Reset!Initial-1").await;
+    assert_eq!(
+        old.err().map(|e| e.rc),
+        Some(49),
+        "the old password must stop working"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn reset_over_starttls_works_too() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "stls", "StartTls!Initial-1").await?;
+    let extra = format!("starttls = true\nurl = \"{}\"", dc.ldap_url());
+    let mut t = table(dc, "");
+    t.insert("url".into(), toml::Value::String(dc.ldap_url()));
+    t.insert("starttls".into(), toml::Value::Boolean(true));
+    let _ = extra;
+    let ctx = BuildContext {
+        secrets: &InlineSecrets,
+        base_dir: Path::new("/"),
+    };
+    let target = ActiveDirectoryFactory
+        .build_target(&connector_config(t), &ctx)
+        .await?;
+    run(&target, &user, &reset("StartTls!Marker-2", false))
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    dc.bind_as(&user.upn, "StartTls!Marker-2").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn must_change_makes_the_next_bind_fail_with_773() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "mchg", "MustChange!Init-1").await?;
+    let target = target(dc).await?;
+    run(&target, &user, &reset("MustChange!Marker-2", true))
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    assert_eq!(
+        dc.read_one(&user.dn, "pwdLastSet").await?.as_deref(),
+        Some("0")
+    );
+    let bind = dc.bind_as(&user.upn, "MustChange!Marker-2").await;
+    let refused = bind
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("bind must fail while a change is due"))?;
+    assert_eq!(refused.rc, 49);
+    assert_eq!(refused.data_code().as_deref(), Some("773"), "{refused}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn complexity_length_and_history_each_get_their_own_code() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "rule", "Rules!Initial-1").await?;
+    let target = target(dc).await?;
+
+    let o = refused(
+        &target,
+        &user,
+        &reset("alllowercaseletters", false),
+        &["alllowercase"],
+    )
+    .await;
+    assert_eq!(o.code, OutcomeCode::RejectedPolicy);
+    assert_eq!(
+        o.rules.first().map(|r| r.rule.as_str()),
+        Some("directory.complexity"),
+        "{o:?}"
+    );
+
+    let o = refused(&target, &user, &reset("Ab1!x", false), &["Ab1!x"]).await;
+    assert_eq!(o.code, OutcomeCode::RejectedPolicy);
+    assert_eq!(
+        o.rules.first().map(|r| r.rule.as_str()),
+        Some("directory.min_length"),
+        "{o:?}"
+    );
+    assert!(o.rules[0].message.contains("at least 7"), "{o:?}");
+
+    // History applies to changes (AD checks them against the last 24 passwords).
+    run(
+        &target,
+        &user,
+        &change("Rules!Initial-1", "Rules!Marker-Second-2"),
+    )
+    .await
+    .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    let o = refused(
+        &target,
+        &user,
+        &change("Rules!Marker-Second-2", "Rules!Initial-1"),
+        &["Rules!"],
+    )
+    .await;
+    assert_eq!(o.code, OutcomeCode::RejectedHistory, "{o:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn change_with_a_wrong_old_password_is_refused() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "wold", "WrongOld!Initial-1").await?;
+    let target = target(dc).await?;
+    let o = refused(
+        &target,
+        &user,
+        &change("Not!The-Old-Marker9", "WrongOld!New-Marker-2"),
+        &["Marker"],
+    )
+    .await;
+    assert_eq!(o.code, OutcomeCode::WrongOldPassword, "{o:?}");
+    dc.bind_as(&user.upn, "WrongOld!Initial-1").await?;
+    // And a right one goes through.
+    run(
+        &target,
+        &user,
+        &change("WrongOld!Initial-1", "WrongOld!New-Marker-2"),
+    )
+    .await
+    .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    dc.bind_as(&user.upn, "WrongOld!New-Marker-2").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn unlock_after_the_lockout_threshold() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "lock", "Lockout!Initial-1").await?;
+    for _ in 0..seed::LOCKOUT_THRESHOLD {
+        let _ = dc.bind_as(&user.upn, "Wrong!Password-0").await;
+    }
+    let locked = dc.bind_as(&user.upn, "Lockout!Initial-1").await;
+    assert_eq!(
+        locked.err().and_then(|e| e.data_code()).as_deref(),
+        Some("775")
+    );
+    let target = target(dc).await?;
+    run(&target, &user, &Operation::Unlock)
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    dc.bind_as(&user.upn, "Lockout!Initial-1").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn unlock_on_reset_clears_a_lockout() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "lkrs", "LockReset!Initial-1").await?;
+    for _ in 0..seed::LOCKOUT_THRESHOLD {
+        let _ = dc.bind_as(&user.upn, "Wrong!Password-0").await;
+    }
+    let target = target_with(dc, "unlock_on_reset = true").await?;
+    run(&target, &user, &reset("LockReset!Marker-2", false))
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    dc.bind_as(&user.upn, "LockReset!Marker-2").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn minimum_age_refuses_a_change_too_soon() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = dc
+        .add_user(
+            NewUser::new(&dc.unique_name("age"), "MinAge!Initial-1")
+                .member_of(&dc.group_dn(seed::MIN_AGE_GROUP)),
+        )
+        .await?;
+    let target = target(dc).await?;
+    let o = refused(
+        &target,
+        &user,
+        &change("MinAge!Initial-1", "MinAge!Marker-2"),
+        &["MinAge!"],
+    )
+    .await;
+    assert_eq!(o.code, OutcomeCode::RejectedMinAge, "{o:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn fine_grained_policy_applies_to_its_group_only() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let strict = dc
+        .add_user(
+            NewUser::new(&dc.unique_name("fgp"), "Strict!Initial-Pass-1")
+                .member_of(&dc.group_dn(seed::STRICT_GROUP)),
+        )
+        .await?;
+    let plain = staff_user(dc, "fgn", "Plain!Initial-1").await?;
+    let target = target(dc).await?;
+    // 11 characters: enough for the domain (7), too short for the PSO (14).
+    let o = refused(
+        &target,
+        &strict,
+        &reset("Fgp!Marker1", false),
+        &["Fgp!Marker1"],
+    )
+    .await;
+    assert_eq!(o.code, OutcomeCode::RejectedPolicy);
+    assert_eq!(
+        o.rules.first().map(|r| r.rule.as_str()),
+        Some("directory.min_length")
+    );
+    assert!(o.rules[0].message.contains("at least 14"), "{o:?}");
+    run(&target, &plain, &reset("Fgp!Marker1", false))
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn protected_accounts_are_refused() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let target = target(dc).await?;
+    let identity = CloudIdentity {
+        username: Some(seed::PROTECTED_USER.into()),
+        upn: Some(format!("{}@example.test", seed::PROTECTED_USER)),
+        ..Default::default()
+    };
+    let account = target
+        .resolve(&identity)
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    assert_eq!(account.dn, dc.protected_user_dn());
+    let o = target
+        .apply(&account, &reset("Takeover!Marker-1", false))
+        .await
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("a domain admin's reset must be refused"))?;
+    assert_eq!(o.code, OutcomeCode::AdminActionRequired);
+    let detail = o.admin_detail.unwrap_or_default();
+    assert!(detail.contains("Domain Admins"), "{detail}");
+    // The delegated ACEs reach it (it is in OU=Staff): only the check stopped the write.
+    dc.bind_as(&account.dn, "ItAdmin!Initial-Pass1").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn delegated_account_outside_its_ou_gets_the_missing_right_named() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = dc
+        .add_user(NewUser::new(&dc.unique_name("oth"), "Other!Initial-1").in_ou(Ou::Other))
+        .await?;
+    let target = target(dc).await?;
+    let o = refused(
+        &target,
+        &user,
+        &reset("Other!Marker-2", false),
+        &["Other!Marker"],
+    )
+    .await;
+    assert_eq!(o.code, OutcomeCode::AdminActionRequired);
+    let detail = o.admin_detail.unwrap_or_default();
+    assert!(detail.contains("Reset Password"), "{detail}");
+    assert!(detail.contains(&user.dn), "{detail}");
+    let o = refused(&target, &user, &Operation::Unlock, &[]).await;
+    let detail = o.admin_detail.unwrap_or_default();
+    assert!(detail.contains("write lockoutTime"), "{detail}");
+    dc.bind_as(&user.upn, "Other!Initial-1").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn identity_by_object_guid_from_a_base64_immutable_id() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "guid", "Guid!Initial-1").await?;
+    let target = target_with(dc, "match = [{ attribute = \"objectGUID\" }]").await?;
+    let identity = CloudIdentity {
+        immutable_id: Some(base64::engine::general_purpose::STANDARD.encode(&user.object_guid)),
+        // A UPN of somebody else must not matter: the anchor decides.
+        upn: Some("someone.else@example.test".into()),
+        ..Default::default()
+    };
+    let account = target
+        .resolve(&identity)
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    assert_eq!(account.dn, user.dn);
+    assert_eq!(
+        account.first("immutable_id"),
+        identity.immutable_id.as_deref()
+    );
+    target
+        .apply(&account, &reset("Guid!Marker-2", false))
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    dc.bind_as(&user.upn, "Guid!Marker-2").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn non_ascii_and_astral_plane_passwords_round_trip() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "utf", "Utf!Initial-1").await?;
+    let target = target(dc).await?;
+    for password in [
+        "Pässwörd-Ünïcode-9",
+        "Astral-\u{1F600}-\u{10348}-x9Y",
+        "Quote\"In-Side-7x",
+    ] {
+        run(&target, &user, &reset(password, false))
+            .await
+            .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+        dc.bind_as(&user.upn, password).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn plain_ldap_config_is_refused_at_load() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let mut t = table(dc, "");
+    t.insert("url".into(), toml::Value::String(dc.ldap_url()));
+    let err = ActiveDirectoryFactory
+        .validate(&connector_config(t.clone()))
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("ldap:// without StartTLS must be refused"))?;
+    let text = err.to_string();
+    assert!(text.contains("url") && text.contains("TLS"), "{text}");
+    t.insert("allow_plaintext".into(), toml::Value::Boolean(true));
+    let err = ActiveDirectoryFactory
+        .validate(&connector_config(t))
+        .err()
+        .map(|e| e.to_string());
+    assert!(err.unwrap_or_default().contains("only over TLS"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn identities_are_escaped_and_must_match_exactly_one() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let target = target_with(dc, "match = [{ attribute = \"mail\" }]").await?;
+    let shared_mail = format!("{}@shared.example.test", dc.unique_name("dup"));
+    for _ in 0..2 {
+        dc.add_user(NewUser::new(&dc.unique_name("dup"), "Dup!Initial-1").mail(&shared_mail))
+            .await?;
+    }
+    let identity = |mail: &str| CloudIdentity {
+        mail: Some(mail.to_string()),
+        ..Default::default()
+    };
+    let o = target
+        .resolve(&identity(&shared_mail))
+        .await
+        .err()
+        .map(|o| o.code);
+    assert_eq!(o, Some(OutcomeCode::AmbiguousIdentity));
+    let o = target.resolve(&identity("*")).await.err().map(|o| o.code);
+    assert_eq!(
+        o,
+        Some(OutcomeCode::NotFound),
+        "a wildcard must stay a literal"
+    );
+    let o = target
+        .resolve(&identity("*)(objectClass=*"))
+        .await
+        .err()
+        .map(|o| o.code);
+    assert_eq!(o, Some(OutcomeCode::NotFound));
+    Ok(())
+}
+
+#[tokio::test]
+async fn proxy_addresses_match_with_or_without_the_smtp_prefix() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let name = dc.unique_name("prx");
+    let address = format!("{name}@proxy.example.test");
+    let user = dc
+        .add_user(NewUser::new(&name, "Proxy!Initial-1").proxy_address(&format!("SMTP:{address}")))
+        .await?;
+    let target = target_with(dc, "match = [{ attribute = \"proxyAddresses\" }]").await?;
+    for mail in [address.clone(), format!("smtp:{address}")] {
+        let identity = CloudIdentity {
+            mail: Some(mail),
+            ..Default::default()
+        };
+        let account = target
+            .resolve(&identity)
+            .await
+            .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+        assert_eq!(account.dn, user.dn);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn policy_hints_support_is_detected_from_the_root_dse() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let target = target(dc).await?;
+    let root = target
+        .root_dse()
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    // Samba 4.17 does not list LDAP_SERVER_POLICY_HINTS: resets go without it.
+    assert_eq!(
+        root.policy_hints_oid(),
+        None,
+        "{:?}",
+        root.supported_controls
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn search_returns_accounts_with_the_object_guid_as_id() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "srch", "Search!Initial-1").await?;
+    let target = target(dc).await?;
+    let found = target
+        .search(Some(("upn", &user.upn)), 10)
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    assert_eq!(found.len(), 1);
+    let id = found[0].id.clone().unwrap_or_default();
+    assert_eq!(id.len(), 36, "{id}");
+    let again = target
+        .search(Some(("immutable_id", &id)), 10)
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    assert_eq!(again.first().map(|a| a.dn.as_str()), Some(user.dn.as_str()));
+    let all = target
+        .search(None, 1000)
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    assert!(all.iter().any(|a| a.dn == user.dn));
+    Ok(())
+}
+
+#[tokio::test]
+async fn self_test_reports_tls_bind_and_hints() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let target = target(dc).await?;
+    let checks = target.self_test().await;
+    for check in &checks {
+        assert!(check.ok, "{check:?}");
+    }
+    let names: Vec<&str> = checks.iter().map(|c| c.check.as_str()).collect();
+    assert!(
+        names.contains(&"tls") && names.contains(&"bind") && names.contains(&"policy_hints"),
+        "{names:?}"
+    );
+    let wrong = target_with(dc, "").await?;
+    let _ = wrong;
     Ok(())
 }

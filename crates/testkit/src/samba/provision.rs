@@ -141,9 +141,6 @@ pub fn provision(dir: &Path, ip: Ipv4Addr, certs: &Certificates) -> Result<PathB
         format!("tls keyfile = {}", certs.key_file.display()),
         format!("tls certfile = {}", certs.cert_file.display()),
         format!("tls cafile = {}", certs.ca_file.display()),
-        // After a reset the old password would keep working for 60 minutes; tests check
-        // that it stops at once.
-        "old password allowed period = 0".into(),
     ];
     let mut command = Command::new(samba_tool());
     command
@@ -166,7 +163,17 @@ pub fn provision(dir: &Path, ip: Ipv4Addr, certs: &Certificates) -> Result<PathB
         &dir.join("log/provision.log"),
         "samba-tool domain provision",
     )?;
-    Ok(dir.join("etc/smb.conf"))
+    let conf = dir.join("etc/smb.conf");
+    // After a reset the old password would keep working for 60 minutes; tests check
+    // that it stops at once. provision drops this option, so it is added here.
+    let text = fs::read_to_string(&conf).map_err(|e| SambaError::io("reading", &conf, e))?;
+    let text = text.replacen(
+        "[global]\n",
+        "[global]\n\told password allowed period = 0\n",
+        1,
+    );
+    write(&conf, &text)?;
+    Ok(conf)
 }
 
 pub fn samba_tool() -> PathBuf {

@@ -1,0 +1,195 @@
+//! The checks: length, AD complexity, minimum age — each with its own rule id and a
+//! message that says what to do.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use writeback_core::{Outcome, Password, Policy, PolicyContext, RuleViolation};
+
+use crate::complexity;
+use crate::effective::{human, HUNDRED_NS_PER_SECOND};
+use crate::reader::{AccountFacts, PolicyReader};
+
+/// FILETIME of 1970-01-01.
+const UNIX_EPOCH_FILETIME: u64 = 116_444_736_000_000_000;
+
+pub struct DirectoryPolicy {
+    pub(crate) name: String,
+    pub(crate) target: Option<String>,
+    pub(crate) check_min_age: bool,
+    pub(crate) reader: PolicyReader,
+}
+
+fn now_filetime() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    UNIX_EPOCH_FILETIME
+        + since.as_secs() * HUNDRED_NS_PER_SECOND
+        + u64::from(since.subsec_nanos() / 100)
+}
+
+/// Every rule `password` breaks under `facts`, at time `now` (FILETIME).
+pub fn judge(
+    password: &str,
+    facts: &AccountFacts,
+    check_min_age: bool,
+    now: u64,
+) -> Vec<RuleViolation> {
+    let policy = &facts.policy;
+    let mut rules = Vec::new();
+    // AD counts UTF-16 code units (a character outside the BMP counts twice).
+    let length = password.encode_utf16().count();
+    if length < policy.min_length as usize {
+        rules.push(RuleViolation::new(
+            "directory.min_length",
+            format!(
+                "The new password is too short: use at least {} characters.",
+                policy.min_length
+            ),
+        ));
+    }
+    if policy.complexity {
+        if complexity::categories(password) < 3 {
+            rules.push(RuleViolation::new(
+                "directory.complexity",
+                "The new password is not complex enough: use characters from at least three of \
+                 capital letters, small letters, digits and symbols.",
+            ));
+        }
+        let has_account_name = facts
+            .account_name
+            .as_deref()
+            .is_some_and(|n| complexity::contains_account_name(password, n));
+        let has_name_token = facts
+            .display_name
+            .as_deref()
+            .is_some_and(|n| complexity::contains_name_token(password, n));
+        if has_account_name || has_name_token {
+            rules.push(RuleViolation::new(
+                "directory.complexity.name",
+                "The new password must not contain your account name or parts of your full name.",
+            ));
+        }
+    }
+    if check_min_age && policy.min_age > 0 {
+        if let Some(last) = facts.pwd_last_set.filter(|t| *t > 0) {
+            let allowed_at = last.saturating_add(policy.min_age);
+            if now < allowed_at {
+                rules.push(RuleViolation::new(
+                    "directory.min_age",
+                    format!(
+                        "The password was changed too recently: it can be changed again in {} \
+                         (the minimum password age is {}).",
+                        human(allowed_at - now),
+                        human(policy.min_age)
+                    ),
+                ));
+            }
+        }
+    }
+    rules
+}
+
+#[async_trait]
+impl Policy for DirectoryPolicy {
+    async fn evaluate(
+        &self,
+        password: &Password,
+        context: &PolicyContext<'_>,
+    ) -> Result<Vec<RuleViolation>, Outcome> {
+        let account = match &self.target {
+            Some(name) => context.accounts.iter().find(|(t, _)| t == name),
+            None if context.accounts.len() == 1 => context.accounts.first(),
+            None => None,
+        };
+        let Some((_, account)) = account else {
+            // No account from the named target: it did not resolve (the request fails
+            // there) or the config names a target that does not exist.
+            tracing::debug!(policy = %self.name, "no resolved account to judge");
+            return Ok(Vec::new());
+        };
+        let facts = self.reader.account(&account.dn).await?;
+        Ok(judge(
+            password.expose(),
+            &facts,
+            self.check_min_age,
+            now_filetime(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::effective::EffectivePolicy;
+
+    fn facts(min_length: u32, min_age_days: u64, last: Option<u64>) -> AccountFacts {
+        AccountFacts {
+            policy: EffectivePolicy {
+                source: "domain".into(),
+                min_length,
+                complexity: true,
+                history_length: 24,
+                min_age: min_age_days * 864_000_000_000,
+                max_age: 0,
+                lockout_threshold: 0,
+                lockout_duration: 0,
+                lockout_window: 0,
+            },
+            pwd_last_set: last,
+            account_name: Some("erinh".into()),
+            display_name: Some("Erin M. Hagens".into()),
+        }
+    }
+
+    fn ids(rules: &[RuleViolation]) -> Vec<&str> {
+        rules.iter().map(|r| r.rule.as_str()).collect()
+    }
+
+    #[test]
+    fn each_rule_has_its_id() {
+        let now = now_filetime();
+        assert!(judge("Good!Pass-word9", &facts(7, 0, None), true, now).is_empty());
+        assert_eq!(
+            ids(&judge("Ab1!", &facts(7, 0, None), true, now)),
+            ["directory.min_length"]
+        );
+        assert_eq!(
+            ids(&judge("alllowercase", &facts(7, 0, None), true, now)),
+            ["directory.complexity"]
+        );
+        assert_eq!(
+            ids(&judge("Hagens!2024x", &facts(7, 0, None), true, now)),
+            ["directory.complexity.name"]
+        );
+        let recent = judge(
+            "Good!Pass-word9",
+            &facts(7, 1, Some(now - 10 * 10_000_000)),
+            true,
+            now,
+        );
+        assert_eq!(ids(&recent), ["directory.min_age"]);
+        assert!(recent[0].message.contains("1 day"), "{}", recent[0].message);
+        assert!(judge(
+            "Good!Pass-word9",
+            &facts(7, 1, Some(now - 10 * 10_000_000)),
+            false,
+            now
+        )
+        .is_empty());
+        // pwdLastSet = 0 (must change) never blocks.
+        assert!(judge("Good!Pass-word9", &facts(7, 1, Some(0)), true, now).is_empty());
+    }
+
+    #[test]
+    fn astral_characters_count_twice_as_ad_counts_them() {
+        assert!(judge(
+            "Aa1\u{1F600}\u{1F600}",
+            &facts(7, 0, None),
+            true,
+            now_filetime()
+        )
+        .is_empty());
+    }
+}

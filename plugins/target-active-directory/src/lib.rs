@@ -1,0 +1,120 @@
+//! Directory target `active-directory`: Active Directory and Samba AD.
+//!
+//! * reset: `unicodePwd` replaced with the quoted UTF-16LE password, in one modify with
+//!   `pwdLastSet: 0` (must change) and `lockoutTime: 0` (`unlock_on_reset`), and with
+//!   LDAP_SERVER_POLICY_HINTS when the DC supports it (history then applies);
+//! * change: one modify deleting the old value and adding the new one, so AD checks the
+//!   old password, history and minimum age;
+//! * unlock: `lockoutTime: 0`.
+//!
+//! LDAPS or StartTLS only. Accounts are matched by configurable rules (UPN, mail,
+//! sAMAccountName, proxyAddresses, objectGUID / mS-DS-ConsistencyGuid from a base64
+//! immutable id), escaped, exactly one match. Protected accounts are refused by default.
+//! AD's diagnostics are mapped to outcome codes in [`errors`]. See docs/active-directory.md.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod account;
+pub mod config;
+pub mod errors;
+pub mod guid;
+pub mod matching;
+pub mod probe;
+pub mod protected;
+pub mod rootdse;
+mod selftest;
+pub mod target;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use writeback_core::{
+    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, DirectoryTarget,
+};
+use writeback_ldap::Connector;
+
+pub use config::AdConfig;
+pub use target::ActiveDirectoryTarget;
+
+/// `"password"` (quotes included) in UTF-16LE, as AD wants `unicodePwd`. Characters
+/// outside the BMP become surrogate pairs.
+pub fn unicode_pwd(password: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 * password.len() + 4);
+    for unit in std::iter::once('"')
+        .chain(password.chars())
+        .chain(std::iter::once('"'))
+        .flat_map(|c| {
+            let mut buf = [0u16; 2];
+            let units: Vec<u16> = c.encode_utf16(&mut buf).to_vec();
+            units
+        })
+    {
+        out.extend_from_slice(&unit.to_le_bytes());
+    }
+    out
+}
+
+/// Builds `active-directory` targets.
+pub struct ActiveDirectoryFactory;
+
+impl ActiveDirectoryFactory {
+    pub const TYPE_NAME: &'static str = "active-directory";
+
+    /// The target itself (for embedding and tests that need more than the trait).
+    pub async fn build_target(
+        &self,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<ActiveDirectoryTarget, ConfigError> {
+        let parsed = AdConfig::from_connector(config)?;
+        let password = ctx.secret(config, "bind_password", &parsed.bind_password)?;
+        let mut options = parsed.connect_options();
+        options.ca_file = Some(ctx.path(&parsed.ca_file));
+        let connector = Connector::new(&options).map_err(|e| config.error(e.key, e.message))?;
+        Ok(ActiveDirectoryTarget::new(
+            config.name.clone(),
+            parsed,
+            connector,
+            password,
+        ))
+    }
+}
+
+#[async_trait]
+impl ConnectorFactory<dyn DirectoryTarget> for ActiveDirectoryFactory {
+    fn type_name(&self) -> &'static str {
+        Self::TYPE_NAME
+    }
+
+    fn description(&self) -> &'static str {
+        "Active Directory / Samba AD: unicodePwd over LDAPS or StartTLS, AD error mapping, protected accounts refused"
+    }
+
+    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+        AdConfig::from_connector(config).map(|_| ())
+    }
+
+    async fn build(
+        &self,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
+        Ok(Arc::new(self.build_target(config, ctx).await?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unicode_pwd_is_quoted_utf16le_with_surrogates() {
+        assert_eq!(unicode_pwd("ab"), vec![b'"', 0, b'a', 0, b'b', 0, b'"', 0]);
+        // U+1F600 → D83D DE00
+        assert_eq!(
+            unicode_pwd("😀"),
+            vec![b'"', 0, 0x3d, 0xd8, 0x00, 0xde, b'"', 0]
+        );
+        assert_eq!(unicode_pwd("é"), vec![b'"', 0, 0xe9, 0, b'"', 0]);
+    }
+}

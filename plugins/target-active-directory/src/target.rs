@@ -1,0 +1,337 @@
+//! The `active-directory` target: resolve, reset/change/unlock via `unicodePwd`,
+//! protected-account refusal, and search for sources that list users.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::OnceCell;
+use writeback_core::{
+    Account, CloudIdentity, DirectoryTarget, HealthCheck, Operation, Outcome, OutcomeCode,
+};
+use writeback_ldap::escape::filter_value;
+use writeback_ldap::ldap3::controls::RawControl;
+use writeback_ldap::ldap3::{Mod, Scope};
+use writeback_ldap::{Connector, LdapFailure, Pool, Pooled};
+
+use crate::account::{self, ATTRIBUTES};
+use crate::config::{AdConfig, PolicyHints, Protected};
+use crate::errors::{self, Right};
+use crate::matching::{match_filter, AdAttribute, MatchError};
+use crate::protected::Privileged;
+use crate::rootdse::RootDse;
+use crate::{selftest, unicode_pwd};
+
+pub struct ActiveDirectoryTarget {
+    name: String,
+    config: AdConfig,
+    pool: Pool,
+    privileged: OnceCell<Privileged>,
+    root: OnceCell<RootDse>,
+}
+
+impl ActiveDirectoryTarget {
+    pub fn new(
+        name: String,
+        config: AdConfig,
+        connector: Connector,
+        password: writeback_core::Password,
+    ) -> Self {
+        let pool = Pool::new(
+            Arc::new(connector),
+            config.bind_dn.clone(),
+            password,
+            config.pool_size,
+        );
+        ActiveDirectoryTarget {
+            name,
+            config,
+            pool,
+            privileged: OnceCell::new(),
+            root: OnceCell::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn config(&self) -> &AdConfig {
+        &self.config
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// A pooled connection bound as the service account; a refused bind says why.
+    async fn session(&self) -> Result<Pooled<'_>, Outcome> {
+        self.pool
+            .get()
+            .await
+            .map_err(|f| errors::service_bind_outcome(&f, &self.config.bind_dn))
+    }
+
+    /// The rootDSE, read once (a failure is not cached).
+    pub async fn root_dse(&self) -> Result<&RootDse, Outcome> {
+        self.root
+            .get_or_try_init(|| async {
+                let mut session = self.session().await?;
+                RootDse::read(&mut session)
+                    .await
+                    .map_err(|f| f.to_outcome())
+            })
+            .await
+    }
+
+    async fn privileged(&self) -> Result<&Privileged, Outcome> {
+        self.privileged
+            .get_or_try_init(|| async {
+                let mut session = self.session().await?;
+                Privileged::discover(&mut session, &self.config.base_dn)
+                    .await
+                    .map_err(|f| f.to_outcome())
+            })
+            .await
+    }
+
+    /// Refuses protected accounts unless the config allows them.
+    async fn guard_protected(&self, account: &Account) -> Result<(), Outcome> {
+        if self.config.protected_accounts == Protected::Allow {
+            return Ok(());
+        }
+        let privileged = self.privileged().await?;
+        let mut session = self.session().await?;
+        let reason = privileged
+            .check(&mut session, &account.dn)
+            .await
+            .map_err(|f| f.to_outcome())?;
+        match reason {
+            None => Ok(()),
+            Some(why) => Err(Outcome::new(
+                OutcomeCode::AdminActionRequired,
+                "This account is a protected (administrative) account; its password cannot be \
+                 changed through self-service. Ask the help desk.",
+            )
+            .with_admin_detail(format!(
+                "target `{}` refused {}: {why}. Protected accounts are refused by default \
+                 (`protected_accounts = \"refuse\"`); manage them in AD directly",
+                self.name, account.dn
+            ))),
+        }
+    }
+
+    async fn hint_controls(&self) -> Result<Vec<RawControl>, Outcome> {
+        if self.config.policy_hints == PolicyHints::Never {
+            return Ok(Vec::new());
+        }
+        let Some(oid) = self.root_dse().await?.policy_hints_oid() else {
+            return Ok(Vec::new());
+        };
+        // PolicyHintsRequestValue ::= SEQUENCE { Flags INTEGER } with flags = 1: enforce
+        // password history on this reset. Critical: the DC listed it as supported.
+        Ok(vec![RawControl {
+            ctype: oid.to_string(),
+            crit: true,
+            val: Some(vec![0x30, 0x03, 0x02, 0x01, 0x01]),
+        }])
+    }
+
+    /// The modifications and the rights they need.
+    fn plan(&self, operation: &Operation) -> (Vec<Mod<Vec<u8>>>, Vec<Right>) {
+        let one = |v: &str| HashSet::from([v.as_bytes().to_vec()]);
+        let lockout = || Mod::Replace(b"lockoutTime".to_vec(), one("0"));
+        match operation {
+            Operation::Reset {
+                new_password,
+                must_change,
+            } => {
+                let mut mods = vec![Mod::Replace(
+                    b"unicodePwd".to_vec(),
+                    HashSet::from([unicode_pwd(new_password.expose())]),
+                )];
+                let mut rights = vec![Right::ResetPassword];
+                if *must_change {
+                    mods.push(Mod::Replace(b"pwdLastSet".to_vec(), one("0")));
+                    rights.push(Right::WritePwdLastSet);
+                }
+                if self.config.unlock_on_reset {
+                    mods.push(lockout());
+                    rights.push(Right::WriteLockoutTime);
+                }
+                (mods, rights)
+            }
+            Operation::Change {
+                old_password,
+                new_password,
+            } => (
+                vec![
+                    Mod::Delete(
+                        b"unicodePwd".to_vec(),
+                        HashSet::from([unicode_pwd(old_password.expose())]),
+                    ),
+                    Mod::Add(
+                        b"unicodePwd".to_vec(),
+                        HashSet::from([unicode_pwd(new_password.expose())]),
+                    ),
+                ],
+                vec![Right::ChangePassword],
+            ),
+            Operation::Unlock => (vec![lockout()], vec![Right::WriteLockoutTime]),
+        }
+    }
+
+    fn attribute_for_search(name: &str) -> Option<AdAttribute> {
+        Some(match name {
+            "upn" => AdAttribute::UserPrincipalName,
+            "mail" => AdAttribute::Mail,
+            "username" => AdAttribute::SamAccountName,
+            "immutable_id" => AdAttribute::ObjectGuid,
+            _ => return None,
+        })
+    }
+}
+
+/// Of the rights a multi-part write needed, the ones AD's answer points at: an
+/// attribute write refusal (00002098) is about lockoutTime/pwdLastSet; a refusal of
+/// the password itself is about Reset Password.
+fn narrow(rights: &[Right], failure: &LdapFailure) -> Vec<Right> {
+    let Some(reply) = failure.reply() else {
+        return rights.to_vec();
+    };
+    let is_property = |r: &Right| matches!(r, Right::WriteLockoutTime | Right::WritePwdLastSet);
+    let narrowed: Vec<Right> = if errors::extended_error(&reply.text) == Some(0x2098) {
+        rights.iter().copied().filter(is_property).collect()
+    } else {
+        rights.iter().copied().filter(|r| !is_property(r)).collect()
+    };
+    if narrowed.is_empty() {
+        rights.to_vec()
+    } else {
+        narrowed
+    }
+}
+
+#[async_trait]
+impl DirectoryTarget for ActiveDirectoryTarget {
+    async fn resolve(&self, identity: &CloudIdentity) -> Result<Account, Outcome> {
+        let (filter, how) = match match_filter(&self.config.match_rules, identity) {
+            Ok(found) => found,
+            Err(MatchError::NoValue(names)) => {
+                return Err(
+                    Outcome::of(OutcomeCode::NotFound).with_admin_detail(format!(
+                        "target `{}` matches accounts by {}; the request carries none of them",
+                        self.name,
+                        names.join(", ")
+                    )),
+                )
+            }
+            Err(MatchError::BadValue { attribute, why }) => {
+                return Err(Outcome::new(
+                    OutcomeCode::InvalidRequest,
+                    format!("The request's {attribute} cannot identify an account: it {why}."),
+                ))
+            }
+        };
+        let full = format!("(&{}{filter})", self.config.user_filter);
+        let mut session = self.session().await?;
+        let found = session
+            .search(&self.config.base_dn, Scope::Subtree, &full, ATTRIBUTES, 2)
+            .await
+            .map_err(|f| f.to_outcome())?;
+        if found.truncated || found.entries.len() > 1 {
+            let dns: Vec<&str> = found.entries.iter().map(|e| e.dn.as_str()).collect();
+            return Err(
+                Outcome::of(OutcomeCode::AmbiguousIdentity).with_admin_detail(format!(
+                    "target `{}`: several accounts match {how} under {} ({}); nothing was written",
+                    self.name,
+                    self.config.base_dn,
+                    dns.join("; ")
+                )),
+            );
+        }
+        match found.entries.into_iter().next() {
+            Some(entry) => Ok(account::from_entry(entry)),
+            None => Err(
+                Outcome::of(OutcomeCode::NotFound).with_admin_detail(format!(
+                    "target `{}`: no account matches {how} under {}",
+                    self.name, self.config.base_dn
+                )),
+            ),
+        }
+    }
+
+    async fn apply(&self, account: &Account, operation: &Operation) -> Result<(), Outcome> {
+        self.guard_protected(account).await?;
+        let controls = match operation {
+            Operation::Reset { .. } => self.hint_controls().await?,
+            _ => Vec::new(),
+        };
+        let (mods, rights) = self.plan(operation);
+        let mut session = self.session().await?;
+        match session.modify(&account.dn, mods, controls).await {
+            Ok(_) => Ok(()),
+            Err(failure) => {
+                let rights = narrow(&rights, &failure);
+                Err(errors::write_outcome(
+                    &failure,
+                    &account.dn,
+                    &rights,
+                    &self.config.bind_dn,
+                ))
+            }
+        }
+    }
+
+    async fn self_test(&self) -> Vec<HealthCheck> {
+        selftest::run(self).await
+    }
+
+    async fn search(
+        &self,
+        query: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Account>, Outcome> {
+        let filter = match query {
+            None => self.config.user_filter.clone(),
+            Some((name, value)) => {
+                let attribute = Self::attribute_for_search(name);
+                let part = match attribute {
+                    Some(a) => a.filter(value).map_err(|why| {
+                        Outcome::new(
+                            OutcomeCode::InvalidRequest,
+                            format!("The {name} value {why}."),
+                        )
+                    })?,
+                    None => match name {
+                        "display_name" => format!("(displayName={})", filter_value(value)),
+                        "given_name" => format!("(givenName={})", filter_value(value)),
+                        "surname" => format!("(sn={})", filter_value(value)),
+                        other => {
+                            return Err(Outcome::new(
+                                OutcomeCode::InvalidRequest,
+                                format!(
+                                "Accounts cannot be looked up by `{other}` in Active Directory."
+                            ),
+                            ))
+                        }
+                    },
+                };
+                format!("(&{}{part})", self.config.user_filter)
+            }
+        };
+        let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        let mut session = self.session().await?;
+        let found = session
+            .search(
+                &self.config.base_dn,
+                Scope::Subtree,
+                &filter,
+                ATTRIBUTES,
+                limit,
+            )
+            .await
+            .map_err(|f| f.to_outcome())?;
+        Ok(found.entries.into_iter().map(account::from_entry).collect())
+    }
+}
