@@ -1,2 +1,3 @@
 //! End-to-end tests: one binary, real servers from the test kit.
 mod active_directory;
+mod openldap_target;

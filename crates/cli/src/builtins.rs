@@ -11,6 +11,7 @@ pub fn builtin_registry() -> Registry {
     r.register_source(std::sync::Arc::new(writeback_source_webhook::WebhookSourceFactory));
 
     // directory targets
+    r.register_target(std::sync::Arc::new(writeback_target_openldap::OpenLdapFactory));
 
     // policies
     r.register_policy(std::sync::Arc::new(writeback_policy_basic::BasicFactory));

@@ -1,2 +1,17 @@
-//! Starts real servers for tests: a throwaway slapd with ppolicy and TLS, on loopback.
+//! Starts real servers for tests, on loopback, torn down with the test binary.
+//!
+//! * [`slapd`] — a throwaway OpenLDAP with ppolicy and TLS: [`slapd::shared`] for the
+//!   server a test binary shares, [`slapd::Slapd::start`] for a private one.
+//! * [`tls`] — a CA and a server certificate made with rcgen.
+//! * [`process`] — spawning server processes that die with the test binary.
+//!
+//! When a server cannot start, the error says what to install; tests then fail,
+//! never skip.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod process;
 pub mod samba;
+pub mod slapd;
+pub mod tls;
+
+pub use slapd::Slapd;

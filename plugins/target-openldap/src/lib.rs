@@ -1,1 +1,74 @@
-//! Directory target: OpenLDAP with the ppolicy overlay.
+//! Directory target `openldap`: OpenLDAP with the ppolicy overlay.
+//!
+//! Resolves a cloud identity with a filter template (values escaped), requires exactly
+//! one match, and writes passwords so that slapd's password policy judges them: resets
+//! as a service account with `write` (not `manage`) access, changes as the user. See
+//! docs/openldap.md for the config keys and the ACL.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod apply;
+pub mod config;
+mod target;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use writeback_core::{
+    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, DirectoryTarget,
+};
+use writeback_ldap::{Connector, Pool};
+
+pub use config::OpenLdapConfig;
+pub use target::{OpenLdapTarget, ACCOUNT_ATTRIBUTES};
+
+/// Builds `type = "openldap"` targets.
+pub struct OpenLdapFactory;
+
+#[async_trait]
+impl ConnectorFactory<dyn DirectoryTarget> for OpenLdapFactory {
+    fn type_name(&self) -> &'static str {
+        "openldap"
+    }
+
+    fn description(&self) -> &'static str {
+        "OpenLDAP with ppolicy: Password Modify or userPassword modify over LDAPS/StartTLS, as a service account"
+    }
+
+    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+        OpenLdapConfig::load(config).map(|_| ())
+    }
+
+    /// Loads the CA file and resolves the bind password; connects lazily (the first
+    /// request or `check-config --connect` does).
+    async fn build(
+        &self,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
+        let cfg = OpenLdapConfig::load(config)?;
+        let template = cfg.template().map_err(|m| config.error("filter", m))?;
+        let bind_password = ctx.secret(config, "bind_password", &cfg.bind_password)?;
+        let ca_file = cfg.ca_file.as_deref().map(|p| ctx.path(p));
+        let connector = Arc::new(
+            Connector::new(&cfg.connect_options(ca_file))
+                .map_err(|e| config.error(e.key, e.message))?,
+        );
+        let pool = Pool::new(
+            connector.clone(),
+            cfg.bind_dn.clone(),
+            bind_password.clone(),
+            cfg.pool_size,
+        );
+        Ok(Arc::new(OpenLdapTarget {
+            connector,
+            pool,
+            bind_password,
+            base_dn: cfg.base_dn.clone(),
+            scope: cfg.scope,
+            template,
+            use_password_modify_exop: cfg.use_password_modify_exop,
+            attribute_map: cfg.attribute_map(),
+        }))
+    }
+}
