@@ -594,3 +594,143 @@ async fn self_test_reports_tls_bind_and_hints() -> anyhow::Result<()> {
     let _ = wrong;
     Ok(())
 }
+
+mod directory_policy {
+    use super::*;
+    use writeback_core::{Policy, PolicyContext, RuleViolation};
+    use writeback_policy_directory::{DirectoryPolicy, DirectoryPolicyFactory};
+
+    async fn policy(dc: &SambaDc) -> anyhow::Result<DirectoryPolicy> {
+        let mut t = table(dc, "target = \"ad\"\nrefresh_seconds = 60");
+        t.remove("base_dn");
+        let config = ConnectorConfig::in_code(
+            ConnectorKind::Policy,
+            DirectoryPolicyFactory::TYPE_NAME,
+            "dir",
+            t,
+        );
+        let ctx = BuildContext {
+            secrets: &InlineSecrets,
+            base_dir: Path::new("/"),
+        };
+        Ok(DirectoryPolicyFactory.build_policy(&config, &ctx).await?)
+    }
+
+    /// Resolves `user` with the target, then asks the policy about `password`.
+    async fn judge(
+        dc: &SambaDc,
+        user: &TestUser,
+        password: &str,
+    ) -> anyhow::Result<Vec<RuleViolation>> {
+        let target = target(dc).await?;
+        let identity = by_upn(user);
+        let account = target
+            .resolve(&identity)
+            .await
+            .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+        let accounts = vec![("ad".to_string(), account)];
+        let context = PolicyContext {
+            identity: &identity,
+            accounts: &accounts,
+        };
+        let rules = policy(dc)
+            .await?
+            .evaluate(&Password::new(password), &context)
+            .await
+            .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+        let shown = serde_json::to_string(&rules)?;
+        assert!(
+            !shown.contains(password),
+            "the password leaked into a rule: {shown}"
+        );
+        Ok(rules)
+    }
+
+    fn ids(rules: &[RuleViolation]) -> Vec<&str> {
+        rules.iter().map(|r| r.rule.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn reads_the_domain_policy() -> anyhow::Result<()> {
+        let dc = samba::shared()?;
+        let domain = policy(dc)
+            .await?
+            .domain_policy()
+            .await
+            .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+        assert_eq!(domain.source, "domain");
+        assert_eq!(domain.min_length, 7);
+        assert!(domain.complexity);
+        assert_eq!(domain.history_length, 24);
+        assert_eq!(domain.min_age, 0);
+        assert_eq!(domain.lockout_threshold, seed::LOCKOUT_THRESHOLD);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn fine_grained_policy_is_read_for_its_group_only() -> anyhow::Result<()> {
+        let dc = samba::shared()?;
+        let strict = dc
+            .add_user(
+                NewUser::new(&dc.unique_name("pfg"), "PolStrict!Initial-1")
+                    .member_of(&dc.group_dn(seed::STRICT_GROUP)),
+            )
+            .await?;
+        let plain = staff_user(dc, "pfn", "PolPlain!Initial-1").await?;
+        let p = policy(dc).await?;
+        let effective = p
+            .effective_for(&strict.dn)
+            .await
+            .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+        assert!(
+            effective.source.starts_with("CN=strict-pso"),
+            "{effective:?}"
+        );
+        assert_eq!(effective.min_length, seed::STRICT_MIN_LENGTH);
+        let rules = judge(dc, &strict, "Pol!Marker1").await?;
+        assert_eq!(ids(&rules), ["directory.min_length"]);
+        assert!(rules[0].message.contains("at least 14"), "{rules:?}");
+        assert!(judge(dc, &plain, "Pol!Marker1").await?.is_empty());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn complexity_and_names_are_checked_as_ad_does() -> anyhow::Result<()> {
+        let dc = samba::shared()?;
+        let user = dc
+            .add_user(
+                NewUser::new(&dc.unique_name("pcx"), "PolCx!Initial-1").display_name("Erin Hagens"),
+            )
+            .await?;
+        assert_eq!(
+            ids(&judge(dc, &user, "alllowercaseletters").await?),
+            ["directory.complexity"]
+        );
+        let with_name = format!("X1!{}", user.sam);
+        assert_eq!(
+            ids(&judge(dc, &user, &with_name).await?),
+            ["directory.complexity.name"]
+        );
+        assert_eq!(
+            ids(&judge(dc, &user, "Hagens!2024-x").await?),
+            ["directory.complexity.name"]
+        );
+        assert!(judge(dc, &user, "Good!Marker-2024").await?.is_empty());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn minimum_age_is_checked_before_the_write() -> anyhow::Result<()> {
+        let dc = samba::shared()?;
+        let user = dc
+            .add_user(
+                NewUser::new(&dc.unique_name("pag"), "PolAge!Initial-1")
+                    .member_of(&dc.group_dn(seed::MIN_AGE_GROUP)),
+            )
+            .await?;
+        let rules = judge(dc, &user, "PolAge!Marker-2").await?;
+        assert_eq!(ids(&rules), ["directory.min_age"]);
+        assert!(rules[0].message.contains("1 day"), "{rules:?}");
+        Ok(())
+    }
+}

@@ -12,9 +12,11 @@ pub fn builtin_registry() -> Registry {
 
     // directory targets
     r.register_target(std::sync::Arc::new(writeback_target_openldap::OpenLdapFactory));
+    r.register_target(std::sync::Arc::new(writeback_target_active_directory::ActiveDirectoryFactory));
 
     // policies
     r.register_policy(std::sync::Arc::new(writeback_policy_basic::BasicFactory));
+    r.register_policy(std::sync::Arc::new(writeback_policy_directory::DirectoryPolicyFactory));
     r.register_policy(std::sync::Arc::new(writeback_policy_ad_complexity::AdComplexityFactory));
     r.register_policy(std::sync::Arc::new(writeback_policy_banned_words::BannedWordsFactory));
     r.register_policy(std::sync::Arc::new(writeback_policy_breached::BreachedFactory));

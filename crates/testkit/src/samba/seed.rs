@@ -38,6 +38,9 @@ const DELEGATION_SDDL: &str =
 (OA;CIIO;WP;bf967a0a-0de6-11d0-a285-00aa003049e2;bf967aba-0de6-11d0-a285-00aa003049e2;{SID})\
 (OA;CIIO;RPLCLORC;;bf967aba-0de6-11d0-a285-00aa003049e2;{SID})";
 
+/// Read (and list) the Password Settings Container and, inherited, every PSO in it.
+const PSO_READ_SDDL: &str = "(A;CI;RPLCLORC;;;{SID})";
+
 /// 100-nanosecond intervals, negative as AD stores durations.
 pub const ONE_DAY: i64 = -864_000_000_000;
 const THIRTY_MINUTES: i64 = -18_000_000_000;
@@ -90,6 +93,14 @@ pub async fn seed(admin: &mut Ldap, conf: &Path, log_dir: &Path) -> Result<(), S
     add_user(admin, &service_dn, SERVICE_ACCOUNT, SERVICE_PASSWORD).await?;
     let sid = object_sid(admin, &service_dn).await?;
     delegate_reset_password(conf, &sid, log_dir)?;
+    // The `directory` policy reads PSOs with the same account; by default only
+    // administrators may read the Password Settings Container.
+    dsacl(
+        conf,
+        &format!("CN=Password Settings Container,CN=System,{BASE_DN}"),
+        &PSO_READ_SDDL.replace("{SID}", &sid),
+        log_dir,
+    )?;
 
     add_user(
         admin,
@@ -123,12 +134,21 @@ pub async fn seed(admin: &mut Ldap, conf: &Path, log_dir: &Path) -> Result<(), S
 }
 
 fn delegate_reset_password(conf: &Path, sid: &str, log_dir: &Path) -> Result<(), SambaError> {
+    dsacl(
+        conf,
+        &format!("OU=Staff,{BASE_DN}"),
+        &DELEGATION_SDDL.replace("{SID}", sid),
+        log_dir,
+    )
+}
+
+fn dsacl(conf: &Path, object_dn: &str, sddl: &str, log_dir: &Path) -> Result<(), SambaError> {
     let mut command = Command::new(samba_tool());
     command
         .args(["dsacl", "set", "-s"])
         .arg(conf)
-        .arg(format!("--objectdn=OU=Staff,{BASE_DN}"))
-        .arg(format!("--sddl={}", DELEGATION_SDDL.replace("{SID}", sid)));
+        .arg(format!("--objectdn={object_dn}"))
+        .arg(format!("--sddl={sddl}"));
     run_logged(command, &log_dir.join("dsacl.log"), "samba-tool dsacl set")?;
     Ok(())
 }
