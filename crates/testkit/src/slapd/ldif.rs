@@ -40,10 +40,10 @@ pub(crate) fn random_password() -> Result<String, String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// cn=config. The ACL gives the service account `write` (not `manage`) on
-/// userPassword, so ppolicy checks quality and history for it, plus `write` on the
-/// two ppolicy attributes the target sets (pwdReset) and removes (pwdAccountLockedTime),
-/// and `read` on the rest.
+/// cn=config. The ACL is the one docs/openldap.md documents: under ou=people the
+/// service account has `write` (not `manage`) on userPassword, so ppolicy checks
+/// quality and history for it, `write` on the two ppolicy attributes the target sets
+/// (pwdReset) and removes (pwdAccountLockedTime), and `read` on the rest.
 pub(crate) fn config(
     dir: &Path,
     modules: &Path,
@@ -106,9 +106,11 @@ olcDbIndex: objectClass eq
 olcDbIndex: uid eq
 olcDbIndex: mail eq
 olcDbIndex: entryUUID eq
-olcAccess: {{0}}to attrs=userPassword by self write by dn.exact=\"{svc}\" write by anonymous auth by * none
-olcAccess: {{1}}to attrs=pwdReset,pwdAccountLockedTime by dn.exact=\"{svc}\" write by self read by users read by * none
-olcAccess: {{2}}to * by dn.exact=\"{svc}\" read by self read by users read by * none
+olcAccess: {{0}}to dn.subtree=\"{people}\" attrs=userPassword by self write by dn.exact=\"{svc}\" write by anonymous auth by * none
+olcAccess: {{1}}to dn.subtree=\"{people}\" attrs=pwdReset,pwdAccountLockedTime by dn.exact=\"{svc}\" write by self read by * none
+olcAccess: {{2}}to dn.subtree=\"{people}\" by dn.exact=\"{svc}\" read by self read by users read by * none
+olcAccess: {{3}}to attrs=userPassword by self write by anonymous auth by * none
+olcAccess: {{4}}to * by self read by users read by * none
 
 dn: olcOverlay={{0}}ppolicy,olcDatabase={{1}}mdb,cn=config
 objectClass: olcOverlayConfig
@@ -119,6 +121,7 @@ olcPPolicyHashCleartext: TRUE
 olcPPolicyUseLockout: TRUE
 ",
         admin = n.admin_dn,
+        people = format_args!("ou=people,{suffix}"),
     ))
 }
 
