@@ -380,7 +380,13 @@ async fn unlock_after_lockout_then_bind() {
     let target = target(slapd).await;
     // A change needs the user's bind, which a locked account cannot do: the person is
     // told the account is locked, not that the password is wrong.
-    let o = refused(&*target, &uid, change("Marker-Lock-1", "Marker-Lock-2"), &["Marker-"]).await;
+    let o = refused(
+        &*target,
+        &uid,
+        change("Marker-Lock-1", "Marker-Lock-2"),
+        &["Marker-"],
+    )
+    .await;
     assert_eq!(o.code, OutcomeCode::AdminActionRequired, "{o:?}");
     assert!(o.message.contains("locked"), "{}", o.message);
     applied(&*target, &uid, Operation::Unlock).await;
