@@ -2,3 +2,4 @@
 mod active_directory;
 mod openldap_target;
 mod native_plugins;
+mod wasm_plugins;

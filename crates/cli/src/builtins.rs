@@ -27,6 +27,7 @@ pub fn builtin_registry() -> Registry {
 
     // plugin loaders
     r.register_loader(std::sync::Arc::new(writeback_plugin_native::NativeLoader));
+    r.register_loader(std::sync::Arc::new(writeback_plugin_wasm::WasmLoader::default()));
 
     r
 }

@@ -1,0 +1,148 @@
+//! The `policy-plugin` world: judge a candidate password.
+
+wit_bindgen::generate!({
+    world: "policy-plugin",
+    path: "../../wit",
+    pub_export_macro: true,
+    export_macro_name: "__export_policy_world",
+    default_bindings_module: "writeback_plugin_wasm_guest::policy",
+    runtime_path: "writeback_plugin_wasm_guest::__wit_bindgen::rt",
+});
+
+pub use self::writeback::plugin::types::{
+    Account, Attribute, CloudIdentity, EntryAttribute, Metadata, Outcome, OutcomeCode, PluginKind,
+    RuleViolation, TargetAccount,
+};
+pub use crate::About;
+
+crate::log_helpers!(super::writeback::plugin::log);
+
+/// What `evaluate` gets: the candidate password and who it is for.
+pub struct Request<'a> {
+    /// The candidate password. Never log, store or send it.
+    pub password: &'a str,
+    pub identity: &'a CloudIdentity,
+    /// Every target's resolved account (target name, entry).
+    pub accounts: &'a [TargetAccount],
+}
+
+/// A policy plugin. Each call runs on a fresh instance unless the administrator
+/// chose otherwise, so keep no state between calls.
+pub trait PolicyPlugin {
+    /// The connector's table, deserialized (`serde::Deserialize`).
+    type Config: serde::de::DeserializeOwned + Send + Sync + 'static;
+    const ABOUT: About;
+
+    /// Every rule the password breaks (empty: it passes). `Err` is a failure of the
+    /// policy itself (not a verdict); the request fails with that outcome.
+    fn evaluate(
+        config: &Self::Config,
+        request: &Request<'_>,
+    ) -> Result<Vec<RuleViolation>, Outcome>;
+}
+
+impl RuleViolation {
+    pub fn new(rule: impl Into<String>, message: impl Into<String>) -> Self {
+        RuleViolation {
+            rule: rule.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl Outcome {
+    /// A failure with a message for the person and a detail for the administrator.
+    pub fn failure(
+        code: OutcomeCode,
+        message: impl Into<String>,
+        admin_detail: Option<String>,
+    ) -> Self {
+        Outcome {
+            code,
+            message: message.into(),
+            rules: Vec::new(),
+            admin_detail,
+        }
+    }
+}
+
+impl CloudIdentity {
+    /// The value of a named or extra attribute, when present and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let v = match name {
+            "upn" => self.upn.as_deref(),
+            "object_id" => self.object_id.as_deref(),
+            "immutable_id" => self.immutable_id.as_deref(),
+            "mail" => self.mail.as_deref(),
+            "username" => self.username.as_deref(),
+            "display_name" => self.display_name.as_deref(),
+            "given_name" => self.given_name.as_deref(),
+            "surname" => self.surname.as_deref(),
+            other => self
+                .extra
+                .iter()
+                .find(|a| a.name == other)
+                .map(|a| a.value.as_str()),
+        };
+        v.filter(|s| !s.is_empty())
+    }
+}
+
+#[doc(hidden)]
+pub fn __metadata(about: About) -> Metadata {
+    Metadata {
+        name: about.name.to_string(),
+        kind: PluginKind::Policy,
+        version: about.version.to_string(),
+        description: about.description.to_string(),
+    }
+}
+
+/// Exports a [`PolicyPlugin`] as the component's `policy-plugin` world.
+#[macro_export]
+macro_rules! policy_plugin {
+    ($plugin:ty) => {
+        struct __WritebackPolicyExport;
+
+        static __WRITEBACK_POLICY_CONFIG: ::std::sync::OnceLock<<$plugin as $crate::policy::PolicyPlugin>::Config> =
+            ::std::sync::OnceLock::new();
+
+        impl $crate::policy::exports::writeback::plugin::meta::Guest for __WritebackPolicyExport {
+            fn describe() -> $crate::policy::Metadata {
+                $crate::policy::__metadata(<$plugin as $crate::policy::PolicyPlugin>::ABOUT)
+            }
+
+            fn configure(config_json: String) -> Result<(), String> {
+                let config = $crate::config::parse(&config_json)?;
+                let _ = __WRITEBACK_POLICY_CONFIG.set(config);
+                Ok(())
+            }
+        }
+
+        impl $crate::policy::exports::writeback::plugin::policy::Guest for __WritebackPolicyExport {
+            fn evaluate(
+                password: String,
+                identity: $crate::policy::CloudIdentity,
+                accounts: Vec<$crate::policy::TargetAccount>,
+            ) -> Result<Vec<$crate::policy::RuleViolation>, $crate::policy::Outcome> {
+                // Wiped when the call ends, even on a reused instance.
+                let password = $crate::__zeroize::Zeroizing::new(password);
+                let Some(config) = __WRITEBACK_POLICY_CONFIG.get() else {
+                    return Err($crate::policy::Outcome::failure(
+                        $crate::policy::OutcomeCode::PluginFault,
+                        "The password policy is not available.",
+                        Some("evaluate was called before configure".to_string()),
+                    ));
+                };
+                let request = $crate::policy::Request {
+                    password: password.as_str(),
+                    identity: &identity,
+                    accounts: &accounts,
+                };
+                <$plugin as $crate::policy::PolicyPlugin>::evaluate(config, &request)
+            }
+        }
+
+        $crate::policy::__export_policy_world!(__WritebackPolicyExport with_types_in $crate::policy);
+    };
+}

@@ -1,0 +1,121 @@
+//! One wasmtime engine for every WASM plugin of a host: the compiler settings, the
+//! epoch ticker that bounds call time, and one linker per world that holds exactly
+//! the imports that world grants.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, Store, UpdateDeadline};
+
+use crate::bindings::notifier::writeback::plugin::{http, log};
+use crate::cache::CompileCache;
+use crate::deny;
+use crate::http::HttpGrant;
+use crate::state::HostState;
+
+/// How often the epoch advances. A call overruns its deadline by at most about this.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// The engine, its ticker and the per-world linkers.
+pub struct WasmRuntime {
+    pub(crate) engine: Engine,
+    pub(crate) cache: Option<CompileCache>,
+    pub(crate) policy_linker: Linker<HostState>,
+    pub(crate) notifier_linker: Linker<HostState>,
+    _ticker: Ticker,
+}
+
+impl WasmRuntime {
+    /// A runtime; `cache` is where compiled components are kept between starts.
+    pub fn new(cache: Option<CompileCache>) -> wasmtime::Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        // Every loop back-edge and function entry checks the epoch: a guest that
+        // never returns is interrupted at its deadline.
+        config.epoch_interruption(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        let engine = Engine::new(&config)?;
+
+        let mut policy_linker = Linker::new(&engine);
+        add_wasi_without_grants(&mut policy_linker)?;
+        log::add_to_linker::<HostState, HasSelf<HostState>>(&mut policy_linker, |s| s)?;
+
+        let mut notifier_linker = Linker::new(&engine);
+        add_wasi_without_grants(&mut notifier_linker)?;
+        log::add_to_linker::<HostState, HasSelf<HostState>>(&mut notifier_linker, |s| s)?;
+        http::add_to_linker::<HostState, HasSelf<HostState>>(&mut notifier_linker, |s| s)?;
+
+        Ok(WasmRuntime {
+            _ticker: Ticker::start(engine.clone()).map_err(|e| {
+                wasmtime::Error::msg(format!("cannot start the WASM epoch thread: {e}"))
+            })?,
+            engine,
+            cache,
+            policy_linker,
+            notifier_linker,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A store for one instance, with the memory cap and the deadline check in place.
+    pub(crate) fn new_store(
+        &self,
+        plugin: Arc<str>,
+        memory_cap: usize,
+        http: Option<Arc<HttpGrant>>,
+    ) -> Store<HostState> {
+        let mut store = Store::new(&self.engine, HostState::new(plugin, memory_cap, http));
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            if Instant::now() >= state.deadline {
+                state.timed_out = true;
+                return Err(wasmtime::Error::msg("the call's time limit was reached"));
+            }
+            // Not yet: give the executor its thread back for a moment, then go on.
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store.set_epoch_deadline(1);
+        store
+    }
+}
+
+/// WASI is linked because every `wasm32-wasip2` component imports it, even for pure
+/// functions. The context grants nothing; directory lookups are logged as refusals.
+fn add_wasi_without_grants(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    deny::log_filesystem_requests(linker)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    /// Without the ticker no call could be interrupted, so failing to start it is fatal.
+    fn start(engine: Engine) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(Ticker { stop })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,282 @@
+//! Loading a `.wasm` file: checks that it is a component of a world this host knows,
+//! at a WIT version it implements, importing nothing its world does not grant; then
+//! compiles it (or takes it from the cache), links it, and asks it who it is.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use wasmtime::component::{Component, Linker};
+
+use crate::bindings::notifier::writeback::plugin::types::{Metadata, PluginKind};
+use crate::bindings::{notifier, policy};
+use crate::cache::CacheUse;
+use crate::engine::WasmRuntime;
+use crate::http::HttpGrant;
+use crate::options::PluginOptions;
+use crate::sandbox::{Plugin, PluginMeta};
+use crate::state::HostState;
+use crate::world::{Bindings, World, WIT_VERSION};
+
+/// Largest component file accepted.
+const MAX_COMPONENT_BYTES: usize = 64 * 1024 * 1024;
+const PACKAGE: &str = "writeback:plugin/";
+
+/// A loaded plugin of one of the worlds this host runs.
+#[derive(Clone)]
+pub struct LoadedPlugin(pub(crate) Loaded);
+
+#[derive(Clone)]
+pub(crate) enum Loaded {
+    Policy(Arc<Plugin<policy::PolicyPlugin>>),
+    Notifier(Arc<Plugin<notifier::NotifierPlugin>>),
+}
+
+impl LoadedPlugin {
+    pub fn meta(&self) -> &PluginMeta {
+        match &self.0 {
+            Loaded::Policy(p) => &p.meta,
+            Loaded::Notifier(p) => &p.meta,
+        }
+    }
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.meta().fmt(f)
+    }
+}
+
+/// Loads the component `options.path` (already made absolute by the caller).
+/// Errors are sentences for the administrator: what is wrong and what to do.
+pub async fn load(
+    runtime: &Arc<WasmRuntime>,
+    options: PluginOptions,
+) -> Result<LoadedPlugin, String> {
+    options.check().map_err(|(key, m)| format!("`{key}` {m}"))?;
+    let path = options.path.clone();
+    let bytes = read_component(&path)?;
+    let (component, cache) = compile(runtime, &bytes)
+        .map_err(|e| format!("{}: cannot compile the component: {e}", path.display()))?;
+    let world =
+        detect_world(runtime, &component).map_err(|m| format!("{}: {m}", path.display()))?;
+    check_imports(runtime, &component, world).map_err(|m| format!("{}: {m}", path.display()))?;
+    let http = grant_http(&options, world).map_err(|m| format!("{}: {m}", path.display()))?;
+    match world {
+        World::Policy => {
+            let plugin = link::<policy::PolicyPlugin>(runtime, &runtime.policy_linker, component, options, http, cache).await?;
+            Ok(LoadedPlugin(Loaded::Policy(plugin)))
+        }
+        World::Notifier => {
+            let plugin = link::<notifier::NotifierPlugin>(runtime, &runtime.notifier_linker, component, options, http, cache).await?;
+            Ok(LoadedPlugin(Loaded::Notifier(plugin)))
+        }
+        World::Target | World::Source => Err(format!(
+            "{}: the {world} world is defined in the WIT package but this host version does not run it yet \
+             (see docs/wasm-plugins.md); policies and notifiers are supported",
+            path.display()
+        )),
+    }
+}
+
+fn read_component(path: &Path) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("{}: cannot read the plugin file: {e}", path.display()))?;
+    if meta.len() > MAX_COMPONENT_BYTES as u64 {
+        return Err(format!(
+            "{}: the file is over {} MiB",
+            path.display(),
+            MAX_COMPONENT_BYTES >> 20
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("{}: cannot read the plugin file: {e}", path.display()))?;
+    match bytes.get(..8) {
+        Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => Ok(bytes),
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => Err(format!(
+            "{}: this is a core WebAssembly module, not a component; build it with `--target wasm32-wasip2` \
+             (or wrap it with `wasm-tools component new`)",
+            path.display()
+        )),
+        _ => Err(format!("{}: not a WebAssembly component (bad header)", path.display())),
+    }
+}
+
+fn compile(runtime: &WasmRuntime, bytes: &[u8]) -> wasmtime::Result<(Component, CacheUse)> {
+    match &runtime.cache {
+        Some(cache) => cache.load(&runtime.engine, bytes),
+        None => Ok((Component::new(&runtime.engine, bytes)?, CacheUse::Uncached)),
+    }
+}
+
+/// `writeback:plugin/policy@0.1.0` → ("policy", "0.1.0").
+fn split_export(name: &str) -> Option<(&str, &str)> {
+    name.strip_prefix(PACKAGE)?.split_once('@')
+}
+
+/// The world, from the kind interface the component exports.
+fn detect_world(runtime: &WasmRuntime, component: &Component) -> Result<World, String> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(&runtime.engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let mut found = Vec::new();
+    for name in &exports {
+        let Some((iface, version)) = split_export(name) else {
+            continue;
+        };
+        if version != WIT_VERSION {
+            return Err(format!(
+                "the component was built for writeback:plugin@{version} (it exports `{name}`); this host \
+                 implements writeback:plugin@{WIT_VERSION}: rebuild it against that version of the WIT package"
+            ));
+        }
+        if let Some(world) = World::from_interface(iface) {
+            found.push(world);
+        }
+    }
+    match found.as_slice() {
+        [world] => Ok(*world),
+        [] => Err(format!(
+            "the component is not a writeback plugin: it exports {}; a plugin exports \
+             `writeback:plugin/meta@{WIT_VERSION}` and one of the policy or notifier interfaces",
+            if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            }
+        )),
+        _ => Err("the component exports several plugin kinds; build one component per kind".into()),
+    }
+}
+
+/// Refuses imports the world does not grant (a policy asking for `http`, say), with
+/// a message naming them, rather than a linker error at instantiation.
+fn check_imports(runtime: &WasmRuntime, component: &Component, world: World) -> Result<(), String> {
+    let ty = component.component_type();
+    let mut refused = Vec::new();
+    for (name, _) in ty.imports(&runtime.engine) {
+        if name.starts_with("wasi:") {
+            continue;
+        }
+        let granted = match split_export(name) {
+            Some((iface, version)) => {
+                version == WIT_VERSION && world.granted_imports().contains(&iface)
+            }
+            None => false,
+        };
+        if !granted {
+            refused.push(name.to_string());
+        }
+    }
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the component is a {world} but imports {}, which that world does not grant (it grants {}); \
+             build it for the right world",
+            refused.join(", "),
+            world.granted_imports()[1..].join(", ")
+        ))
+    }
+}
+
+fn grant_http(options: &PluginOptions, world: World) -> Result<Option<Arc<HttpGrant>>, String> {
+    if options.allow_http.is_empty() {
+        return Ok(None);
+    }
+    if !world.granted_imports().contains(&"http") {
+        return Err(format!(
+            "`allow_http` is given but a {world} gets no HTTP capability; remove it"
+        ));
+    }
+    let roots = match &options.http_ca_file {
+        Some(file) => Some(
+            std::fs::read(file).map_err(|e| format!("`http_ca_file` {}: {e}", file.display()))?,
+        ),
+        None => std::fs::read("/etc/ssl/certs/ca-certificates.crt").ok(),
+    };
+    HttpGrant::new(&options.allow_http, roots.as_deref())
+        .map(|g| Some(Arc::new(g)))
+        .map_err(|m| format!("`allow_http`: {m}"))
+}
+
+async fn link<B: Bindings>(
+    runtime: &Arc<WasmRuntime>,
+    linker: &Linker<HostState>,
+    component: Component,
+    options: PluginOptions,
+    http: Option<Arc<HttpGrant>>,
+    cache: CacheUse,
+) -> Result<Arc<Plugin<B>>, String> {
+    let path = options.path.clone();
+    let pre = linker
+        .instantiate_pre(&component)
+        .and_then(B::new_pre)
+        .map_err(|e| format!("{}: cannot link the component: {e:#}", path.display()))?;
+    let mut plugin: Plugin<B> = Plugin {
+        meta: PluginMeta {
+            name: String::new(),
+            version: String::new(),
+            description: String::new(),
+            world: B::WORLD,
+            path: path.clone(),
+            cache,
+        },
+        name: Arc::from(path.display().to_string()),
+        pre,
+        runtime: runtime.clone(),
+        options,
+        http,
+    };
+    let mut live = plugin
+        .instantiate(plugin.options.timeout(), None)
+        .await
+        .map_err(|f| format!("{}: the plugin {f}", path.display()))?;
+    let described = live.bindings.describe(&mut live.store).await;
+    let metadata = described.map_err(|e| format!("{}: `describe` failed: {e}", path.display()))?;
+    check_metadata(&metadata, B::WORLD).map_err(|m| format!("{}: {m}", path.display()))?;
+    plugin.name = Arc::from(metadata.name.as_str());
+    plugin.meta.name = metadata.name;
+    plugin.meta.version = metadata.version;
+    plugin.meta.description = metadata.description;
+    Ok(Arc::new(plugin))
+}
+
+fn check_metadata(m: &Metadata, world: World) -> Result<(), String> {
+    let name_ok = !m.name.is_empty()
+        && m.name.len() <= 64
+        && m.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !name_ok {
+        return Err(format!(
+            "the plugin's name {:?} is not usable as a config `type`: use 1 to 64 lowercase letters, digits, `-` or `_`",
+            crate::fault::clip(m.name.clone(), 80)
+        ));
+    }
+    let kind = match m.kind {
+        PluginKind::Policy => World::Policy,
+        PluginKind::Notifier => World::Notifier,
+        PluginKind::Target => World::Target,
+        PluginKind::Source => World::Source,
+    };
+    if kind != world {
+        return Err(format!(
+            "the plugin says it is a {} but it is built as a {world}",
+            kind.interface()
+        ));
+    }
+    if m.version.is_empty()
+        || m.version.len() > 32
+        || m.version
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err("the plugin's version must be 1 to 32 characters without spaces".into());
+    }
+    if m.description.len() > 200 || m.description.chars().any(char::is_control) {
+        return Err("the plugin's description must be one line of at most 200 bytes".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! A WASM component as a [`Notifier`]. It never sees a password; instances are reused
+//! by default, and HTTP goes only to the URLs its `[[plugins]]` entry allows.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use writeback_core::{
+    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Event, Notifier, NotifyError,
+};
+
+use crate::bindings::notifier::NotifierPlugin;
+use crate::convert;
+use crate::fault::{clip, Fault};
+use crate::options::InstanceMode;
+use crate::sandbox::{Plugin, Sandbox};
+
+/// A configured WASM notifier.
+pub struct WasmNotifier {
+    sandbox: Sandbox<NotifierPlugin>,
+}
+
+impl WasmNotifier {
+    pub(crate) async fn build(
+        plugin: Arc<Plugin<NotifierPlugin>>,
+        config_json: String,
+    ) -> Result<Self, String> {
+        let mode = plugin.options.instances.unwrap_or(InstanceMode::Reused);
+        Ok(WasmNotifier {
+            sandbox: Sandbox::new(plugin, config_json, mode).await?,
+        })
+    }
+}
+
+#[async_trait]
+impl Notifier for WasmNotifier {
+    async fn notify(&self, event: &Event) -> Result<(), NotifyError> {
+        let event = convert::event(event);
+        let fault = |f: Fault| {
+            let outcome = f.report(self.sandbox.name());
+            NotifyError {
+                message: outcome.admin_detail.unwrap_or(outcome.message),
+                retryable: true,
+            }
+        };
+        let mut live = self.sandbox.checkout(None).await.map_err(fault)?;
+        let result = live
+            .bindings
+            .writeback_plugin_notifier()
+            .call_notify(&mut live.store, &event)
+            .await;
+        match self.sandbox.finish(live, result).map_err(fault)? {
+            Ok(()) => Ok(()),
+            Err(e) => Err(NotifyError {
+                message: format!(
+                    "WASM notifier `{}`: {}",
+                    self.sandbox.name(),
+                    clip(e.message, 1024)
+                ),
+                retryable: e.retryable,
+            }),
+        }
+    }
+}
+
+/// Builds [`WasmNotifier`] connectors of one loaded component.
+pub struct WasmNotifierFactory {
+    plugin: Arc<Plugin<NotifierPlugin>>,
+    type_name: &'static str,
+    description: &'static str,
+}
+
+impl WasmNotifierFactory {
+    pub(crate) fn new(plugin: Arc<Plugin<NotifierPlugin>>) -> Self {
+        let (type_name, description) = crate::factory::names(
+            &plugin.meta,
+            plugin.options.instances.unwrap_or(InstanceMode::Reused),
+        );
+        WasmNotifierFactory {
+            plugin,
+            type_name,
+            description,
+        }
+    }
+}
+
+#[async_trait]
+impl ConnectorFactory<dyn Notifier> for WasmNotifierFactory {
+    fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    fn description(&self) -> &'static str {
+        self.description
+    }
+
+    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+        crate::factory::config_json(config).map(|_| ())
+    }
+
+    async fn build(
+        &self,
+        config: &ConnectorConfig,
+        _ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn Notifier>, ConfigError> {
+        let json = crate::factory::config_json(config)?;
+        let notifier = WasmNotifier::build(self.plugin.clone(), json)
+            .await
+            .map_err(|m| config.error("", m))?;
+        Ok(Arc::new(notifier))
+    }
+}

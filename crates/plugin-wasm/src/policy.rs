@@ -1,0 +1,118 @@
+//! A WASM component as a [`Policy`]. By default each call runs on a fresh instance,
+//! so the password never outlives its call in guest memory.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use writeback_core::{
+    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Outcome, Password, Policy,
+    PolicyContext, RuleViolation,
+};
+
+use crate::bindings::policy::PolicyPlugin;
+use crate::convert;
+use crate::fault::Fault;
+use crate::options::InstanceMode;
+use crate::sandbox::{Plugin, Sandbox};
+
+/// A configured WASM policy.
+pub struct WasmPolicy {
+    sandbox: Sandbox<PolicyPlugin>,
+}
+
+impl WasmPolicy {
+    pub(crate) async fn build(
+        plugin: Arc<Plugin<PolicyPlugin>>,
+        config_json: String,
+    ) -> Result<Self, String> {
+        let mode = plugin.options.instances.unwrap_or(InstanceMode::Fresh);
+        Ok(WasmPolicy {
+            sandbox: Sandbox::new(plugin, config_json, mode).await?,
+        })
+    }
+
+    async fn call(
+        &self,
+        password: &Password,
+        context: &PolicyContext<'_>,
+    ) -> Result<Vec<RuleViolation>, Fault> {
+        let identity = convert::identity(context.identity);
+        let accounts = convert::target_accounts(context.accounts);
+        let mut live = self.sandbox.checkout(Some(password.clone())).await?;
+        let result = live
+            .bindings
+            .writeback_plugin_policy()
+            .call_evaluate(&mut live.store, password.expose(), &identity, &accounts)
+            .await;
+        match self.sandbox.finish(live, result)? {
+            Ok(rules) => convert::rules_from_wit(rules).map_err(Fault::InvalidResult),
+            Err(outcome) => Err(match convert::failure_from_wit(outcome) {
+                // The plugin's own failure is passed on as it stated it.
+                Ok(o) => return Err(Fault::Stated(Box::new(o))),
+                Err(m) => Fault::InvalidResult(m),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Policy for WasmPolicy {
+    async fn evaluate(
+        &self,
+        password: &Password,
+        context: &PolicyContext<'_>,
+    ) -> Result<Vec<RuleViolation>, Outcome> {
+        self.call(password, context)
+            .await
+            .map_err(|fault| fault.report(self.sandbox.name()))
+    }
+}
+
+/// Builds [`WasmPolicy`] connectors of one loaded component; its `type` is the
+/// component's own name.
+pub struct WasmPolicyFactory {
+    plugin: Arc<Plugin<PolicyPlugin>>,
+    type_name: &'static str,
+    description: &'static str,
+}
+
+impl WasmPolicyFactory {
+    pub(crate) fn new(plugin: Arc<Plugin<PolicyPlugin>>) -> Self {
+        let (type_name, description) = crate::factory::names(
+            &plugin.meta,
+            plugin.options.instances.unwrap_or(InstanceMode::Fresh),
+        );
+        WasmPolicyFactory {
+            plugin,
+            type_name,
+            description,
+        }
+    }
+}
+
+#[async_trait]
+impl ConnectorFactory<dyn Policy> for WasmPolicyFactory {
+    fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    fn description(&self) -> &'static str {
+        self.description
+    }
+
+    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+        crate::factory::config_json(config).map(|_| ())
+    }
+
+    async fn build(
+        &self,
+        config: &ConnectorConfig,
+        _ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn Policy>, ConfigError> {
+        let json = crate::factory::config_json(config)?;
+        let policy = WasmPolicy::build(self.plugin.clone(), json)
+            .await
+            .map_err(|m| config.error("", m))?;
+        Ok(Arc::new(policy))
+    }
+}

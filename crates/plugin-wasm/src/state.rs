@@ -1,0 +1,183 @@
+//! The data every sandbox store carries: an empty WASI context (no preopens, no
+//! environment, no arguments, no sockets), the memory limiter, the capabilities the
+//! config granted, and the bookkeeping of the current call.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use writeback_core::Password;
+
+use crate::bindings::notifier::writeback::plugin::log;
+use crate::fault::clip;
+use crate::http::HttpGrant;
+
+/// Caps on what one guest call may write to the host's log.
+const MAX_LOG_LINES_PER_CALL: u32 = 200;
+const MAX_LOG_MESSAGE: usize = 2048;
+const MAX_LOG_FIELDS: usize = 32;
+
+/// The limits of one store (one instance).
+#[derive(Debug)]
+pub(crate) struct MemoryLimiter {
+    pub cap: usize,
+    /// Set when the guest asked for more than the cap: the call then traps.
+    pub refused: Option<usize>,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.cap {
+            self.refused = Some(desired);
+            // An error (not `Ok(false)`) traps at once: a guest allocator that gets a
+            // failed grow may spin or abort in confusing ways.
+            return Err(wasmtime::Error::msg("memory cap reached"));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+
+    fn instances(&self) -> usize {
+        32
+    }
+
+    fn tables(&self) -> usize {
+        32
+    }
+
+    fn memories(&self) -> usize {
+        8
+    }
+}
+
+/// What one store holds.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limiter: MemoryLimiter,
+    /// The plugin's name, added to every log line it writes.
+    pub plugin: Arc<str>,
+    /// The HTTP capability, when the config granted one (notifiers only).
+    pub http: Option<Arc<HttpGrant>>,
+    /// When the current call must stop (checked on every epoch tick).
+    pub deadline: Instant,
+    /// Set by the epoch callback when it interrupted the call.
+    pub timed_out: bool,
+    /// The time limit of the current call (for the fault message).
+    pub limit: Duration,
+    /// The password of the current call, so a guest that logs it gets it redacted.
+    pub redact: Option<Password>,
+    log_lines: u32,
+}
+
+impl HostState {
+    pub fn new(plugin: Arc<str>, memory_cap: usize, http: Option<Arc<HttpGrant>>) -> Self {
+        HostState {
+            // Nothing is granted: `WasiCtxBuilder::new()` has no preopened directories,
+            // no environment, no arguments, no network, and stdio goes nowhere.
+            wasi: WasiCtxBuilder::new().build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                cap: memory_cap,
+                refused: None,
+            },
+            plugin,
+            http,
+            deadline: Instant::now(),
+            timed_out: false,
+            limit: Duration::ZERO,
+            redact: None,
+            log_lines: 0,
+        }
+    }
+
+    /// Starts a call: its time limit and the password to keep out of logs.
+    pub fn begin_call(&mut self, limit: Duration, redact: Option<Password>) {
+        self.deadline = Instant::now() + limit;
+        self.limit = limit;
+        self.timed_out = false;
+        self.limiter.refused = None;
+        self.redact = redact;
+        self.log_lines = 0;
+    }
+
+    /// Ends a call: the password copy is dropped (and zeroized) now.
+    pub fn end_call(&mut self) {
+        self.redact = None;
+    }
+
+    fn scrub(&self, text: &str, max: usize) -> String {
+        let text = match &self.redact {
+            Some(p) if !p.is_empty() && text.contains(p.expose()) => {
+                text.replace(p.expose(), "[redacted]")
+            }
+            _ => text.to_string(),
+        };
+        let text: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        clip(text, max)
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl log::Host for HostState {
+    fn log(
+        &mut self,
+        level: log::Level,
+        message: String,
+        fields: Vec<log::Field>,
+    ) -> wasmtime::Result<()> {
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES_PER_CALL {
+            if self.log_lines == MAX_LOG_LINES_PER_CALL + 1 {
+                tracing::warn!(plugin = %self.plugin, "WASM plugin logs too much; dropping its further lines for this call");
+            }
+            return Ok(());
+        }
+        let message = self.scrub(&message, MAX_LOG_MESSAGE);
+        let mut rendered = String::new();
+        for field in fields.iter().take(MAX_LOG_FIELDS) {
+            if !rendered.is_empty() {
+                rendered.push(' ');
+            }
+            rendered.push_str(&self.scrub(&field.key, 64));
+            rendered.push('=');
+            rendered.push_str(&self.scrub(&field.value, 256));
+        }
+        let plugin = &*self.plugin;
+        match level {
+            log::Level::Trace => tracing::trace!(plugin, fields = %rendered, "{message}"),
+            log::Level::Debug => tracing::debug!(plugin, fields = %rendered, "{message}"),
+            log::Level::Info => tracing::info!(plugin, fields = %rendered, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, fields = %rendered, "{message}"),
+            log::Level::Error => tracing::error!(plugin, fields = %rendered, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl crate::bindings::notifier::writeback::plugin::types::Host for HostState {}
