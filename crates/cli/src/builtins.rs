@@ -9,6 +9,7 @@ pub fn builtin_registry() -> Registry {
     let mut r = Registry::new();
     // cloud sources
     r.register_source(std::sync::Arc::new(writeback_source_webhook::WebhookSourceFactory));
+    r.register_source(std::sync::Arc::new(writeback_source_scim::ScimFactory));
 
     // directory targets
     r.register_target(std::sync::Arc::new(writeback_target_openldap::OpenLdapFactory));
