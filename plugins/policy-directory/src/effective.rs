@@ -111,7 +111,7 @@ impl EffectivePolicy {
 /// A duration in 100 ns for people: "1 day", "3 hours", "20 minutes".
 pub fn human(interval: Interval) -> String {
     let seconds = interval / HUNDRED_NS_PER_SECOND;
-    let (n, unit) = if seconds >= 86_400 && seconds % 86_400 == 0 {
+    let (n, unit) = if seconds >= 86_400 && seconds / 86_400 * 86_400 == seconds {
         (seconds / 86_400, "day")
     } else if seconds >= 3_600 {
         (seconds.div_ceil(3_600), "hour")

@@ -117,6 +117,18 @@ impl Policy for DirectoryPolicy {
             now_filetime(),
         ))
     }
+
+    fn rule_ids(&self) -> Vec<String> {
+        let mut ids = vec![
+            "directory.min_length",
+            "directory.complexity",
+            "directory.complexity.name",
+        ];
+        if self.check_min_age {
+            ids.push("directory.min_age");
+        }
+        ids.into_iter().map(String::from).collect()
+    }
 }
 
 #[cfg(test)]
