@@ -15,3 +15,5 @@ pub mod slapd;
 pub mod tls;
 
 pub use slapd::Slapd;
+pub mod http_receiver;
+pub mod smtp;

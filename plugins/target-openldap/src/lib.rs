@@ -9,6 +9,7 @@
 
 mod apply;
 pub mod config;
+mod expiry;
 mod target;
 
 use std::sync::Arc;

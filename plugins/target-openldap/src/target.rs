@@ -233,6 +233,13 @@ impl DirectoryTarget for OpenLdapTarget {
         checks
     }
 
+    async fn password_expiries(
+        &self,
+        within: std::time::Duration,
+    ) -> Result<Vec<(Account, std::time::SystemTime)>, Outcome> {
+        crate::expiry::password_expiries(self, within).await
+    }
+
     async fn search(
         &self,
         query: Option<(&str, &str)>,
