@@ -86,19 +86,31 @@ impl TermIndex {
         (self.min_len - 1).max(MIN_FUZZY_CHARS)..=self.max_len + 1
     }
 
-    pub fn contains_exact(&self, s: &[char]) -> bool {
-        let key: String = s.iter().collect();
-        self.exact.contains(&key)
+    /// Whether `s` is a term. `buf` is scratch space, reused to avoid allocating.
+    pub fn contains_exact(&self, s: &[char], buf: &mut String) -> bool {
+        buf.clear();
+        buf.extend(s);
+        self.exact.contains(buf.as_str())
     }
 
-    /// Whether some term is within one edit of `s`.
-    pub fn matches_fuzzy(&self, s: &[char]) -> bool {
-        let own: String = s.iter().collect();
-        std::iter::once(own).chain(deletions(s)).any(|probe| {
-            self.neighbours.get(&probe).is_some_and(|ids| {
+    /// Whether some term is within one edit of `s`. `buf` is scratch space.
+    pub fn matches_fuzzy(&self, s: &[char], buf: &mut String) -> bool {
+        let hit = |probe: &str| {
+            self.neighbours.get(probe).is_some_and(|ids| {
                 ids.iter()
                     .any(|&id| within_one_edit(s, &self.terms[id as usize]))
             })
+        };
+        buf.clear();
+        buf.extend(s);
+        if hit(buf) {
+            return true;
+        }
+        (0..s.len()).any(|k| {
+            buf.clear();
+            buf.extend(&s[..k]);
+            buf.extend(&s[k + 1..]);
+            hit(buf)
         })
     }
 }
@@ -115,12 +127,13 @@ mod tests {
     fn finds_exact_and_one_edit_neighbours_only() {
         let idx = TermIndex::new([c("abcdef"), c("blank"), c("abc")]);
         assert_eq!(idx.len(), 2, "3-letter terms are skipped");
-        assert!(idx.contains_exact(&c("blank")));
+        let mut buf = String::new();
+        assert!(idx.contains_exact(&c("blank"), &mut buf));
         for s in ["abcdeg", "abcdefg", "abcde", "blanc", "blnk", "bllank"] {
-            assert!(idx.matches_fuzzy(&c(s)), "{s}");
+            assert!(idx.matches_fuzzy(&c(s), &mut buf), "{s}");
         }
         for s in ["bacdef", "blaxx", "zzzzz"] {
-            assert!(!idx.matches_fuzzy(&c(s)), "{s}");
+            assert!(!idx.matches_fuzzy(&c(s), &mut buf), "{s}");
         }
     }
 }

@@ -30,13 +30,14 @@ pub struct Score {
 /// matched exactly as substrings).
 pub fn score(password: &[char], index: &TermIndex, names: &[Vec<char>]) -> Score {
     let n = password.len();
+    let mut buf = String::with_capacity(4 * (n + 1));
     let mut exact: Vec<Span> = Vec::new();
     for start in 0..n {
         for len in index.exact_lengths() {
             if start + len > n {
                 break;
             }
-            if index.contains_exact(&password[start..start + len]) {
+            if index.contains_exact(&password[start..start + len], &mut buf) {
                 exact.push((start, start + len));
             }
         }
@@ -53,7 +54,7 @@ pub fn score(password: &[char], index: &TermIndex, names: &[Vec<char>]) -> Score
     let mut cursor = 0;
     for &(s, e) in chosen.iter().chain(std::iter::once(&(n, n))) {
         if s > cursor {
-            let fuzzy = fuzzy_spans(password, cursor, s, index);
+            let fuzzy = fuzzy_spans(password, cursor, s, index, &mut buf);
             let cover = cheapest_cover(cursor, s, &fuzzy);
             let covered: usize = cover.iter().map(|(a, b)| b - a).sum();
             points += cover.len() + (s - cursor - covered);
@@ -68,14 +69,20 @@ pub fn score(password: &[char], index: &TermIndex, names: &[Vec<char>]) -> Score
 }
 
 /// Fuzzy matches lying within `[from, to)`.
-fn fuzzy_spans(password: &[char], from: usize, to: usize, index: &TermIndex) -> Vec<Span> {
+fn fuzzy_spans(
+    password: &[char],
+    from: usize,
+    to: usize,
+    index: &TermIndex,
+    buf: &mut String,
+) -> Vec<Span> {
     let mut out = Vec::new();
     for start in from..to {
         for len in index.fuzzy_lengths() {
             if start + len > to {
                 break;
             }
-            if index.matches_fuzzy(&password[start..start + len]) {
+            if index.matches_fuzzy(&password[start..start + len], buf) {
                 out.push((start, start + len));
             }
         }

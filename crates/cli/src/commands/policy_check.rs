@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use writeback_core::{Account, CloudIdentity, Password, PolicyContext};
+use writeback_core::{Account, CloudIdentity, Outcome, Password, PolicyContext, RuleViolation};
 use writeback_host::Host;
 use zeroize::Zeroize;
 
@@ -77,6 +77,94 @@ fn read_candidate() -> Result<Password, String> {
     Ok(password)
 }
 
+/// One target's answer to the lookup of the user.
+pub struct Lookup {
+    pub target: String,
+    /// The DN found, or why the target was not used.
+    pub result: Result<String, String>,
+}
+
+/// One policy's verdict: the rules passed, the rules broken (with the configured
+/// message overrides applied), or the policy's own failure.
+pub struct PolicyVerdict {
+    pub policy: String,
+    pub passed: Vec<String>,
+    pub failed: Vec<RuleViolation>,
+    pub error: Option<Outcome>,
+}
+
+impl PolicyVerdict {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.error.is_none()
+    }
+}
+
+/// Looks the user up in every target (unless `lookup` is false) and runs every
+/// configured policy on `password`.
+pub async fn check_user(
+    host: &Host,
+    identity: &CloudIdentity,
+    password: &Password,
+    lookup: bool,
+) -> (Vec<Lookup>, Vec<PolicyVerdict>) {
+    let pipeline = host.pipeline_handle();
+    let mut lookups = Vec::new();
+    let mut accounts: Vec<(String, Account)> = Vec::new();
+    if lookup {
+        for entry in pipeline.targets() {
+            let result =
+                match tokio::time::timeout(LOOKUP_TIMEOUT, entry.target.resolve(identity)).await {
+                    Ok(Ok(account)) => {
+                        let dn = account.dn.clone();
+                        accounts.push((entry.name.clone(), account));
+                        Ok(dn)
+                    }
+                    Ok(Err(outcome)) => Err(format!("{}: {}", outcome.code, outcome.message)),
+                    Err(_) => Err("no answer within 10 s".to_string()),
+                };
+            lookups.push(Lookup {
+                target: entry.name.clone(),
+                result,
+            });
+        }
+    }
+    let context = PolicyContext {
+        identity,
+        accounts: &accounts,
+    };
+    let mut verdicts = Vec::new();
+    for entry in pipeline.policies() {
+        let mut verdict = PolicyVerdict {
+            policy: entry.name.clone(),
+            passed: Vec::new(),
+            failed: Vec::new(),
+            error: None,
+        };
+        match entry.policy.evaluate(password, &context).await {
+            Ok(violations) => {
+                verdict.passed = entry
+                    .policy
+                    .rule_ids()
+                    .into_iter()
+                    .filter(|id| !violations.iter().any(|v| &v.rule == id))
+                    .collect();
+                verdict.failed = violations
+                    .into_iter()
+                    .map(|mut v| {
+                        if let Some(m) = entry.settings.messages.get(&v.rule) {
+                            v.message = m.clone();
+                        }
+                        v
+                    })
+                    .collect();
+            }
+            Err(outcome) => verdict.error = Some(outcome),
+        }
+        verdicts.push(verdict);
+    }
+    (lookups, verdicts)
+}
+
 async fn check(args: PolicyCheckArgs) -> Result<i32, String> {
     let config = load_config(&args.config);
     let registry = crate::builtin_registry();
@@ -94,70 +182,41 @@ async fn check(args: PolicyCheckArgs) -> Result<i32, String> {
         identity.username = Some(args.user.clone());
     }
     identity.validate()?;
-
-    let pipeline = host.pipeline_handle();
-    let mut accounts: Vec<(String, Account)> = Vec::new();
-    if !args.offline {
-        for entry in pipeline.targets() {
-            match tokio::time::timeout(LOOKUP_TIMEOUT, entry.target.resolve(&identity)).await {
-                Ok(Ok(account)) => {
-                    println!(
-                        "target {}: {} found as {}",
-                        entry.name, args.user, account.dn
-                    );
-                    accounts.push((entry.name.clone(), account));
-                }
-                Ok(Err(outcome)) => println!(
-                    "target {}: not used ({}: {})",
-                    entry.name, outcome.code, outcome.message
-                ),
-                Err(_) => println!("target {}: not used (no answer within 10 s)", entry.name),
-            }
-        }
-    }
-    if pipeline.policies().is_empty() {
+    if host.pipeline_handle().policies().is_empty() {
         println!("no policies are configured: every password passes writeback's checks");
     }
-
     let password = read_candidate()?;
-    let context = PolicyContext {
-        identity: &identity,
-        accounts: &accounts,
-    };
-    let mut failed = false;
-    for entry in pipeline.policies() {
-        let violations = match entry.policy.evaluate(&password, &context).await {
-            Ok(v) => v,
-            Err(outcome) => {
-                println!(
-                    "policy {}: ERROR {}: {}",
-                    entry.name, outcome.code, outcome.message
-                );
-                if let Some(d) = &outcome.admin_detail {
-                    println!("  detail: {d}");
-                }
-                failed = true;
-                continue;
-            }
-        };
-        let verdict = if violations.is_empty() {
-            "pass"
-        } else {
-            "FAIL"
-        };
-        println!("policy {}: {verdict}", entry.name);
-        let broken: Vec<&str> = violations.iter().map(|v| v.rule.as_str()).collect();
-        for id in entry.policy.rule_ids() {
-            if !broken.contains(&id.as_str()) {
-                println!("  [pass] {id}");
-            }
+    let (lookups, verdicts) = check_user(&host, &identity, &password, !args.offline).await;
+    for l in &lookups {
+        match &l.result {
+            Ok(dn) => println!("target {}: {} found as {dn}", l.target, args.user),
+            Err(why) => println!("target {}: not used ({why})", l.target),
         }
-        for v in &violations {
-            let message = entry.settings.messages.get(&v.rule).unwrap_or(&v.message);
-            println!("  [FAIL] {}: {message}", v.rule);
-        }
-        failed |= !violations.is_empty();
     }
+    for v in &verdicts {
+        if let Some(outcome) = &v.error {
+            println!(
+                "policy {}: ERROR {}: {}",
+                v.policy, outcome.code, outcome.message
+            );
+            if let Some(d) = &outcome.admin_detail {
+                println!("  detail: {d}");
+            }
+            continue;
+        }
+        println!(
+            "policy {}: {}",
+            v.policy,
+            if v.ok() { "pass" } else { "FAIL" }
+        );
+        for id in &v.passed {
+            println!("  [pass] {id}");
+        }
+        for r in &v.failed {
+            println!("  [FAIL] {}: {}", r.rule, r.message);
+        }
+    }
+    let failed = verdicts.iter().any(|v| !v.ok());
     println!(
         "{}",
         if failed {
