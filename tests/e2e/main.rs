@@ -1,5 +1,12 @@
-//! End-to-end tests: one binary, real servers from the test kit.
+//! End-to-end tests: one binary, real servers from the test kit (slapd, Samba AD,
+//! SMTP, HTTP), the real host and the real webhook source.
+
 mod active_directory;
-mod openldap_target;
 mod native_plugins;
+mod notifications;
+mod openldap_target;
+mod scim;
+mod support;
 mod wasm_plugins;
+mod writeback_openldap;
+mod policies;

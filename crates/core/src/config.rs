@@ -255,7 +255,13 @@ impl ConnectorConfig {
         } else {
             format!("{}.{}", self.key_path, key)
         };
-        let message = format!("{} `{}` ({}): {}", self.kind, self.name, self.type_name, message.into());
+        let message = format!(
+            "{} `{}` ({}): {}",
+            self.kind,
+            self.name,
+            self.type_name,
+            message.into()
+        );
         match &self.source {
             Some(source) => source.error(&full, message),
             None => ConfigError {
@@ -300,14 +306,21 @@ impl SecretRef {
 
     /// Exactly one of `env`, `file`, `value` must be set.
     pub fn check(&self) -> Result<(), String> {
-        let n = [self.env.is_some(), self.file.is_some(), self.value.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
+        let n = [
+            self.env.is_some(),
+            self.file.is_some(),
+            self.value.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
         if n == 1 {
             Ok(())
         } else {
-            Err("give exactly one of `env = \"VAR\"`, `file = \"path\"` or `value = \"...\"`".into())
+            Err(
+                "give exactly one of `env = \"VAR\"`, `file = \"path\"` or `value = \"...\"`"
+                    .into(),
+            )
         }
     }
 }
@@ -343,7 +356,9 @@ impl BuildContext<'_> {
         secret: &SecretRef,
     ) -> Result<Password, ConfigError> {
         secret.check().map_err(|m| config.error(key, m))?;
-        self.secrets.resolve(secret).map_err(|m| config.error(key, m))
+        self.secrets
+            .resolve(secret)
+            .map_err(|m| config.error(key, m))
     }
 
     /// A path from the config, made absolute against the config file's directory.
@@ -409,8 +424,15 @@ mod tests {
             key_path: "targets[1]".into(),
             source: Some(source),
         };
-        let err = cfg.parse::<T>().err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.starts_with("w.toml:11: `targets[1].tls.ca_file`"), "{err}");
+        let err = cfg
+            .parse::<T>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("w.toml:11: `targets[1].tls.ca_file`"),
+            "{err}"
+        );
     }
 
     #[test]

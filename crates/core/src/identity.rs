@@ -80,9 +80,11 @@ impl CloudIdentity {
     /// with control characters (they never belong in a name and would reach filters).
     pub fn validate(&self) -> Result<(), String> {
         if self.ordering_key().is_empty() {
-            return Err("identity has no identifier: give at least one of upn, object_id, \
+            return Err(
+                "identity has no identifier: give at least one of upn, object_id, \
                         immutable_id, username or mail"
-                .into());
+                    .into(),
+            );
         }
         let named = [
             ("upn", &self.upn),
@@ -100,7 +102,9 @@ impl CloudIdentity {
             .chain(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         for (key, value) in fields {
             if value.len() > MAX_ATTRIBUTE_LEN {
-                return Err(format!("identity.{key} is longer than {MAX_ATTRIBUTE_LEN} bytes"));
+                return Err(format!(
+                    "identity.{key} is longer than {MAX_ATTRIBUTE_LEN} bytes"
+                ));
             }
             if value.chars().any(char::is_control) {
                 return Err(format!("identity.{key} contains control characters"));

@@ -19,7 +19,9 @@ pub mod request;
 pub mod secret;
 pub mod traits;
 
-pub use config::{BuildContext, ConfigError, ConnectorConfig, ConnectorKind, SecretRef, SecretResolver};
+pub use config::{
+    BuildContext, ConfigError, ConnectorConfig, ConnectorKind, SecretRef, SecretResolver,
+};
 pub use event::Event;
 pub use identity::{Account, CloudIdentity, Initiator, InitiatorKind};
 pub use outcome::{Outcome, OutcomeCode, RuleViolation};
@@ -27,6 +29,6 @@ pub use reminder::ExpiryReminder;
 pub use request::{Operation, OperationKind, Request, RequestId};
 pub use secret::Password;
 pub use traits::{
-    BoxError, CloudSource, ConnectorFactory, DirectoryTarget, HealthCheck, Notifier, NotifyError, Policy,
-    PolicyContext, Shutdown, Submit,
+    BoxError, CloudSource, ConnectorFactory, DirectoryTarget, HealthCheck, Notifier, NotifyError,
+    Policy, PolicyContext, Shutdown, Submit,
 };

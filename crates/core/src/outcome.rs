@@ -61,7 +61,10 @@ impl OutcomeCode {
 
     /// Whether the same request may succeed if the cloud side tries again later.
     pub fn is_retryable(self) -> bool {
-        matches!(self, OutcomeCode::DirectoryUnavailable | OutcomeCode::Timeout)
+        matches!(
+            self,
+            OutcomeCode::DirectoryUnavailable | OutcomeCode::Timeout
+        )
     }
 
     /// The HTTP status an HTTP-based source answers with.

@@ -17,7 +17,10 @@ impl RequestId {
     /// 1 to 128 printable ASCII characters without spaces.
     pub fn parse(value: &str) -> Result<Self, String> {
         if value.is_empty() || value.len() > Self::MAX_LEN {
-            return Err(format!("request id must be 1 to {} characters", Self::MAX_LEN));
+            return Err(format!(
+                "request id must be 1 to {} characters",
+                Self::MAX_LEN
+            ));
         }
         if !value.bytes().all(|b| b.is_ascii_graphic()) {
             return Err("request id must be printable ASCII without spaces".into());

@@ -194,7 +194,11 @@ pub trait ConnectorFactory<C: ?Sized>: Send + Sync {
     fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError>;
 
     /// Builds the running connector (may resolve secrets, read files, connect).
-    async fn build(&self, config: &ConnectorConfig, ctx: &BuildContext<'_>) -> Result<Arc<C>, ConfigError>;
+    async fn build(
+        &self,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Arc<C>, ConfigError>;
 }
 
 /// The error a source's `run` ends with, so this crate needs no error library.

@@ -83,7 +83,11 @@ async fn health(State(state): State<AdminState>) -> impl IntoResponse {
             "checks": checks,
         })).collect::<Vec<_>>(),
     });
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body))
 }
 

@@ -51,9 +51,8 @@ impl AuditLog {
             });
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                format!("cannot create the audit directory {}: {e}", dir.display())
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create the audit directory {}: {e}", dir.display()))?;
         }
         let file = OpenOptions::new()
             .create(true)

@@ -193,12 +193,15 @@ impl Config {
     fn check(&self) -> Result<(), ConfigError> {
         let p = &self.pipeline;
         if p.deadline_ms == 0 || p.deadline_ms > 600_000 {
-            return Err(self
-                .source
-                .error("pipeline.deadline_ms", "must be between 1 and 600000 (10 minutes)"));
+            return Err(self.source.error(
+                "pipeline.deadline_ms",
+                "must be between 1 and 600000 (10 minutes)",
+            ));
         }
         if p.max_in_flight == 0 {
-            return Err(self.source.error("pipeline.max_in_flight", "must be at least 1"));
+            return Err(self
+                .source
+                .error("pipeline.max_in_flight", "must be at least 1"));
         }
         if self.targets.is_empty() {
             return Err(self.source.error(
@@ -220,7 +223,12 @@ impl Config {
 }
 
 fn line_at(text: &str, offset: usize) -> usize {
-    text.as_bytes().iter().take(offset).filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()
+        .iter()
+        .take(offset)
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 fn array_of_tables(
@@ -296,7 +304,8 @@ fn connectors(
 fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn policy_settings(config: &mut ConnectorConfig) -> Result<PolicySettings, ConfigError> {
@@ -327,10 +336,14 @@ fn notifier_settings(config: &mut ConnectorConfig) -> Result<NotifierSettings, C
     let Some(value) = config.table.remove("on") else {
         return Ok(NotifierSettings::default());
     };
-    let codes: Vec<OutcomeCode> = writeback_core::config::deserialize_value(value).map_err(|_| {
-        let names: Vec<_> = OutcomeCode::ALL.iter().map(|c| c.as_str()).collect();
-        config.error("on", format!("must be a list of outcome codes: {}", names.join(", ")))
-    })?;
+    let codes: Vec<OutcomeCode> =
+        writeback_core::config::deserialize_value(value).map_err(|_| {
+            let names: Vec<_> = OutcomeCode::ALL.iter().map(|c| c.as_str()).collect();
+            config.error(
+                "on",
+                format!("must be a list of outcome codes: {}", names.join(", ")),
+            )
+        })?;
     Ok(NotifierSettings {
         on: codes.into_iter().collect(),
     })
@@ -353,7 +366,11 @@ fn plugin_specs(
                     ))
                 }
             };
-            let path = if path.is_absolute() { path } else { base_dir.join(path) };
+            let path = if path.is_absolute() {
+                path
+            } else {
+                base_dir.join(path)
+            };
             Ok(PluginSpec {
                 path,
                 table,
@@ -385,17 +402,28 @@ mod tests {
     fn errors_name_line_and_key() {
         let text = format!("{MINIMAL}\n[pipeline]\ndeadline_ms = \"soon\"\n");
         let e = parse(&text).err().unwrap_or_default();
-        assert!(e.starts_with("/etc/wb.toml:8: `pipeline.deadline_ms`"), "{e}");
+        assert!(
+            e.starts_with("/etc/wb.toml:8: `pipeline.deadline_ms`"),
+            "{e}"
+        );
 
-        let e = parse(&format!("{MINIMAL}[pipeline]\ndeadlin_ms = 5\n")).err().unwrap_or_default();
-        assert!(e.contains("unknown field `deadlin_ms`"), "{e}");
-
-        let e = parse("[[sources]]\nname = \"x\"\n[[targets]]\ntype = \"t\"\n").err().unwrap_or_default();
-        assert!(e.starts_with("/etc/wb.toml:1: `sources[0]`: missing `type`"), "{e}");
-
-        let e = parse("[[sources]]\ntype = 'a'\n[[targets]]\ntype = 't'\n[[targets]]\ntype = 't'\n")
+        let e = parse(&format!("{MINIMAL}[pipeline]\ndeadlin_ms = 5\n"))
             .err()
             .unwrap_or_default();
+        assert!(e.contains("unknown field `deadlin_ms`"), "{e}");
+
+        let e = parse("[[sources]]\nname = \"x\"\n[[targets]]\ntype = \"t\"\n")
+            .err()
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("/etc/wb.toml:1: `sources[0]`: missing `type`"),
+            "{e}"
+        );
+
+        let e =
+            parse("[[sources]]\ntype = 'a'\n[[targets]]\ntype = 't'\n[[targets]]\ntype = 't'\n")
+                .err()
+                .unwrap_or_default();
         assert!(e.contains("a second target named `t`"), "{e}");
 
         let e = parse("oops = 1\n").err().unwrap_or_default();
@@ -414,7 +442,10 @@ mod tests {
         let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
         let (p, s) = &c.policies[0];
         assert!(!p.table.contains_key("messages"));
-        assert_eq!(s.messages.get("length.min").map(String::as_str), Some("Zu kurz"));
+        assert_eq!(
+            s.messages.get("length.min").map(String::as_str),
+            Some("Zu kurz")
+        );
         let (n, s) = &c.notifiers[0];
         assert!(!n.table.contains_key("on"));
         assert!(s.on.contains(&OutcomeCode::RejectedPolicy));

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use writeback_core::{BuildContext, CloudSource, ConfigError, ConnectorConfig, ConnectorKind, HealthCheck, Submit};
+use writeback_core::{
+    BuildContext, CloudSource, ConfigError, ConnectorConfig, ConnectorKind, HealthCheck, Submit,
+};
 
 use crate::audit::AuditLog;
 use crate::config::Config;
@@ -17,8 +19,9 @@ use crate::secrets::EnvAndFileSecrets;
 
 /// Builds the dispatcher notifications leave through (the default delivers directly;
 /// an outbox can be plugged in by the embedding program).
-pub type DispatcherFactory =
-    Arc<dyn Fn(&Config, Vec<NotifierEntry>) -> Result<Arc<dyn Dispatcher>, ConfigError> + Send + Sync>;
+pub type DispatcherFactory = Arc<
+    dyn Fn(&Config, Vec<NotifierEntry>) -> Result<Arc<dyn Dispatcher>, ConfigError> + Send + Sync,
+>;
 
 /// Options an embedding program may set.
 #[derive(Clone, Default)]
@@ -48,10 +51,18 @@ pub fn validate(config: &Config, registry: &Registry) -> Result<Registry, Config
     for connector in config.all_connectors() {
         let known = registry.type_names(connector.kind);
         let result = match connector.kind {
-            ConnectorKind::Source => registry.source(&connector.type_name).map(|f| f.validate(connector)),
-            ConnectorKind::Target => registry.target(&connector.type_name).map(|f| f.validate(connector)),
-            ConnectorKind::Policy => registry.policy(&connector.type_name).map(|f| f.validate(connector)),
-            ConnectorKind::Notifier => registry.notifier(&connector.type_name).map(|f| f.validate(connector)),
+            ConnectorKind::Source => registry
+                .source(&connector.type_name)
+                .map(|f| f.validate(connector)),
+            ConnectorKind::Target => registry
+                .target(&connector.type_name)
+                .map(|f| f.validate(connector)),
+            ConnectorKind::Policy => registry
+                .policy(&connector.type_name)
+                .map(|f| f.validate(connector)),
+            ConnectorKind::Notifier => registry
+                .notifier(&connector.type_name)
+                .map(|f| f.validate(connector)),
         };
         match result {
             Some(checked) => checked?,
@@ -62,7 +73,11 @@ pub fn validate(config: &Config, registry: &Registry) -> Result<Registry, Config
                         "unknown {} type `{}`; known types: {}",
                         connector.kind,
                         connector.type_name,
-                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
                     ),
                 ))
             }
@@ -183,7 +198,10 @@ impl Host {
             let on = if s.on.is_empty() {
                 "every outcome".to_string()
             } else {
-                s.on.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                s.on.iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             lines.push(format!("notifier {} ({}) on {on}", c.name, c.type_name));
         }
@@ -216,13 +234,19 @@ impl Host {
         let submit: Arc<dyn Submit> = Arc::new(self.pipeline.clone());
         let mut running = JoinSet::new();
         for (name, source) in &self.sources {
-            let (name, source, submit, token) =
-                (name.clone(), source.clone(), submit.clone(), shutdown.clone());
+            let (name, source, submit, token) = (
+                name.clone(),
+                source.clone(),
+                submit.clone(),
+                shutdown.clone(),
+            );
             running.spawn(async move { (name, source.run(submit, token).await) });
         }
-        let admin = self.config.admin.clone().map(|admin| {
-            crate::admin::spawn(admin, self.pipeline.clone(), shutdown.clone())
-        });
+        let admin = self
+            .config
+            .admin
+            .clone()
+            .map(|admin| crate::admin::spawn(admin, self.pipeline.clone(), shutdown.clone()));
         for line in self.describe() {
             tracing::info!("{line}");
         }
@@ -248,7 +272,10 @@ impl Host {
         }
         let grace = Duration::from_secs(self.config.pipeline.drain_secs);
         if !self.pipeline.drain(grace).await {
-            tracing::warn!("shutdown: requests still running after {} s", grace.as_secs());
+            tracing::warn!(
+                "shutdown: requests still running after {} s",
+                grace.as_secs()
+            );
         }
         self.dispatcher.drain(grace).await;
         if let Some(admin) = admin {

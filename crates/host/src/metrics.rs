@@ -26,7 +26,8 @@ impl Metrics {
     pub fn observe(&self, source: &str, op: OperationKind, code: OutcomeCode, took: Duration) {
         {
             let mut m = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
-            *m.entry((source.to_string(), op.as_str(), code.as_str())).or_default() += 1;
+            *m.entry((source.to_string(), op.as_str(), code.as_str()))
+                .or_default() += 1;
         }
         let secs = took.as_secs_f64();
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -43,7 +44,11 @@ impl Metrics {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP writeback_requests_total Finished requests by source, operation and outcome code.");
         let _ = writeln!(out, "# TYPE writeback_requests_total counter");
-        let outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let outcomes = self
+            .outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         for ((source, op, code), n) in outcomes {
             let _ = writeln!(
                 out,
@@ -51,7 +56,10 @@ impl Metrics {
                 source.replace(['"', '\\', '\n'], "_")
             );
         }
-        let _ = writeln!(out, "# HELP writeback_request_duration_seconds Time from submit to outcome.");
+        let _ = writeln!(
+            out,
+            "# HELP writeback_request_duration_seconds Time from submit to outcome."
+        );
         let _ = writeln!(out, "# TYPE writeback_request_duration_seconds histogram");
         for (i, bound) in BUCKETS.iter().enumerate() {
             let _ = writeln!(
@@ -61,7 +69,10 @@ impl Metrics {
             );
         }
         let count = self.latency_count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "writeback_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "writeback_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let _ = writeln!(
             out,
             "writeback_request_duration_seconds_sum {}",
@@ -69,12 +80,32 @@ impl Metrics {
         );
         let _ = writeln!(out, "writeback_request_duration_seconds_count {count}");
         for (name, help, value) in [
-            ("writeback_requests_in_flight", "Requests being processed.", &self.in_flight),
-            ("writeback_duplicates_total", "Repeated request ids answered with the first outcome.", &self.duplicates),
-            ("writeback_refused_busy_total", "Requests refused because max_in_flight was reached.", &self.refused_busy),
+            (
+                "writeback_requests_in_flight",
+                "Requests being processed.",
+                &self.in_flight,
+            ),
+            (
+                "writeback_duplicates_total",
+                "Repeated request ids answered with the first outcome.",
+                &self.duplicates,
+            ),
+            (
+                "writeback_refused_busy_total",
+                "Requests refused because max_in_flight was reached.",
+                &self.refused_busy,
+            ),
         ] {
-            let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", value.load(Ordering::Relaxed));
+            let kind = if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            };
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
         }
         out
     }

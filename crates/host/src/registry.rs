@@ -67,8 +67,12 @@ macro_rules! kind_accessors {
     ($register:ident, $get:ident, $field:ident, $factory:ty) => {
         /// Registers a factory under its type name; a later one with the same name wins.
         pub fn $register(&mut self, factory: $factory) {
-            let origin = self.origin.clone().unwrap_or_else(|| "built-in".to_string());
-            self.$field.insert(factory.type_name().to_string(), Entry { factory, origin });
+            let origin = self
+                .origin
+                .clone()
+                .unwrap_or_else(|| "built-in".to_string());
+            self.$field
+                .insert(factory.type_name().to_string(), Entry { factory, origin });
         }
 
         pub fn $get(&self, type_name: &str) -> Option<&$factory> {
@@ -93,20 +97,20 @@ impl Registry {
 
     /// Loads one plugin file with the first loader that accepts it.
     pub fn load_plugin(&mut self, spec: &PluginSpec) -> Result<(), String> {
-        let loader = self
-            .loaders
-            .iter()
-            .find(|l| l.accepts(&spec.path))
-            .cloned()
-            .ok_or_else(|| {
-                let names: Vec<_> = self.loaders.iter().map(|l| l.name()).collect();
-                format!(
+        let loader =
+            self.loaders
+                .iter()
+                .find(|l| l.accepts(&spec.path))
+                .cloned()
+                .ok_or_else(|| {
+                    let names: Vec<_> = self.loaders.iter().map(|l| l.name()).collect();
+                    format!(
                     "no plugin loader accepts {} (loaders available: {}); native plugins end in \
                      .so/.dylib/.dll, WASM components in .wasm",
                     spec.path.display(),
                     if names.is_empty() { "none".to_string() } else { names.join(", ") }
                 )
-            })?;
+                })?;
         self.origin = Some(spec.path.display().to_string());
         let result = loader.load(spec, self);
         self.origin = None;

@@ -17,7 +17,9 @@ impl SecretResolver for EnvAndFileSecrets {
         if let Some(name) = &secret.env {
             return match std::env::var(name) {
                 Ok(v) if !v.is_empty() => Ok(Password::new(v)),
-                Ok(_) => Err(format!("environment variable {name} is empty; set it to the secret")),
+                Ok(_) => Err(format!(
+                    "environment variable {name} is empty; set it to the secret"
+                )),
                 Err(_) => Err(format!(
                     "environment variable {name} is not set; export it before starting writeback"
                 )),
@@ -27,7 +29,10 @@ impl SecretResolver for EnvAndFileSecrets {
             let meta = std::fs::metadata(path)
                 .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;
             if meta.len() > MAX_SECRET_FILE {
-                return Err(format!("secret file {} is larger than 64 KiB", path.display()));
+                return Err(format!(
+                    "secret file {} is larger than 64 KiB",
+                    path.display()
+                ));
             }
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))?;

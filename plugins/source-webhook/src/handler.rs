@@ -180,6 +180,7 @@ impl Handler {
         let declared = header_text(headers, header::CONTENT_LENGTH.as_str())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.max_body_bytes as u64) {
+            discard(&mut body).await;
             return Err(too_large());
         }
         // One allocation of the final size, so no unzeroized copy is left by growth.
@@ -204,13 +205,40 @@ impl Handler {
         };
         match tokio::time::timeout(BODY_READ_TIMEOUT, read).await {
             Ok(Ok(())) => Ok(buffer),
-            Ok(Err(e)) => Err(e),
+            Ok(Err(e)) => {
+                if e.0 == StatusCode::PAYLOAD_TOO_LARGE {
+                    discard(&mut body).await;
+                }
+                Err(e)
+            }
             Err(_) => Err((
                 StatusCode::REQUEST_TIMEOUT,
                 "The body did not arrive in time.".to_string(),
             )),
         }
     }
+}
+
+/// How much of a refused body is still read (and dropped) so that a client that is
+/// still sending gets to read the 413 instead of a broken pipe.
+const DISCARD_LIMIT: usize = 1024 * 1024;
+const DISCARD_TIME: Duration = Duration::from_secs(2);
+
+async fn discard<B>(body: &mut B)
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    let mut left = DISCARD_LIMIT;
+    let drain = async {
+        while let Some(Ok(frame)) = body.frame().await {
+            let Ok(data) = frame.into_data() else { continue };
+            if data.len() >= left {
+                return;
+            }
+            left -= data.len();
+        }
+    };
+    let _ = tokio::time::timeout(DISCARD_TIME, drain).await;
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -29,7 +29,12 @@ pub async fn run(config_path: &Path, connect: bool) -> i32 {
         }
         for c in checks {
             ok &= c.ok;
-            println!("  [{}] {}: {}", if c.ok { " ok " } else { "FAIL" }, c.check, c.detail);
+            println!(
+                "  [{}] {}: {}",
+                if c.ok { " ok " } else { "FAIL" },
+                c.check,
+                c.detail
+            );
         }
     }
     if ok {

@@ -128,7 +128,12 @@ async fn send(args: RequestArgs) -> Result<i32, String> {
     let mut body = match args.operation {
         Op::Reset => {
             let p = read_passwords(&["new password"])?;
-            RequestBody::reset(&id, identity, Password::new(p[0].as_str()), args.must_change)
+            RequestBody::reset(
+                &id,
+                identity,
+                Password::new(p[0].as_str()),
+                args.must_change,
+            )
         }
         Op::Change => {
             let p = read_passwords(&["current password", "new password"])?;
@@ -152,5 +157,9 @@ async fn send(args: RequestArgs) -> Result<i32, String> {
     for rule in &answer.reply.rules {
         println!("  - {}: {}", rule.rule, rule.message);
     }
-    Ok(if answer.reply.outcome == OutcomeCode::Succeeded { 0 } else { 1 })
+    Ok(if answer.reply.outcome == OutcomeCode::Succeeded {
+        0
+    } else {
+        1
+    })
 }

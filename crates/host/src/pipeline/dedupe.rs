@@ -117,7 +117,9 @@ mod tests {
     #[test]
     fn duplicate_gets_first_outcome_and_window_is_bounded() {
         let d = Dedupe::new(2, Duration::from_secs(60));
-        let Seen::New(t) = d.begin("s", "a") else { panic!("new") };
+        let Seen::New(t) = d.begin("s", "a") else {
+            panic!("new")
+        };
         assert!(matches!(d.begin("s", "a"), Seen::Running(_)));
         d.finish(t, &Outcome::of(OutcomeCode::NotFound));
         match d.begin("s", "a") {
@@ -127,9 +129,14 @@ mod tests {
         // same id from another source is another request
         assert!(matches!(d.begin("t", "a"), Seen::New(_)));
         for id in ["b", "c"] {
-            let Seen::New(t) = d.begin("s", id) else { panic!("new") };
+            let Seen::New(t) = d.begin("s", id) else {
+                panic!("new")
+            };
             d.finish(t, &Outcome::succeeded());
         }
-        assert!(matches!(d.begin("s", "a"), Seen::New(_)), "oldest evicted past capacity");
+        assert!(
+            matches!(d.begin("s", "a"), Seen::New(_)),
+            "oldest evicted past capacity"
+        );
     }
 }

@@ -133,7 +133,9 @@ impl Pipeline {
     /// (including work past its deadline) up to `grace`.
     pub async fn drain(&self, grace: std::time::Duration) -> bool {
         self.shared.tasks.close();
-        tokio::time::timeout(grace, self.shared.tasks.wait()).await.is_ok()
+        tokio::time::timeout(grace, self.shared.tasks.wait())
+            .await
+            .is_ok()
     }
 
     /// Runs only the policies for a candidate password (`writeback policy check`).
@@ -165,7 +167,9 @@ impl Submit for Pipeline {
                 shared.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
                 let waited = tokio::time::timeout_at(deadline, rx.wait_for(Option::is_some)).await;
                 let outcome = match waited {
-                    Ok(Ok(o)) => o.clone().unwrap_or_else(|| Outcome::of(OutcomeCode::Timeout)),
+                    Ok(Ok(o)) => o
+                        .clone()
+                        .unwrap_or_else(|| Outcome::of(OutcomeCode::Timeout)),
                     _ => Outcome::of(OutcomeCode::Timeout),
                 };
                 shared.record(&facts, &outcome, &[], started, false, true);
@@ -268,7 +272,11 @@ impl Submit for Pipeline {
 }
 
 fn fault_outcome(join: &tokio::task::JoinError) -> Outcome {
-    let what = if join.is_panic() { "panicked" } else { "was cancelled" };
+    let what = if join.is_panic() {
+        "panicked"
+    } else {
+        "was cancelled"
+    };
     tracing::error!("a connector {what} while processing a request");
     Outcome::of(OutcomeCode::PluginFault)
         .with_admin_detail(format!("a connector {what}; see the writeback log"))
@@ -310,7 +318,10 @@ impl Shared {
         }
 
         if let Some(password) = request.operation.new_password() {
-            match self.run_policies(password, &request.identity, &accounts).await {
+            match self
+                .run_policies(password, &request.identity, &accounts)
+                .await
+            {
                 Ok(rules) if rules.is_empty() => {}
                 Ok(rules) => return Outcome::rejected(rules),
                 Err(outcome) => return outcome,
@@ -354,7 +365,9 @@ impl Shared {
                 })),
                 Err(outcome) => {
                     let detail = outcome.admin_detail.clone().unwrap_or_default();
-                    return Err(outcome.with_admin_detail(format!("policy `{}`: {detail}", entry.name)));
+                    return Err(
+                        outcome.with_admin_detail(format!("policy `{}`: {detail}", entry.name))
+                    );
                 }
             }
         }
@@ -364,8 +377,12 @@ impl Shared {
     /// Outcome bookkeeping for a request the pipeline ran: audit, metrics, notifiers.
     fn finish(&self, facts: &Facts, outcome: &Outcome, targets: &[TargetResult], started: Instant) {
         self.record(facts, outcome, targets, started, false, false);
-        self.metrics
-            .observe(&facts.source, facts.operation, outcome.code, started.elapsed());
+        self.metrics.observe(
+            &facts.source,
+            facts.operation,
+            outcome.code,
+            started.elapsed(),
+        );
         self.dispatcher.dispatch(Event {
             event_id: uuid::Uuid::new_v4().to_string(),
             time: now_rfc3339(),

@@ -46,7 +46,9 @@ impl UserQueues {
 
     fn pass_on(&self, key: &str) {
         let mut queues = lock(&self.queues);
-        let Some(waiters) = queues.get_mut(key) else { return };
+        let Some(waiters) = queues.get_mut(key) else {
+            return;
+        };
         // Skip waiters that went away; the first one still there gets the turn.
         while let Some(next) = waiters.pop_front() {
             if next.send(()).is_ok() {

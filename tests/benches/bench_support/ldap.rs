@@ -1,0 +1,190 @@
+//! (b) resets against the real slapd: writeback's pipeline and OpenLDAP target beside
+//! a raw ldap3 client doing the same Password Modify operations on the same number of
+//! connections, once without and once with the lookup writeback does first.
+
+use std::sync::Arc;
+
+use ldap3::exop::PasswordModify;
+use ldap3::{LdapConnAsync, LdapConnSettings, Scope, StdStream};
+use tokio::sync::Mutex;
+use writeback_core::{CloudIdentity, Initiator, Operation, OutcomeCode, Password, Request, RequestId};
+use writeback_host::{Config, Host};
+use writeback_testkit::slapd::Slapd;
+
+use super::{compare, measure, Row};
+
+const USERS: usize = 256;
+
+async fn raw_connections(slapd: &Slapd, n: usize) -> Vec<Arc<Mutex<ldap3::Ldap>>> {
+    let pem = std::fs::read(slapd.ca_file()).unwrap_or_else(|e| panic!("{e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()).flatten() {
+        roots.add(cert).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let tls = Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", slapd.ldaps_port())).unwrap_or_else(|e| panic!("{e}"));
+        tcp.set_nodelay(true).unwrap_or_else(|e| panic!("{e}"));
+        let settings = LdapConnSettings::new()
+            .set_config(tls.clone())
+            .set_std_stream(StdStream::Tcp(tcp));
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &slapd.ldaps_url())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        ldap3::drive!(conn);
+        ldap.simple_bind(slapd.service_dn(), slapd.service_password())
+            .await
+            .and_then(|r| r.success())
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        out.push(Arc::new(Mutex::new(ldap)));
+    }
+    out
+}
+
+async fn raw(case: &'static str, slapd: &Slapd, users: Arc<Vec<(String, String)>>, conc: usize, total: usize, lookup: bool) -> Row {
+    let conns = Arc::new(raw_connections(slapd, conc).await);
+    let people = slapd.people_dn();
+    measure(case, conc, total, move |i| {
+        let (conns, users, people) = (conns.clone(), users.clone(), people.clone());
+        async move {
+            let (uid, dn) = &users[i % users.len()];
+            let mut ldap = conns[i % conns.len()].lock().await;
+            let dn = if lookup {
+                let filter = format!("(&(objectClass=inetOrgPerson)(uid={}))", ldap3::ldap_escape(uid));
+                let (entries, _) = ldap
+                    .search(&people, Scope::Subtree, &filter, vec!["uid", "cn", "mail"])
+                    .await
+                    .and_then(|r| r.success())
+                    .map_err(|e| e.to_string())?;
+                if entries.len() != 1 {
+                    return Err(format!("{} entries for {uid}", entries.len()));
+                }
+                ldap3::SearchEntry::construct(entries.into_iter().next().ok_or("none")?).dn
+            } else {
+                dn.clone()
+            };
+            let password = format!("Bench-{i}-Pw!x");
+            ldap.extended(PasswordModify {
+                user_id: Some(&dn),
+                old_pass: None,
+                new_pass: Some(&password),
+            })
+            .await
+            .and_then(|r| r.success())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        }
+    })
+    .await
+}
+
+async fn through_writeback(
+    case: &'static str,
+    pipeline: Arc<dyn writeback_core::Submit>,
+    users: Arc<Vec<(String, String)>>,
+    conc: usize,
+    total: usize,
+    round: usize,
+) -> Row {
+    measure(case, conc, total, move |i| {
+        let (pipeline, users) = (pipeline.clone(), users.clone());
+        async move {
+            let (uid, _) = &users[i % users.len()];
+            let request = Request {
+                id: RequestId::parse(&format!("bench-{round}-{i}")).map_err(|e| e.to_string())?,
+                source: "bench".into(),
+                operation: Operation::Reset {
+                    new_password: Password::new(format!("Bench-{i}-Pw!x")),
+                    must_change: false,
+                },
+                identity: CloudIdentity {
+                    username: Some(uid.clone()),
+                    ..Default::default()
+                },
+                initiator: Initiator::default(),
+            };
+            let outcome = pipeline.submit(request).await;
+            if outcome.code == OutcomeCode::Succeeded {
+                Ok(())
+            } else {
+                Err(format!("{}: {}", outcome.code, outcome.message))
+            }
+        }
+    })
+    .await
+}
+
+pub async fn ldap_resets(quick: bool) -> Vec<Row> {
+    let slapd = Slapd::start().unwrap_or_else(|e| panic!("slapd: {e}"));
+    let mut users = Vec::new();
+    for _ in 0..USERS {
+        let uid = slapd.unique_uid("bench");
+        let dn = slapd.add_user(&uid, "Initial-Pass-1", &[]).await.unwrap_or_else(|e| panic!("{e}"));
+        users.push((uid, dn));
+    }
+    // The default policy keeps 3 old passwords; every reset here uses a new one.
+    let users = Arc::new(users);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let secret = dir.path().join("bind.secret");
+    std::fs::write(&secret, slapd.service_password()).unwrap_or_else(|e| panic!("{e}"));
+    let (total, rounds) = if quick { (1_000, 1) } else { (6_000, 2) };
+    let mut rows = Vec::new();
+    for conc in [1, 8] {
+        let text = format!(
+            "[pipeline]\ndedupe_capacity = 1000000\n\n[[targets]]\ntype = \"openldap\"\nurl = \"{}\"\nca_file = \"{}\"\n\
+             bind_dn = \"{}\"\nbind_password = {{ file = \"{}\" }}\nbase_dn = \"{}\"\n\
+             filter = \"(&(objectClass=inetOrgPerson)(uid={{username}}))\"\npool_size = {conc}\n",
+            slapd.ldaps_url(),
+            slapd.ca_file().display(),
+            slapd.service_dn(),
+            secret.display(),
+            slapd.people_dn()
+        );
+        let path = dir.path().join(format!("bench-{conc}.toml"));
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let host = Host::build(config, &writeback_cli::builtin_registry())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pipeline = host.pipeline();
+        let total = if conc == 1 { total / 3 } else { total };
+        let mut round = conc * 1000;
+        let raw_plain = raw("(b) raw ldap3: Password Modify", &slapd, users.clone(), conc, total, false).await;
+        let (b, s) = compare(
+            rounds,
+            || raw("(b) raw ldap3: lookup + Password Modify", &slapd, users.clone(), conc, total, true),
+            || {
+                round += 1;
+                through_writeback("(b) writeback: pipeline -> openldap target", pipeline.clone(), users.clone(), conc, total, round)
+            },
+        )
+        .await;
+        let mut vs_plain = Row { ratio: None, ..clone_row(&s) };
+        vs_plain.case = "(b)   same, ratio against Password Modify alone".into();
+        vs_plain.ratio = Some(s.per_second / raw_plain.per_second);
+        rows.push(raw_plain);
+        rows.push(b);
+        rows.push(s);
+        rows.push(vs_plain);
+    }
+    rows
+}
+
+fn clone_row(r: &Row) -> Row {
+    Row {
+        case: r.case.clone(),
+        concurrency: r.concurrency,
+        requests: r.requests,
+        per_second: r.per_second,
+        p50: r.p50,
+        p99: r.p99,
+        ratio: r.ratio,
+    }
+}

@@ -1,0 +1,30 @@
+//! Throughput and latency of writeback against baselines measured in the same run.
+//!
+//! (a) the webhook source → pipeline → a target that writes nothing, beside a bare
+//!     HTTP server doing the same parse-and-reply work (signature check, JSON parse,
+//!     JSON reply);
+//! (b) resets against the real slapd through writeback's pipeline and OpenLDAP target,
+//!     beside a raw ldap3 client doing the same Password Modify operations (with and
+//!     without the lookup writeback does first) at the same concurrency.
+//!
+//! Run: `cargo bench -p writeback-tests --bench pipeline` (release). Prints a table.
+
+mod bench_support;
+
+use bench_support::http::http_pipeline;
+use bench_support::ldap::ldap_resets;
+use bench_support::print_table;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let quick = std::env::args().any(|a| a == "--quick");
+    runtime.block_on(async move {
+        let mut rows = Vec::new();
+        rows.extend(http_pipeline(quick).await);
+        rows.extend(ldap_resets(quick).await);
+        print_table(&rows);
+    });
+}
