@@ -94,10 +94,24 @@ impl Session {
         if !truncated {
             self.finish("search", Ok(result))?;
         }
-        Ok(Found {
-            entries: entries.into_iter().map(SearchEntry::construct).collect(),
-            truncated,
-        })
+        // ldap3 panics on an entry it cannot decode; a server must not be able to
+        // crash the process, and dropping the entry could hide a second match.
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            entries
+                .into_iter()
+                .map(SearchEntry::construct)
+                .collect::<Vec<_>>()
+        }));
+        match decoded {
+            Ok(entries) => Ok(Found { entries, truncated }),
+            Err(_) => {
+                self.broken = true;
+                Err(LdapFailure::Transport {
+                    server: self.server.to_string(),
+                    detail: "search: the server sent an entry that cannot be decoded".into(),
+                })
+            }
+        }
     }
 
     /// Modify with the given mods and controls (the password policy control is added).
