@@ -622,3 +622,148 @@ async fn expiry_scan_reminds_each_person_once_per_threshold() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(smtp.messages().len(), 3, "nobody is reminded twice");
 }
+
+mod active_directory_expiry {
+    //! Expiry from `msDS-UserPasswordExpiryTimeComputed` on the shared Samba AD DC:
+    //! fine-grained policies (PSOs) with short maximum ages put this test's users
+    //! inside the thresholds; the ledger stops a second reminder. The DC is shared, so
+    //! the checks are about this test's users only.
+
+    use std::path::Path;
+
+    use writeback_core::{
+        BuildContext, ConnectorConfig, ConnectorFactory, ConnectorKind, DirectoryTarget, Password,
+        SecretRef, SecretResolver,
+    };
+    use writeback_expiry::ExpiryConfig;
+    use writeback_outbox::{Outbox, OutboxConfig};
+    use writeback_target_active_directory::ActiveDirectoryFactory;
+    use writeback_testkit::samba::{self, NewUser};
+
+    struct InlineSecrets;
+
+    impl SecretResolver for InlineSecrets {
+        fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
+            secret
+                .value
+                .clone()
+                .ok_or_else(|| "inline secrets only".to_string())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ad_expiry_scan_finds_users_inside_each_threshold_once() {
+        let dc = samba::shared().unwrap_or_else(|e| panic!("Samba: {e}"));
+        let mut mine = Vec::new();
+        for (prefix, days, threshold) in [
+            ("xf", "30", None),
+            ("x14", "10", Some(14u64)),
+            ("x7", "5", Some(7)),
+            ("x2", "2", Some(2)),
+        ] {
+            let sam = dc.unique_name(prefix);
+            let user = dc
+                .add_user(
+                    NewUser::new(&sam, "Initial-Pass-1x!").mail(&format!("{sam}@example.test")),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("add user: {e}"));
+            let pso = format!("{sam}-pso");
+            dc.samba_tool(&[
+                "domain",
+                "passwordsettings",
+                "pso",
+                "create",
+                &pso,
+                "10",
+                &format!("--max-pwd-age={days}"),
+                "--min-pwd-age=0",
+            ])
+            .unwrap_or_else(|e| panic!("pso create: {e}"));
+            dc.samba_tool(&["domain", "passwordsettings", "pso", "apply", &pso, &sam])
+                .unwrap_or_else(|e| panic!("pso apply: {e}"));
+            mine.push((user.dn.clone(), threshold));
+        }
+        let svc = dc.service_account();
+        let table: toml::Table = toml::from_str(&format!(
+            "url = \"{}\"\nca_file = \"{}\"\nbind_dn = \"{}\"\nbind_password = {{ value = \"{}\" }}\nbase_dn = \"{}\"\n",
+            dc.ldaps_url(),
+            dc.ca_file().display(),
+            svc.upn,
+            svc.password,
+            dc.base_dn()
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let config =
+            ConnectorConfig::in_code(ConnectorKind::Target, "active-directory", "ad", table);
+        let ctx = BuildContext {
+            secrets: &InlineSecrets,
+            base_dir: Path::new("/"),
+        };
+        let target: std::sync::Arc<dyn DirectoryTarget> = ActiveDirectoryFactory
+            .build(&config, &ctx)
+            .await
+            .unwrap_or_else(|e| panic!("target: {e}"));
+        let targets = vec![("ad".to_string(), target)];
+        // Samba reports "never expires" for a maximum age of one day or less, so the
+        // shortest threshold here is 2 days.
+        let expiry = ExpiryConfig {
+            thresholds_days: vec![14, 7, 2],
+            ..ExpiryConfig::default()
+        };
+
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let outbox = Outbox::open(OutboxConfig::at(dir.path().join("outbox.db")), vec![])
+            .await
+            .unwrap_or_else(|e| panic!("outbox: {e}"));
+        let first = writeback_expiry::send_due(&outbox, &targets, &expiry, false)
+            .await
+            .unwrap_or_else(|e| panic!("scan: {e}"));
+        for (dn, threshold) in &mine {
+            let found: Vec<_> = first
+                .iter()
+                .filter(|d| d.reminder.dn.eq_ignore_ascii_case(dn))
+                .collect();
+            match threshold {
+                None => assert!(found.is_empty(), "{dn} is outside every threshold"),
+                Some(t) => {
+                    if found.len() != 1 {
+                        let seen = dc
+                            .read(
+                                dn,
+                                &[
+                                    "msDS-UserPasswordExpiryTimeComputed",
+                                    "msDS-ResultantPSO",
+                                    "pwdLastSet",
+                                    "userAccountControl",
+                                ],
+                            )
+                            .await;
+                        panic!("{dn} not found once: {seen:?}\n{first:?}");
+                    }
+                    assert_eq!(found[0].reminder.threshold_days, *t, "{dn}");
+                    assert!(!found[0].already_sent);
+                    assert!(found[0]
+                        .reminder
+                        .mail
+                        .as_deref()
+                        .is_some_and(|m| m.ends_with("@example.test")));
+                }
+            }
+        }
+        let second = writeback_expiry::send_due(&outbox, &targets, &expiry, false)
+            .await
+            .unwrap_or_else(|e| panic!("scan: {e}"));
+        for (dn, threshold) in &mine {
+            if threshold.is_some() {
+                let again = second
+                    .iter()
+                    .find(|d| d.reminder.dn.eq_ignore_ascii_case(dn));
+                assert!(
+                    again.is_some_and(|d| d.already_sent),
+                    "{dn} must not be reminded twice"
+                );
+            }
+        }
+    }
+}

@@ -87,6 +87,11 @@ impl SmtpServer {
         &self.password
     }
 
+    /// The server's stderr (aiosmtpd's warnings), for diagnosing a failed test.
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.path().join("smtp.log")
+    }
+
     fn mail_dir(&self) -> PathBuf {
         self.dir.path().join("mail")
     }
@@ -118,24 +123,31 @@ impl SmtpServer {
             .env("SMTP_TEST_PASSWORD", &self.password)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            // A file, not a pipe: nobody drains a pipe, and a full one would stall the server.
+            .stderr(Stdio::from(
+                std::fs::File::create(self.log_file())
+                    .map_err(|e| format!("SMTP server log: {e}"))?,
+            ));
         let mut child = spawn_tied(command).map_err(|e| {
             format!("cannot run {python}: {e}; install Python 3 and run .ci/setup.d/smtp.sh")
         })?;
+        // Wait for READY on a helper thread, so a server that hangs cannot hang the test.
         let stdout = child.stdout.take();
-        let ready = stdout
-            .map(|out| {
-                BufReader::new(out)
-                    .lines()
-                    .map_while(Result::ok)
-                    .any(|line| line.trim() == "READY")
-            })
-            .unwrap_or(false);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let ready = stdout
+                .map(|out| {
+                    BufReader::new(out)
+                        .lines()
+                        .map_while(Result::ok)
+                        .any(|line| line.trim() == "READY")
+                })
+                .unwrap_or(false);
+            let _ = tx.send(ready);
+        });
+        let ready = rx.recv_timeout(Duration::from_secs(20)).unwrap_or(false);
         if !ready {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut e, &mut err);
-            }
+            let err = std::fs::read_to_string(self.log_file()).unwrap_or_default();
             let _ = child.kill();
             let _ = child.wait();
             return Err(format!(

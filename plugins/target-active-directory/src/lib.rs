@@ -17,6 +17,7 @@
 pub mod account;
 pub mod config;
 pub mod errors;
+mod expiry;
 pub mod guid;
 pub mod matching;
 pub mod probe;

@@ -283,6 +283,13 @@ impl DirectoryTarget for ActiveDirectoryTarget {
         }
     }
 
+    async fn password_expiries(
+        &self,
+        within: std::time::Duration,
+    ) -> Result<Vec<(Account, std::time::SystemTime)>, Outcome> {
+        crate::expiry::password_expiries(self, within).await
+    }
+
     async fn self_test(&self) -> Vec<HealthCheck> {
         selftest::run(self).await
     }
