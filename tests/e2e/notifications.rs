@@ -767,3 +767,35 @@ mod active_directory_expiry {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduled_scan_reminds_while_writeback_runs() {
+    let s = slapd::shared();
+    let smtp = smtp_server();
+    let name = s.unique_uid("sched");
+    let policy = policy_with_max_age(s, &format!("{name}-policy"), 3 * 86_400).await;
+    let (uid, _, mail) = user_with_policy(s, "sched", Some(&policy)).await;
+    let e = Engine::start(|dir| {
+        format!(
+            "{}[expiry]\ninterval_minutes = 60\n\n{}{}",
+            outbox_section(dir),
+            openldap_target(s, dir, "ldap", BY_UID),
+            smtp_notifier(&smtp, dir)
+        )
+    })
+    .await;
+    // The first scan runs when writeback starts serving.
+    let arrived = eventually(Duration::from_secs(15), || {
+        smtp.messages().iter().any(|m| m.rcpt_tos.contains(&mail))
+    })
+    .await;
+    assert!(arrived, "no reminder for {uid}: {:?}", smtp.messages());
+    let mine: Vec<_> = smtp
+        .messages()
+        .into_iter()
+        .filter(|m| m.rcpt_tos.contains(&mail))
+        .collect();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].subject, "Your password expires in 2 days");
+    let _ = e.stop().await;
+}
