@@ -578,7 +578,7 @@ async fn search_returns_accounts_with_the_object_guid_as_id() -> anyhow::Result<
 }
 
 #[tokio::test]
-async fn self_test_reports_tls_bind_and_hints() -> anyhow::Result<()> {
+async fn self_test_reports_tls_bind_hints_and_delegated_rights() -> anyhow::Result<()> {
     let dc = samba::shared()?;
     let target = target(dc).await?;
     let checks = target.self_test().await;
@@ -586,12 +586,41 @@ async fn self_test_reports_tls_bind_and_hints() -> anyhow::Result<()> {
         assert!(check.ok, "{check:?}");
     }
     let names: Vec<&str> = checks.iter().map(|c| c.check.as_str()).collect();
-    assert!(
-        names.contains(&"tls") && names.contains(&"bind") && names.contains(&"policy_hints"),
-        "{names:?}"
+    assert_eq!(
+        names,
+        ["tls", "bind", "policy_hints", "base_dn", "permissions"]
     );
-    let wrong = target_with(dc, "").await?;
-    let _ = wrong;
+    let permissions = &checks[4].detail;
+    let staff = format!(
+        "{}: Reset Password, write pwdLastSet, write lockoutTime",
+        Ou::Staff.dn()
+    );
+    let other = format!("{}: none", Ou::Other.dn());
+    assert!(permissions.contains(&staff), "{permissions}");
+    assert!(permissions.contains(&other), "{permissions}");
+
+    let mut t = table(dc, "");
+    t.insert(
+        "bind_password".into(),
+        toml::Value::Table(toml::toml! { value = "Wrong!Marker-9" }),
+    );
+    let ctx = BuildContext {
+        secrets: &InlineSecrets,
+        base_dir: Path::new("/"),
+    };
+    let wrong = ActiveDirectoryFactory
+        .build_target(&connector_config(t), &ctx)
+        .await?;
+    let checks = wrong.self_test().await;
+    let bind = checks
+        .iter()
+        .find(|c| c.check == "bind")
+        .ok_or_else(|| anyhow::anyhow!("{checks:?}"))?;
+    assert!(!bind.ok);
+    assert!(
+        bind.detail.contains("wrong password") && !bind.detail.contains("Marker"),
+        "{bind:?}"
+    );
     Ok(())
 }
 

@@ -1,13 +1,215 @@
-//! A read-only permission probe of the service account (for the self-test).
+//! The read-only permission probe of the self-test: the service account's token as the
+//! DC computed it (`tokenGroups` on the rootDSE, plus the account's own SID), and the
+//! DACL of the search base and the OUs right below it (read with the SD_FLAGS control:
+//! without it a non-admin silently gets no descriptor), evaluated for the rights a write
+//! needs on user objects created there.
 
 use writeback_core::HealthCheck;
+use writeback_ldap::escape::filter_value;
+use writeback_ldap::ldap3::controls::RawControl;
+use writeback_ldap::ldap3::{Scope, SearchEntry};
 use writeback_ldap::Session;
 
+use crate::acl::{self, Wanted, DS_CONTROL_ACCESS, DS_WRITE_PROPERTY};
 use crate::config::AdConfig;
+use crate::errors::Right;
 
-pub async fn permissions(_session: &mut Session, _config: &AdConfig) -> HealthCheck {
-    HealthCheck::pass(
-        "permissions",
-        "not probed: a write the service account may not do is reported with the missing right and the DN",
+/// LDAP_SERVER_SD_FLAGS_OID with DACL_SECURITY_INFORMATION (4).
+fn sd_flags_dacl() -> RawControl {
+    RawControl {
+        ctype: "1.2.840.113556.1.4.801".into(),
+        crit: true,
+        val: Some(vec![0x30, 0x03, 0x02, 0x01, 0x04]),
+    }
+}
+
+/// User-Account-Restrictions: the property set pwdLastSet belongs to.
+const ACCOUNT_RESTRICTIONS: &str = "4c164200-20c0-11d0-a768-00aa006e0529";
+
+fn wanted(right: Right) -> Wanted<'static> {
+    match right {
+        Right::ResetPassword => Wanted {
+            bit: DS_CONTROL_ACCESS,
+            object_types: &["00299570-246d-11d0-a768-00aa006e0529"],
+        },
+        Right::ChangePassword => Wanted {
+            bit: DS_CONTROL_ACCESS,
+            object_types: &["ab721a53-1e2f-11d0-9819-00aa0040529b"],
+        },
+        Right::WriteLockoutTime => Wanted {
+            bit: DS_WRITE_PROPERTY,
+            object_types: &["28630ebf-41d5-11d1-a9c1-0000f80367c1"],
+        },
+        Right::WritePwdLastSet => Wanted {
+            bit: DS_WRITE_PROPERTY,
+            object_types: &["bf967a0a-0de6-11d0-a285-00aa003049e2", ACCOUNT_RESTRICTIONS],
+        },
+    }
+}
+
+async fn search(
+    session: &mut Session,
+    base: &str,
+    scope: Scope,
+    filter: &str,
+    attrs: &[&str],
+    controls: Vec<RawControl>,
+) -> Result<Vec<SearchEntry>, String> {
+    let timeout = std::time::Duration::from_secs(10);
+    let result = session
+        .ldap()
+        .with_timeout(timeout)
+        .with_controls(controls)
+        .search(base, scope, filter, attrs.to_vec())
+        .await
+        .and_then(|r| r.success())
+        .map_err(|e| format!("reading {base}: {e}"))?;
+    Ok(result.0.into_iter().map(SearchEntry::construct).collect())
+}
+
+fn binary(entry: &SearchEntry, name: &str) -> Vec<Vec<u8>> {
+    entry
+        .bin_attrs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
+/// The connection's token: tokenGroups from the rootDSE, the account's own SID,
+/// Everyone and Authenticated Users.
+async fn token(session: &mut Session, config: &AdConfig) -> Result<Vec<Vec<u8>>, String> {
+    let root = search(
+        session,
+        "",
+        Scope::Base,
+        "(objectClass=*)",
+        &["tokenGroups"],
+        Vec::new(),
     )
+    .await?;
+    let mut sids: Vec<Vec<u8>> = root
+        .first()
+        .map(|e| binary(e, "tokenGroups"))
+        .unwrap_or_default();
+    if sids.is_empty() {
+        return Err("the rootDSE returned no tokenGroups for this connection".into());
+    }
+    let own = if config.bind_dn.contains('=') {
+        search(
+            session,
+            &config.bind_dn,
+            Scope::Base,
+            "(objectClass=*)",
+            &["objectSid"],
+            Vec::new(),
+        )
+        .await?
+    } else {
+        let filter = format!("(userPrincipalName={})", filter_value(&config.bind_dn));
+        search(
+            session,
+            &config.base_dn,
+            Scope::Subtree,
+            &filter,
+            &["objectSid"],
+            Vec::new(),
+        )
+        .await?
+    };
+    sids.extend(
+        own.first()
+            .map(|e| binary(e, "objectSid"))
+            .unwrap_or_default(),
+    );
+    sids.push(vec![1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]); // Everyone
+    sids.push(vec![1, 1, 0, 0, 0, 0, 0, 5, 11, 0, 0, 0]); // Authenticated Users
+    Ok(sids)
+}
+
+const PROBED: [Right; 3] = [
+    Right::ResetPassword,
+    Right::WritePwdLastSet,
+    Right::WriteLockoutTime,
+];
+
+pub async fn permissions(session: &mut Session, config: &AdConfig) -> HealthCheck {
+    match probe(session, config).await {
+        Ok(lines) => {
+            let any_reset = lines
+                .iter()
+                .any(|(_, rights)| rights.contains(&Right::ResetPassword));
+            let detail: Vec<String> = lines
+                .iter()
+                .map(|(dn, rights)| {
+                    let names: Vec<&str> = rights.iter().map(|r| r.name()).collect();
+                    let names = if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    };
+                    format!("{dn}: {names}")
+                })
+                .collect();
+            let text = format!(
+                "inherited by user objects, from the DACLs: {}",
+                detail.join("; ")
+            );
+            if any_reset {
+                HealthCheck::pass("permissions", text)
+            } else {
+                HealthCheck::fail(
+                    "permissions",
+                    format!(
+                        "{text}. The service account has Reset Password on no container probed \
+                         (base_dn and the OUs right below it): delegate it (docs/active-directory.md)"
+                    ),
+                )
+            }
+        }
+        Err(why) => HealthCheck::fail("permissions", format!("could not probe: {why}")),
+    }
+}
+
+async fn probe(
+    session: &mut Session,
+    config: &AdConfig,
+) -> Result<Vec<(String, Vec<Right>)>, String> {
+    let sids = token(session, config).await?;
+    let mut places = search(
+        session,
+        &config.base_dn,
+        Scope::Base,
+        "(objectClass=*)",
+        &["nTSecurityDescriptor"],
+        vec![sd_flags_dacl()],
+    )
+    .await?;
+    places.extend(
+        search(
+            session,
+            &config.base_dn,
+            Scope::OneLevel,
+            "(objectClass=organizationalUnit)",
+            &["nTSecurityDescriptor"],
+            vec![sd_flags_dacl()],
+        )
+        .await?
+        .into_iter()
+        .take(50),
+    );
+    let mut lines = Vec::new();
+    for place in places {
+        let descriptor = binary(&place, "nTSecurityDescriptor");
+        let Some(aces) = descriptor.first().and_then(|d| acl::dacl(d)) else {
+            lines.push((place.dn, Vec::new()));
+            continue;
+        };
+        let granted = PROBED
+            .into_iter()
+            .filter(|r| acl::inherited_grant(&aces, &sids, &wanted(*r)))
+            .collect();
+        lines.push((place.dn, granted));
+    }
+    Ok(lines)
 }
