@@ -84,7 +84,7 @@ impl std::error::Error for OptionError {}
 
 /// Checks the URL and security settings without I/O (for a factory's `validate`).
 pub fn check_options(options: &ConnectOptions) -> Result<Security, OptionError> {
-    let (scheme, host, _) = split_url(&options.url)?;
+    let (scheme, _, _) = split_url(&options.url)?;
     let security =
         match (scheme, options.starttls) {
             ("ldaps", true) => return Err(OptionError::new(
@@ -109,12 +109,6 @@ pub fn check_options(options: &ConnectOptions) -> Result<Security, OptionError> 
         return Err(OptionError::new(
             "ca_file",
             "a TLS connection needs `ca_file`: the PEM file of the CA that signed the directory's certificate",
-        ));
-    }
-    if host.starts_with('[') {
-        return Err(OptionError::new(
-            "url",
-            "IPv6 address literals are not supported; use a host name",
         ));
     }
     if options.connect_timeout.is_zero() || options.operation_timeout.is_zero() {
@@ -142,8 +136,13 @@ fn split_url(url: &str) -> Result<(&'static str, &str, u16), OptionError> {
             "give only scheme, host and port (no DN, attributes or user)",
         ));
     }
+    if authority.starts_with('[') {
+        return Err(bad(
+            "IPv6 address literals are not supported; use a host name",
+        ));
+    }
     let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
+        Some((host, port)) => {
             let port = port
                 .parse::<u16>()
                 .map_err(|_| bad("the port is not a number from 1 to 65535"))?;
@@ -356,6 +355,7 @@ mod tests {
         assert!(split_url("ldaps://h:x").is_err());
         assert!(split_url("ldaps://").is_err());
         assert!(split_url("ldaps://h:0").is_err());
+        assert!(split_url("ldaps://[::1]:636").is_err());
     }
 
     #[tokio::test]
