@@ -763,3 +763,143 @@ mod directory_policy {
         Ok(())
     }
 }
+
+/// The same proofs through the real host and the real webhook source (HTTPS, signed):
+/// what a cloud service would send, answered in the same request.
+mod through_webhook {
+    use super::*;
+    use crate::support::{assert_no_leak, expect, notifier};
+    use base64::Engine as _;
+    use writeback_source_webhook::client::RequestBody;
+    use writeback_tests::engine::write_secret;
+    use writeback_tests::{Engine, Receiver};
+
+    /// `[[targets]]` and `[[policies]]` for the test DC, secrets in files.
+    fn ad_config(dc: &SambaDc, dir: &Path) -> String {
+        let svc = dc.service_account();
+        let secret = write_secret(dir, "ad-bind", &svc.password);
+        let connection = format!(
+            "url = \"{url}\"\nca_file = \"{ca}\"\nbind_dn = \"{bind}\"\nbind_password = {{ file = \"{secret}\" }}\n",
+            url = dc.ldaps_url(),
+            ca = dc.ca_file().display(),
+            bind = svc.upn,
+            secret = secret.display(),
+        );
+        format!(
+            "[pipeline]\ndeadline_ms = 15000\n\n[[targets]]\ntype = \"active-directory\"\nname = \"ad\"\n{connection}\
+             base_dn = \"{base}\"\nmatch = [{{ attribute = \"objectGUID\" }}, {{ attribute = \"userPrincipalName\" }}]\n\n\
+             [[policies]]\ntype = \"directory\"\ntarget = \"ad\"\n{connection}\n",
+            base = dc.base_dn(),
+        )
+    }
+
+    async fn engine(dc: &SambaDc, receiver: &Receiver) -> Engine {
+        Engine::start(|dir| format!("{}{}", ad_config(dc, dir), notifier(receiver, dir))).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reset_by_immutable_id_lands_in_ad_and_the_person_binds() -> anyhow::Result<()> {
+        let dc = samba::shared()?;
+        let user = staff_user(dc, "whrs", "Webhook!Initial-1").await?;
+        let receiver = Receiver::start().await;
+        let e = engine(dc, &receiver).await;
+        let marker = "Webhook!Marker-Nw1-\u{1F511}";
+        let identity = CloudIdentity {
+            immutable_id: Some(base64::engine::general_purpose::STANDARD.encode(&user.object_guid)),
+            ..Default::default()
+        };
+        let answer = e
+            .send(&RequestBody::reset(
+                "ad-wh-reset-1",
+                identity,
+                Password::new(marker),
+                false,
+            ))
+            .await;
+        expect(&answer, OutcomeCode::Succeeded, 200);
+        dc.bind_as(&user.upn, marker).await?;
+        assert!(dc.bind_as(&user.upn, "Webhook!Initial-1").await.is_err());
+        let event = receiver
+            .wait_for("ad-wh-reset-1")
+            .await
+            .ok_or_else(|| anyhow::anyhow!("no notification"))?;
+        assert_eq!(event["targets"][0]["dn"], user.dn.as_str());
+        e.audit_records(1).await;
+        assert_no_leak(&e, Some(&receiver), marker).await;
+        e.stop().await.map_err(anyhow::Error::msg)?;
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refusals_come_back_with_precise_reasons() -> anyhow::Result<()> {
+        let dc = samba::shared()?;
+        let strict = dc
+            .add_user(
+                NewUser::new(&dc.unique_name("whfg"), "WebhookFg!Initial-1")
+                    .member_of(&dc.group_dn(seed::STRICT_GROUP)),
+            )
+            .await?;
+        let plain = staff_user(dc, "whwo", "WebhookWo!Initial-1").await?;
+        let receiver = Receiver::start().await;
+        let e = engine(dc, &receiver).await;
+        let marker = "Whk!Marker1";
+
+        // The fine-grained policy, checked by the `directory` policy before the write.
+        let answer = e
+            .send(&RequestBody::reset(
+                "ad-wh-fgp",
+                by_upn(&strict),
+                Password::new(marker),
+                false,
+            ))
+            .await;
+        expect(&answer, OutcomeCode::RejectedPolicy, 422);
+        let rules: Vec<&str> = answer.reply.rules.iter().map(|r| r.rule.as_str()).collect();
+        assert_eq!(rules, ["directory.min_length"]);
+        assert!(answer.reply.rules[0].message.contains("at least 14"));
+        dc.bind_as(&strict.upn, "WebhookFg!Initial-1").await?;
+
+        // A wrong old password, found by AD itself.
+        let answer = e
+            .send(&RequestBody::change(
+                "ad-wh-old",
+                by_upn(&plain),
+                Password::new("Not!The-Old-Marker9"),
+                Password::new("WhkNew!Marker-22"),
+            ))
+            .await;
+        expect(&answer, OutcomeCode::WrongOldPassword, 422);
+
+        // A protected account.
+        let admin = CloudIdentity {
+            upn: Some(format!("{}@example.test", seed::PROTECTED_USER)),
+            ..Default::default()
+        };
+        let answer = e
+            .send(&RequestBody::reset(
+                "ad-wh-prot",
+                admin,
+                Password::new("Takeover!Marker-77"),
+                false,
+            ))
+            .await;
+        expect(&answer, OutcomeCode::AdminActionRequired, 403);
+        let audit = e.audit_records(3).await;
+        let record = audit
+            .iter()
+            .find(|r| r["request_id"] == "ad-wh-prot")
+            .ok_or_else(|| anyhow::anyhow!("no audit record"))?;
+        let detail = record["admin_detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("Domain Admins"), "{detail}");
+        for m in [
+            marker,
+            "Not!The-Old-Marker9",
+            "WhkNew!Marker-22",
+            "Takeover!Marker-77",
+        ] {
+            assert_no_leak(&e, Some(&receiver), m).await;
+        }
+        e.stop().await.map_err(anyhow::Error::msg)?;
+        Ok(())
+    }
+}
