@@ -574,6 +574,17 @@ async fn search_returns_accounts_with_the_object_guid_as_id() -> anyhow::Result<
         .await
         .map_err(|o| anyhow::anyhow!("{o:?}"))?;
     assert!(all.iter().any(|a| a.dn == user.dn));
+    let three = target
+        .search(None, 3)
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    assert_eq!(three.len(), 3);
+    // The connection that stopped early is not reused: the next lookup still works.
+    let again = target
+        .search(Some(("username", &user.sam)), 10)
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    assert_eq!(again.len(), 1);
     Ok(())
 }
 

@@ -10,8 +10,9 @@ use writeback_core::{
     Account, CloudIdentity, DirectoryTarget, HealthCheck, Operation, Outcome, OutcomeCode,
 };
 use writeback_ldap::escape::filter_value;
+use writeback_ldap::ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use writeback_ldap::ldap3::controls::RawControl;
-use writeback_ldap::ldap3::{Mod, Scope};
+use writeback_ldap::ldap3::{LdapError, Mod, Scope, SearchEntry};
 use writeback_ldap::{Connector, LdapFailure, Pool, Pooled};
 
 use crate::account::{self, ATTRIBUTES};
@@ -327,18 +328,76 @@ impl DirectoryTarget for ActiveDirectoryTarget {
                 format!("(&{}{part})", self.config.user_filter)
             }
         };
-        let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        self.paged_search(&filter, limit.max(1)).await
+    }
+}
+
+impl ActiveDirectoryTarget {
+    /// A subtree search in pages of 500 (AD returns at most MaxPageSize = 1000 entries
+    /// to a search without paging), stopping at `limit` entries.
+    async fn paged_search(&self, filter: &str, limit: usize) -> Result<Vec<Account>, Outcome> {
         let mut session = self.session().await?;
-        let found = session
-            .search(
-                &self.config.base_dn,
-                Scope::Subtree,
-                &filter,
-                ATTRIBUTES,
-                limit,
-            )
-            .await
-            .map_err(|f| f.to_outcome())?;
-        Ok(found.entries.into_iter().map(account::from_entry).collect())
+        let server = session.server().to_string();
+        let timeout = std::time::Duration::from_millis(self.config.timeout_ms);
+        let failed = |e: LdapError| {
+            LdapFailure::Transport {
+                server: server.clone(),
+                detail: format!("search: {e}"),
+            }
+            .to_outcome()
+        };
+        let result = tokio::time::timeout(timeout * 6, async {
+            let adapters: Vec<Box<dyn Adapter<_, _>>> = vec![
+                Box::new(EntriesOnly::new()),
+                Box::new(PagedResults::new(500)),
+            ];
+            let mut stream = session
+                .ldap()
+                .streaming_search_with(
+                    adapters,
+                    &self.config.base_dn,
+                    Scope::Subtree,
+                    filter,
+                    ATTRIBUTES.to_vec(),
+                )
+                .await
+                .map_err(failed)?;
+            let mut accounts = Vec::new();
+            while let Some(entry) = stream.next().await.map_err(failed)? {
+                accounts.push(account::from_entry(SearchEntry::construct(entry)));
+                if accounts.len() >= limit {
+                    break;
+                }
+            }
+            // Stopping early leaves the rest of the search on the wire: that connection
+            // is not reused (`complete` false marks it broken below).
+            let complete = accounts.len() < limit;
+            if complete {
+                stream.finish().await.success().map_err(failed)?;
+            }
+            Ok((accounts, complete))
+        })
+        .await;
+        match result {
+            Ok(Ok((accounts, complete))) => {
+                if !complete {
+                    session.mark_broken();
+                }
+                Ok(accounts)
+            }
+            Ok(Err(outcome)) => {
+                session.mark_broken();
+                Err(outcome)
+            }
+            Err(_) => {
+                session.mark_broken();
+                Err(
+                    Outcome::of(OutcomeCode::DirectoryUnavailable).with_admin_detail(format!(
+                        "{server}: listing accounts took longer than {} ms",
+                        timeout.as_millis() * 6
+                    )),
+                )
+            }
+        }
     }
 }
