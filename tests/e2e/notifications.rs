@@ -194,11 +194,12 @@ async fn email_reaches_the_person_and_help_desk_without_the_password() {
             "a mail holds a password"
         );
     }
-    let rows = rows(&e.dir.path().join("outbox.db"));
-    assert!(
-        rows.iter().all(|r| r.state == RowState::Delivered),
-        "{rows:?}"
-    );
+    let db = e.dir.path().join("outbox.db");
+    let delivered = eventually(Duration::from_secs(5), || {
+        rows(&db).iter().all(|r| r.state == RowState::Delivered)
+    })
+    .await;
+    assert!(delivered, "{:?}", rows(&db));
     let stored = std::fs::read(e.dir.path().join("outbox.db")).unwrap_or_default();
     assert!(
         !String::from_utf8_lossy(&stored).contains(marker),
@@ -494,7 +495,11 @@ async fn pending_notifications_survive_sigkill_and_arrive_once_after_restart() {
     assert_eq!(got.len(), N, "all {N} arrived after the restart");
     assert_eq!(ids.len(), N, "each exactly once at the receiver");
     assert_eq!(ids.iter().cloned().collect::<BTreeSet<_>>(), expected);
-    assert!(rows(&path).iter().all(|r| r.state == RowState::Delivered));
+    assert!(
+        rows(&path).iter().all(|r| r.state == RowState::Delivered),
+        "{:?}",
+        rows(&path)
+    );
     for d in hooks.deliveries() {
         assert!(!d.body.contains("!Marker-pQ"), "a webhook holds a password");
     }

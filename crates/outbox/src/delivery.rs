@@ -8,6 +8,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use writeback_core::{Event, ExpiryReminder, Notifier, NotifyError};
 
+use crate::batch::{spawn_writer, Write};
 use crate::config::OutboxConfig;
 use crate::notification::Notification;
 use crate::store::{now_ms, Row, Store, StoreError};
@@ -18,6 +19,7 @@ const POLL: Duration = Duration::from_secs(1);
 
 pub struct Outbox {
     store: Arc<Store>,
+    writes: tokio::sync::mpsc::UnboundedSender<Write>,
     notifiers: BTreeMap<String, Arc<dyn Notifier>>,
     config: OutboxConfig,
     wake: Notify,
@@ -25,13 +27,16 @@ pub struct Outbox {
 
 impl Outbox {
     /// An outbox over an opened store (see [`Store::open`]), for these notifiers.
+    /// Call it inside a tokio runtime: it starts the task that writes to the store.
     pub fn with_store(
         store: Store,
         config: OutboxConfig,
         notifiers: Vec<(String, Arc<dyn Notifier>)>,
     ) -> Arc<Self> {
+        let store = Arc::new(store);
         Arc::new(Outbox {
-            store: Arc::new(store),
+            writes: spawn_writer(store.clone()),
+            store,
             notifiers: notifiers.into_iter().collect(),
             config,
             wake: Notify::new(),
@@ -72,13 +77,31 @@ impl Outbox {
     /// Persists the event for each named notifier; returns once it is on disk. Delivery
     /// happens later, in [`Outbox::run`].
     pub async fn enqueue(&self, event: &Event, notifiers: &[String]) -> Result<usize, StoreError> {
-        let notification = Notification::Outcome(Box::new(event.clone()));
-        let names = notifiers.to_vec();
-        let added = self
-            .blocking(move |s| s.enqueue(&notification, &names))
-            .await?;
+        let (reply, done) = tokio::sync::oneshot::channel();
+        self.write(Write::Enqueue {
+            notification: Box::new(Notification::Outcome(Box::new(event.clone()))),
+            notifiers: notifiers.to_vec(),
+            reply,
+        })?;
+        let added = done
+            .await
+            .map_err(|_| StoreError::Batch("the outbox writer stopped".into()))??;
         self.wake.notify_one();
         Ok(added)
+    }
+
+    fn write(&self, w: Write) -> Result<(), StoreError> {
+        self.writes
+            .send(w)
+            .map_err(|_| StoreError::Batch("the outbox writer stopped".into()))
+    }
+
+    /// Waits until every write queued so far (delivery results included) is on disk.
+    pub async fn flush(&self) {
+        let (reply, done) = tokio::sync::oneshot::channel();
+        if self.write(Write::Flush(reply)).is_ok() {
+            let _ = done.await;
+        }
     }
 
     /// Persists a reminder unless the ledger already has `ledger_key` (returns false).
@@ -185,6 +208,7 @@ impl Outbox {
             for t in tasks {
                 let _ = t.await;
             }
+            self.flush().await;
         }
     }
 
@@ -223,27 +247,33 @@ impl Outbox {
             row.notification.key().to_string(),
             row.notifier.clone(),
         );
-        let bookkeeping = match result {
+        let write = match result {
             Ok(()) => {
                 tracing::debug!(notifier, key, attempts, "notification delivered");
-                self.blocking(move |s| s.mark_delivered(id, attempts)).await
+                Write::Delivered { id, attempts }
             }
             Err(e) if e.retryable && attempts < self.config.max_attempts => {
                 let delay = self.config.backoff().delay(attempts);
                 tracing::warn!(notifier, key, attempts, retry_in_ms = delay.as_millis() as u64,
                     error = %e, "notification not delivered; will retry");
-                let next = now_ms() + delay.as_millis() as i64;
-                self.blocking(move |s| s.mark_retry(id, attempts, next, &e.message))
-                    .await
+                Write::Retry {
+                    id,
+                    attempts,
+                    next_at: now_ms() + delay.as_millis() as i64,
+                    error: e.message,
+                }
             }
             Err(e) => {
                 tracing::error!(notifier, key, attempts, error = %e,
                     "notification dead-lettered; see `writeback outbox list --state dead`");
-                self.blocking(move |s| s.mark_dead(id, attempts, &e.message))
-                    .await
+                Write::Dead {
+                    id,
+                    attempts,
+                    error: e.message,
+                }
             }
         };
-        if let Err(e) = bookkeeping {
+        if let Err(e) = self.write(write) {
             // The row stays in flight until the next start, which delivers it again.
             tracing::error!(error = %e, "outbox: cannot record a delivery result");
         }

@@ -12,6 +12,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod backoff;
+mod batch;
 mod config;
 mod delivery;
 mod notification;

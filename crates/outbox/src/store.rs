@@ -26,6 +26,8 @@ pub enum StoreError {
     Payload { id: i64, message: String },
     #[error("outbox store lock poisoned by a panic")]
     Poisoned,
+    #[error("outbox store: the batch this write was in failed: {0}")]
+    Batch(String),
 }
 
 /// Where a row is in its life.
@@ -170,6 +172,69 @@ impl Store {
         Ok(added)
     }
 
+    /// Applies a batch of writes in one transaction. Returns, for each `Enqueue` in
+    /// order, how many rows it added.
+    pub(crate) fn write_batch(
+        &self,
+        batch: &[crate::batch::Write],
+    ) -> Result<Vec<usize>, StoreError> {
+        use crate::batch::Write;
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let now = now_ms();
+        let mut added = Vec::new();
+        for w in batch {
+            match w {
+                Write::Enqueue {
+                    notification,
+                    notifiers,
+                    ..
+                } => {
+                    let payload = serde_json::to_string(notification.as_ref()).map_err(|e| {
+                        StoreError::Payload {
+                            id: 0,
+                            message: e.to_string(),
+                        }
+                    })?;
+                    added.push(insert_rows(&tx, notification, &payload, notifiers)?);
+                }
+                Write::Delivered { id, attempts } => {
+                    tx.prepare_cached(
+                        "UPDATE notifications SET state = 'delivered', in_flight = 0, attempts = ?2,
+                             updated_at = ?3, last_error = NULL WHERE id = ?1",
+                    )?
+                    .execute(params![id, attempts, now])?;
+                }
+                Write::Retry {
+                    id,
+                    attempts,
+                    next_at,
+                    error,
+                } => {
+                    tx.prepare_cached(
+                        "UPDATE notifications SET in_flight = 0, attempts = ?2, next_attempt_at = ?3,
+                             updated_at = ?4, last_error = ?5 WHERE id = ?1",
+                    )?
+                    .execute(params![id, attempts, next_at, now, error])?;
+                }
+                Write::Dead {
+                    id,
+                    attempts,
+                    error,
+                } => {
+                    tx.prepare_cached(
+                        "UPDATE notifications SET state = 'dead', in_flight = 0, attempts = ?2,
+                             updated_at = ?3, last_error = ?4 WHERE id = ?1",
+                    )?
+                    .execute(params![id, attempts, now, error])?;
+                }
+                Write::Flush(_) => {}
+            }
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
     /// Persists a reminder and records it in the reminder ledger in one transaction, so
     /// a crash can neither send it without recording it nor record it without sending.
     /// Returns false (and stores nothing) when the ledger already has `ledger_key`.
@@ -250,39 +315,6 @@ impl Store {
             [],
             |r| r.get::<_, Option<i64>>(0),
         )?)
-    }
-
-    pub fn mark_delivered(&self, id: i64, attempts: u32) -> Result<(), StoreError> {
-        self.conn()?.execute(
-            "UPDATE notifications SET state = 'delivered', in_flight = 0, attempts = ?2,
-                 updated_at = ?3, last_error = NULL WHERE id = ?1",
-            params![id, attempts, now_ms()],
-        )?;
-        Ok(())
-    }
-
-    pub fn mark_retry(
-        &self,
-        id: i64,
-        attempts: u32,
-        next_at: i64,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        self.conn()?.execute(
-            "UPDATE notifications SET in_flight = 0, attempts = ?2, next_attempt_at = ?3,
-                 updated_at = ?4, last_error = ?5 WHERE id = ?1",
-            params![id, attempts, next_at, now_ms(), error],
-        )?;
-        Ok(())
-    }
-
-    pub fn mark_dead(&self, id: i64, attempts: u32, error: &str) -> Result<(), StoreError> {
-        self.conn()?.execute(
-            "UPDATE notifications SET state = 'dead', in_flight = 0, attempts = ?2,
-                 updated_at = ?3, last_error = ?4 WHERE id = ?1",
-            params![id, attempts, now_ms(), error],
-        )?;
-        Ok(())
     }
 
     /// Rows, newest first.
