@@ -13,7 +13,7 @@ use writeback_core::{Initiator, InitiatorKind, Operation, OperationKind, Outcome
 use crate::config::OtherAttributes;
 use crate::error::{scim_json, ScimError};
 use crate::resource::Projection;
-use crate::routes::{Params, Shared};
+use crate::routes::{scrub, Params, Shared};
 use crate::update::{self, UserUpdate};
 use crate::users;
 
@@ -81,13 +81,17 @@ async fn run(
             .map(|(_, v)| v.as_str())
     };
     let projection = Projection::from_params(pick("attributes"), pick("excludedAttributes"))?;
-    let (raw, body) = s.json_body(headers, body).await?;
-    let (account, resource) = users::current(s, headers, id).await?;
-    let mut update = match method {
-        Method::Put => update::from_put(&body, &resource)?,
-        Method::Patch => update::from_patch(&body, &resource)?,
+    let (raw, mut body) = s.json_body(headers, body).await?;
+    let parsed = match users::current(s, headers, id).await {
+        Ok((account, resource)) => match method {
+            Method::Put => update::from_put(&body, &resource),
+            Method::Patch => update::from_patch(&body, &resource),
+        }
+        .map(|update| (account, resource, update)),
+        Err(e) => Err(e),
     };
-    drop(body);
+    scrub(&mut body);
+    let (account, resource, mut update) = parsed?;
     if update.active == Some(false) {
         // Deactivating is deprovisioning, which happens in the directory.
         update.other_changes.push("active".into());

@@ -14,6 +14,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use http_body_util::BodyExt;
 use writeback_core::Submit;
+use zeroize::Zeroizing;
 
 use crate::auth::BearerToken;
 use crate::config::OtherAttributes;
@@ -71,12 +72,13 @@ impl ScimState {
         format!("{scheme}://{host}{}", self.settings.base_path)
     }
 
-    /// Reads a request body up to the configured limit (413 beyond it) as JSON.
+    /// Reads a request body up to the configured limit (413 beyond it) as JSON. The
+    /// bytes are wiped when dropped: a push's body holds a password.
     pub async fn json_body(
         &self,
         headers: &HeaderMap,
         body: Body,
-    ) -> Result<(bytes::Bytes, serde_json::Value), ScimError> {
+    ) -> Result<(Zeroizing<Vec<u8>>, serde_json::Value), ScimError> {
         if let Some(ct) = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -121,6 +123,7 @@ impl ScimState {
                 }
             })?
             .to_bytes();
+        let bytes = Zeroizing::new(Vec::from(bytes));
         let value = serde_json::from_slice(&bytes).map_err(|e| {
             ScimError::invalid_syntax(format!(
                 "The body is not valid JSON: line {}, column {}.",
@@ -129,6 +132,18 @@ impl ScimState {
             ))
         })?;
         Ok((bytes, value))
+    }
+}
+
+/// Wipes every string of a parsed body (a push's password among them) before it is
+/// dropped; serde_json's own buffers are not zeroized otherwise.
+pub fn scrub(value: &mut serde_json::Value) {
+    use zeroize::Zeroize;
+    match value {
+        serde_json::Value::String(s) => s.zeroize(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+        serde_json::Value::Object(map) => map.values_mut().for_each(scrub),
+        _ => {}
     }
 }
 

@@ -1,0 +1,269 @@
+//! Password PATCHes per second through the SCIM source, beside the webhook source doing
+//! the same resets, both into the same host and a target that writes nothing, measured
+//! in the same run (alternating rounds, best of each). The ratio is SCIM / webhook.
+//!
+//! Per request the SCIM source does more than the webhook source: it looks the user up
+//! by id in the target (the directory read `PATCH /Users/{id}` needs), renders the User
+//! resource it answers with, and keys the body for retry safety.
+//!
+//! Run: `cargo bench -p writeback-tests --bench scim` (release; `-- --quick` for a short
+//! run). Prints a table.
+
+#[allow(dead_code)]
+mod bench_support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bench_support::{compare, measure, print_table, Row};
+use writeback_core::{
+    Account, BuildContext, CloudIdentity, ConfigError, ConnectorConfig, ConnectorFactory,
+    DirectoryTarget, Operation, Outcome, OutcomeCode, Password,
+};
+use writeback_host::{CancellationToken, Config, Host};
+use writeback_signing::Secret;
+use writeback_source_webhook::client::{Client, RequestBody};
+
+const WEBHOOK_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+const TOKEN: &str = "bench-token-0123456789abcdef";
+const USERS: usize = 500;
+
+/// 500 accounts in memory; resolves and searches them, writes nothing.
+struct NullDirectory;
+
+fn account(n: usize) -> Account {
+    let mut attributes = BTreeMap::new();
+    attributes.insert("uid".to_string(), vec![format!("user{n}")]);
+    attributes.insert("mail".to_string(), vec![format!("user{n}@example.org")]);
+    attributes.insert("cn".to_string(), vec![format!("User {n}")]);
+    Account {
+        dn: format!("uid=user{n},ou=null"),
+        id: Some(id_of(n)),
+        attributes,
+    }
+}
+
+fn id_of(n: usize) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+#[async_trait]
+impl DirectoryTarget for NullDirectory {
+    async fn resolve(&self, identity: &CloudIdentity) -> Result<Account, Outcome> {
+        Ok(Account {
+            dn: format!("uid={},ou=null", identity.label()),
+            id: None,
+            attributes: BTreeMap::new(),
+        })
+    }
+
+    async fn apply(&self, _account: &Account, _operation: &Operation) -> Result<(), Outcome> {
+        Ok(())
+    }
+
+    async fn search(
+        &self,
+        query: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Account>, Outcome> {
+        match query {
+            Some(("object_id", id)) => Ok(id
+                .rsplit('-')
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| *n < USERS && id_of(*n) == id)
+                .map(account)
+                .into_iter()
+                .collect()),
+            None => Ok((0..USERS.min(limit)).map(account).collect()),
+            Some(_) => Err(Outcome::of(OutcomeCode::InvalidRequest)),
+        }
+    }
+}
+
+struct NullFactory;
+
+#[async_trait]
+impl ConnectorFactory<dyn DirectoryTarget> for NullFactory {
+    fn type_name(&self) -> &'static str {
+        "null"
+    }
+    fn description(&self) -> &'static str {
+        "benchmark: 500 accounts in memory, writes nothing"
+    }
+    fn validate(&self, _config: &ConnectorConfig) -> Result<(), ConfigError> {
+        Ok(())
+    }
+    async fn build(
+        &self,
+        _config: &ConnectorConfig,
+        _ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
+        Ok(Arc::new(NullDirectory))
+    }
+}
+
+struct Engine {
+    webhook: String,
+    scim: String,
+    shutdown: CancellationToken,
+}
+
+async fn start(dir: &Path) -> Engine {
+    let [webhook_port, scim_port] =
+        writeback_testkit::process::free_ports::<2>("127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
+    let webhook_secret = dir.join("webhook.secret");
+    std::fs::write(&webhook_secret, WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}"));
+    let token = dir.join("scim.token");
+    std::fs::write(&token, TOKEN).unwrap_or_else(|e| panic!("{e}"));
+    // Both sources over plain HTTP on loopback, so neither pays for TLS.
+    let text = format!(
+        "[pipeline]\ndedupe_capacity = 1000000\nmax_in_flight = 4096\n\n\
+         [[sources]]\ntype = \"webhook\"\nlisten = \"127.0.0.1:{webhook_port}\"\nsecret = {{ file = \"{}\" }}\n\
+         replay_cache_size = 1000000\n\n\
+         [[sources]]\ntype = \"scim\"\nlisten = \"127.0.0.1:{scim_port}\"\nplain_http_on_loopback = true\n\
+         token = {{ file = \"{}\" }}\ntarget = \"null\"\n\n\
+         [[targets]]\ntype = \"null\"\n",
+        webhook_secret.display(),
+        token.display()
+    );
+    let path = dir.join("bench.toml");
+    std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let mut registry = writeback_cli::builtin_registry();
+    registry.register_target(Arc::new(NullFactory));
+    let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let host = Host::build(config, &registry)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let shutdown = CancellationToken::new();
+    tokio::spawn(host.run(shutdown.clone()));
+    let engine = Engine {
+        webhook: format!("http://127.0.0.1:{webhook_port}"),
+        scim: format!("http://127.0.0.1:{scim_port}/scim/v2"),
+        shutdown,
+    };
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        let ok = http
+            .get(format!("{}/ServiceProviderConfig", engine.scim))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ok
+            && reqwest::get(format!("{}/healthz", engine.webhook))
+                .await
+                .is_ok()
+        {
+            return engine;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the sources did not start within 4 s");
+}
+
+/// Each request a fresh password, so no two bodies are alike (an identical body within
+/// the retry window would be answered from the first outcome, not measured).
+async fn webhook_load(url: String, round: usize, concurrency: usize, total: usize) -> Row {
+    let client = Arc::new(Client::new(None).unwrap_or_else(|e| panic!("{e}")));
+    let secret = Arc::new(Secret::parse(WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}")));
+    measure(
+        "webhook source: signed POST reset -> null target",
+        concurrency,
+        total,
+        move |i| {
+            let (client, secret, url) = (client.clone(), secret.clone(), url.clone());
+            async move {
+                let identity = CloudIdentity {
+                    username: Some(format!("user{}", i % USERS)),
+                    ..Default::default()
+                };
+                let body = RequestBody::reset(
+                    &format!("wh-{concurrency}-{round}-{i}"),
+                    identity,
+                    Password::new(format!("Bench-Passw0rd!{round}-{i}")),
+                    false,
+                );
+                let answer = client
+                    .send(&url, &secret, &body)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if answer.status == 200 {
+                    Ok(())
+                } else {
+                    Err(format!("HTTP {}: {}", answer.status, answer.reply.message))
+                }
+            }
+        },
+    )
+    .await
+}
+
+async fn scim_load(url: String, round: usize, concurrency: usize, total: usize) -> Row {
+    let http = reqwest::Client::new();
+    measure("scim source: PATCH /Users/{id} password -> null target", concurrency, total, move |i| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let body = serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "value": {"password": format!("Bench-Passw0rd!{concurrency}-{round}-{i}")}}]
+            });
+            let response = http
+                .patch(format!("{url}/Users/{}", id_of(i % USERS)))
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status().as_u16();
+            let text = response.text().await.map_err(|e| e.to_string())?;
+            if status == 200 {
+                Ok(())
+            } else {
+                Err(format!("HTTP {status}: {text}"))
+            }
+        }
+    })
+    .await
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let quick = std::env::args().any(|a| a == "--quick");
+    runtime.block_on(async move {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let engine = start(dir.path()).await;
+        let (total, rounds) = if quick { (2_000, 1) } else { (10_000, 3) };
+        let mut rows = Vec::new();
+        for concurrency in [1, 32] {
+            let total = if concurrency == 1 { total / 4 } else { total };
+            let (mut wr, mut sr) = (0, 0);
+            let (baseline, subject) = compare(
+                rounds,
+                || {
+                    wr += 1;
+                    webhook_load(engine.webhook.clone(), wr, concurrency, total)
+                },
+                || {
+                    sr += 1;
+                    scim_load(engine.scim.clone(), sr, concurrency, total)
+                },
+            )
+            .await;
+            rows.push(baseline);
+            rows.push(subject);
+        }
+        engine.shutdown.cancel();
+        print_table(&rows);
+        println!(
+            "ratio = SCIM PATCHes per second / webhook resets per second, same host, same run"
+        );
+    });
+}
