@@ -440,6 +440,52 @@ async fn identity_by_object_guid_from_a_base64_immutable_id() -> anyhow::Result<
 }
 
 #[tokio::test]
+async fn identity_by_consistency_guid_source_anchor() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "cguid", "Anchor!Initial-1").await?;
+    // An anchor different from objectGUID, as after a forest migration.
+    let anchor: Vec<u8> = (0u8..16)
+        .map(|b| b.wrapping_mul(37).wrapping_add(0x28))
+        .collect();
+    let value = std::collections::HashSet::from([anchor.clone()]);
+    dc.modify(
+        &user.dn,
+        vec![ldap3::Mod::Replace(
+            b"mS-DS-ConsistencyGuid".to_vec(),
+            value,
+        )],
+    )
+    .await?;
+    let target = target_with(dc, "match = [{ attribute = \"mS-DS-ConsistencyGuid\" }]").await?;
+    let identity = |bytes: &[u8]| CloudIdentity {
+        immutable_id: Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        ..Default::default()
+    };
+    let account = target
+        .resolve(&identity(&anchor))
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    assert_eq!(account.dn, user.dn);
+    // The objectGUID is not the anchor here: it matches nothing.
+    let o = target
+        .resolve(&identity(&user.object_guid))
+        .await
+        .err()
+        .map(|o| o.code);
+    assert_eq!(o, Some(OutcomeCode::NotFound));
+    // Not a GUID at all: refused before any search.
+    let bad = CloudIdentity {
+        immutable_id: Some("bm90IGEgZ3VpZA==".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        target.resolve(&bad).await.err().map(|o| o.code),
+        Some(OutcomeCode::InvalidRequest)
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn non_ascii_and_astral_plane_passwords_round_trip() -> anyhow::Result<()> {
     let dc = samba::shared()?;
     let user = staff_user(dc, "utf", "Utf!Initial-1").await?;

@@ -170,7 +170,13 @@ async fn main() -> Result<(), BoxError> {
                     let user = &users[i % users.len()];
                     let value = HashSet::from([unicode_pwd(&password(i))]);
                     let mods = vec![Mod::Replace(b"unicodePwd".to_vec(), value)];
-                    matches!(ldap.modify(&user.dn, mods).await, Ok(r) if r.rc == 0)
+                    match ldap.modify(&user.dn, mods).await {
+                        Ok(r) if r.rc == 0 => true,
+                        other => {
+                            eprintln!("raw failure: {other:?}");
+                            false
+                        }
+                    }
                 }
             })
             .await
@@ -191,10 +197,19 @@ async fn main() -> Result<(), BoxError> {
                         new_password: Password::new(password(i + total)),
                         must_change: false,
                     };
-                    match target.resolve(&identity).await {
-                        Ok(account) => target.apply(&account, &op).await.is_ok(),
-                        Err(_) => false,
+                    let result = match target.resolve(&identity).await {
+                        Ok(account) => target.apply(&account, &op).await,
+                        Err(outcome) => Err(outcome),
+                    };
+                    if let Err(o) = &result {
+                        // Outcomes never hold a password.
+                        eprintln!(
+                            "target failure: {} {}",
+                            o.code,
+                            o.admin_detail.as_deref().unwrap_or("")
+                        );
                     }
+                    result.is_ok()
                 }
             })
             .await
