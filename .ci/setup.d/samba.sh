@@ -17,10 +17,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # No debconf questions (slapd and krb5-config ask some), no service start where
   # policy-rc.d is honoured.
   export DEBIAN_FRONTEND=noninteractive
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-  chmod 755 /usr/sbin/policy-rc.d
-  apt-get install -y "${missing[@]}" || { rm -f /usr/sbin/policy-rc.d; exit 1; }
-  rm -f /usr/sbin/policy-rc.d
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  status=0
+  apt-get install -y "${missing[@]}" || status=$?
+  if [ "$made_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
+  [ "$status" = 0 ] || exit "$status"
 fi
 
 # Stop the Debian-started system instances, whichever service manager there is.
