@@ -158,11 +158,8 @@ async fn reset_then_the_user_binds_with_the_new_password_only() -> anyhow::Resul
 async fn reset_over_starttls_works_too() -> anyhow::Result<()> {
     let dc = samba::shared()?;
     let user = staff_user(dc, "stls", "StartTls!Initial-1").await?;
-    let extra = format!("starttls = true\nurl = \"{}\"", dc.ldap_url());
-    let mut t = table(dc, "");
+    let mut t = table(dc, "starttls = true");
     t.insert("url".into(), toml::Value::String(dc.ldap_url()));
-    t.insert("starttls".into(), toml::Value::Boolean(true));
-    let _ = extra;
     let ctx = BuildContext {
         secrets: &InlineSecrets,
         base_dir: Path::new("/"),
@@ -595,6 +592,23 @@ async fn policy_hints_support_is_detected_from_the_root_dse() -> anyhow::Result<
         "{:?}",
         root.supported_controls
     );
+    // And it does not honour the control when asked: critical, it is refused with 12.
+    let user = staff_user(dc, "hint", "Hints!Initial-1").await?;
+    let mut ldap = dc.admin().await?;
+    let hints = ldap3::controls::RawControl {
+        ctype: "1.2.840.113556.1.4.2239".into(),
+        crit: true,
+        val: Some(vec![0x30, 0x03, 0x02, 0x01, 0x01]),
+    };
+    let value = std::collections::HashSet::from([samba::unicode_pwd("Hints!Marker-2")]);
+    let result = ldap
+        .with_controls(hints)
+        .modify(
+            &user.dn,
+            vec![ldap3::Mod::Replace(b"unicodePwd".to_vec(), value)],
+        )
+        .await?;
+    assert_eq!(result.rc, 12, "{}", result.text);
     Ok(())
 }
 

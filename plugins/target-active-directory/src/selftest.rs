@@ -11,8 +11,8 @@ pub async fn run(target: &ActiveDirectoryTarget) -> Vec<HealthCheck> {
     let mut checks = Vec::new();
     let config = target.config();
     let connector = target.pool().connector();
-    let mut session = match connector.connect().await {
-        Ok(s) => {
+    match connector.connect().await {
+        Ok(session) => {
             checks.push(HealthCheck::pass(
                 "tls",
                 format!(
@@ -21,29 +21,18 @@ pub async fn run(target: &ActiveDirectoryTarget) -> Vec<HealthCheck> {
                     config.ca_file.display()
                 ),
             ));
-            s
+            session.unbind().await;
         }
         Err(f) => {
             checks.push(HealthCheck::fail("tls", f.to_string()));
             return checks;
         }
-    };
-    drop(session.unbind());
-    session = match target.pool().get().await {
-        Ok(pooled) => {
-            checks.push(HealthCheck::pass(
-                "bind",
-                format!("bound as {}", config.bind_dn),
-            ));
-            drop(pooled);
-            match connector.connect().await {
-                Ok(s) => s,
-                Err(f) => {
-                    checks.push(HealthCheck::fail("tls", f.to_string()));
-                    return checks;
-                }
-            }
-        }
+    }
+    match target.pool().get().await {
+        Ok(_) => checks.push(HealthCheck::pass(
+            "bind",
+            format!("bound as {}", config.bind_dn),
+        )),
         Err(f) => {
             let outcome = errors::service_bind_outcome(&f, &config.bind_dn);
             checks.push(HealthCheck::fail(
@@ -52,8 +41,7 @@ pub async fn run(target: &ActiveDirectoryTarget) -> Vec<HealthCheck> {
             ));
             return checks;
         }
-    };
-    let _ = session;
+    }
     match target.root_dse().await {
         Ok(root) => {
             let hints = match root.policy_hints_oid() {
