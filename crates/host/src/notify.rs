@@ -268,3 +268,62 @@ impl Dispatcher for OutboxDispatcher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    const TARGET: &str = "[[targets]]\ntype = \"openldap\"\n\n";
+
+    fn parse(text: &str) -> Config {
+        Config::parse(text, Path::new("/etc/wb/wb.toml")).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn outbox_section_is_read_with_paths_relative_to_the_file() {
+        let c = parse(&format!(
+            "[outbox]\npath = \"state/outbox.db\"\nmax_attempts = 3\n\n{TARGET}"
+        ));
+        let o = outbox_config(&c).ok().flatten();
+        let o = o.unwrap_or_else(|| panic!("no outbox"));
+        assert_eq!(o.path, Path::new("/etc/wb/state/outbox.db"));
+        assert_eq!(o.max_attempts, 3);
+        assert!(outbox_config(&parse(TARGET)).ok().flatten().is_none());
+    }
+
+    #[test]
+    fn outbox_and_expiry_errors_name_line_and_key() {
+        let c = parse(&format!(
+            "{TARGET}[outbox]\npath = \"o.db\"\nmax_attempts = 0\n"
+        ));
+        let e = outbox_config(&c)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("/etc/wb/wb.toml:6: `outbox.max_attempts`"),
+            "{e}"
+        );
+
+        let c = parse(&format!("{TARGET}[expiry]\nthresholds_days = [7]\n"));
+        let e = expiry_config(&c)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("need an [outbox]"), "{e}");
+
+        let c = parse(&format!(
+            "{TARGET}[outbox]\npath = \"o.db\"\n[expiry]\ntargets = [\"nope\"]\n"
+        ));
+        let e = expiry_config(&c)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("`expiry.targets`") && e.contains("no targets named `nope`"),
+            "{e}"
+        );
+    }
+}
