@@ -129,7 +129,9 @@ impl AdConfig {
             rule.check()
                 .map_err(|m| config.error(&format!("match[{i}]"), m))?;
         }
-        writeback_ldap::ldap3::parse_filter(&self.user_filter).map_err(|_| {
+        let parenthesized = self.user_filter.starts_with('(') && self.user_filter.ends_with(')');
+        let parsed = writeback_ldap::ldap3::parse_filter(&self.user_filter);
+        parsed.ok().filter(|_| parenthesized).ok_or_else(|| {
             config.error(
                 "user_filter",
                 "not a valid LDAP filter, e.g. `(&(objectCategory=person)(objectClass=user))`",
@@ -152,5 +154,55 @@ impl AdConfig {
         options.connect_timeout = Duration::from_millis(self.connect_timeout_ms);
         options.operation_timeout = Duration::from_millis(self.timeout_ms);
         options
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use writeback_core::ConnectorKind;
+
+    fn config(extra: &str) -> ConnectorConfig {
+        let text = format!(
+            "url = \"ldaps://dc.example.org\"\nca_file = \"ca.pem\"\nbind_dn = \"svc@example.org\"\n\
+             bind_password = {{ env = \"AD_BIND\" }}\nbase_dn = \"DC=example,DC=org\"\n{extra}"
+        );
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        ConnectorConfig::in_code(ConnectorKind::Target, "active-directory", "ad", table)
+    }
+
+    fn error(extra: &str) -> String {
+        AdConfig::from_connector(&config(extra))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = AdConfig::from_connector(&config("")).unwrap();
+        assert_eq!(c.match_rules, vec![MatchRule::upn()]);
+        assert_eq!(c.protected_accounts, Protected::Refuse);
+        assert_eq!(c.policy_hints, PolicyHints::Auto);
+        assert!(!c.unlock_on_reset);
+    }
+
+    #[test]
+    fn refusals_name_the_key() {
+        let mut plain = config("");
+        plain
+            .table
+            .insert("url".into(), "ldap://dc.example.org".into());
+        let e = AdConfig::from_connector(&plain).unwrap_err().to_string();
+        assert!(
+            e.contains("targets.ad.url") && e.contains("starttls = true"),
+            "{e}"
+        );
+        assert!(error("allow_plaintext = true").contains("only over TLS"));
+        assert!(error("starttls = true").contains("starttls"));
+        assert!(error("match = [{ attribute = \"cn\" }]").contains("match"));
+        assert!(error("match = [{ attribute = \"mail\", from = \"a b\" }]").contains("match[0]"));
+        assert!(error("user_filter = \"objectClass=user\"").contains("user_filter"));
+        assert!(error("pool_size = 0").contains("pool_size"));
+        assert!(error("protected_accounts = \"maybe\"").contains("protected_accounts"));
     }
 }
