@@ -2,7 +2,8 @@
 
 usage: smtp_server.py HOST PORT OUTDIR CERT KEY
 Optional AUTH: set SMTP_TEST_USER and SMTP_TEST_PASSWORD in the environment; then
-every message must be sent after AUTH (over TLS).
+every message must be sent after AUTH (over TLS). With SMTP_TEST_IMPLICIT_TLS=1 the
+server speaks TLS from the first byte (port-465 style) instead of STARTTLS.
 
 Each message accepted is written to OUTDIR as NAME.json (written to a temporary name
 first, then renamed, so a reader never sees half a file) with the envelope, whether
@@ -37,7 +38,9 @@ class Recorder:
         record = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
-            "tls": session.ssl is not None,
+            # STARTTLS sets session.ssl; implicit TLS shows on the transport.
+            "tls": session.ssl is not None
+            or server.transport.get_extra_info("ssl_object") is not None,
             "authenticated": bool(getattr(session, "authenticated", False)),
             "subject": str(msg.get("subject", "")),
             "to": str(msg.get("to", "")),
@@ -72,20 +75,24 @@ def main():
     context.load_cert_chain(cert, key)
     handler = Recorder(outdir)
 
+    implicit = os.environ.get("SMTP_TEST_IMPLICIT_TLS") == "1"
+
     def factory():
         return SMTP(
             handler,
             hostname="localhost",
-            tls_context=context,
-            require_starttls=True,
+            tls_context=None if implicit else context,
+            require_starttls=not implicit,
             authenticator=authenticator if user else None,
             auth_required=bool(user),
-            auth_require_tls=True,
+            auth_require_tls=not implicit,
         )
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    server = loop.run_until_complete(loop.create_server(factory, host, int(port)))
+    server = loop.run_until_complete(
+        loop.create_server(factory, host, int(port), ssl=context if implicit else None)
+    )
     print("READY", flush=True)
     try:
         loop.run_forever()

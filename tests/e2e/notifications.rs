@@ -804,3 +804,34 @@ async fn the_scheduled_scan_reminds_while_writeback_runs() {
     assert_eq!(mine[0].subject, "Your password expires in 2 days");
     let _ = e.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_over_implicit_tls() {
+    let s = slapd::shared();
+    let smtp = SmtpServer::start_implicit_tls().unwrap_or_else(|e| panic!("SMTP server: {e}"));
+    let (uid, _, mail) = user_with_mail(s, "tls").await;
+    let e = Engine::start(|dir| {
+        let starttls = smtp_notifier(&smtp, dir);
+        format!(
+            "{}{}{}",
+            outbox_section(dir),
+            openldap_target(s, dir, "ldap", BY_UID),
+            starttls.replace("tls = \"starttls\"", "tls = \"tls\"")
+        )
+    })
+    .await;
+    let a = e
+        .send(&RequestBody::reset(
+            &format!("{uid}-1"),
+            by_uid(&uid),
+            Password::new("Vb8!Marker-tl"),
+            false,
+        ))
+        .await;
+    expect(&a, OutcomeCode::Succeeded, 200);
+    let got = smtp.wait_for(1, Duration::from_secs(15));
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].rcpt_tos.contains(&mail));
+    assert!(got[0].authenticated && got[0].tls, "{:?}", got[0]);
+    let _ = e.stop().await;
+}

@@ -1,5 +1,5 @@
 //! A real SMTP server on loopback for notification tests: aiosmtpd (PyPI) with STARTTLS
-//! required and AUTH, run by `/usr/bin/python3` (or `$WRITEBACK_TEST_PYTHON`) from
+//! required (or implicit TLS) and AUTH, run by `/usr/bin/python3` (or `$WRITEBACK_TEST_PYTHON`) from
 //! `crates/testkit/smtp_server.py`. Every message it accepts lands in a directory as
 //! JSON; [`SmtpServer::messages`] reads them back decoded. `stop` and `restart` (same
 //! port) simulate an outage. Install with `.ci/setup.d/smtp.sh`.
@@ -42,12 +42,22 @@ pub struct SmtpServer {
     certs: CertFiles,
     user: String,
     password: String,
+    implicit_tls: bool,
     child: Mutex<Option<Child>>,
 }
 
 impl SmtpServer {
     /// Starts a server with STARTTLS required and AUTH as [`SmtpServer::user`].
     pub fn start() -> Result<SmtpServer, String> {
+        SmtpServer::start_with(false)
+    }
+
+    /// Starts a server that speaks TLS from the first byte (port-465 style), with AUTH.
+    pub fn start_implicit_tls() -> Result<SmtpServer, String> {
+        SmtpServer::start_with(true)
+    }
+
+    fn start_with(implicit_tls: bool) -> Result<SmtpServer, String> {
         let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let certs =
             TestCerts::generate(&["127.0.0.1", "localhost"])?.write_to(&dir.path().join("tls"))?;
@@ -59,6 +69,7 @@ impl SmtpServer {
             certs,
             user: "writeback-notify".into(),
             password: format!("smtp-{}", std::process::id()),
+            implicit_tls,
             child: Mutex::new(None),
         };
         server.restart()?;
@@ -121,6 +132,10 @@ impl SmtpServer {
             .arg(&self.certs.key)
             .env("SMTP_TEST_USER", &self.user)
             .env("SMTP_TEST_PASSWORD", &self.password)
+            .env(
+                "SMTP_TEST_IMPLICIT_TLS",
+                if self.implicit_tls { "1" } else { "0" },
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             // A file, not a pipe: nobody drains a pipe, and a full one would stall the server.
