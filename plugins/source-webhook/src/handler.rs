@@ -231,7 +231,9 @@ where
     let mut left = DISCARD_LIMIT;
     let drain = async {
         while let Some(Ok(frame)) = body.frame().await {
-            let Ok(data) = frame.into_data() else { continue };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
             if data.len() >= left {
                 return;
             }
