@@ -820,6 +820,36 @@ mod directory_policy {
     }
 
     #[tokio::test]
+    async fn a_policy_naming_an_unknown_target_says_so() -> anyhow::Result<()> {
+        let dc = samba::shared()?;
+        let user = staff_user(dc, "pnt", "PolTarget!Initial-1").await?;
+        let target = target(dc).await?;
+        let identity = by_upn(&user);
+        let account = target
+            .resolve(&identity)
+            .await
+            .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+        let accounts = vec![("corp-ad".to_string(), account)];
+        let context = PolicyContext {
+            identity: &identity,
+            accounts: &accounts,
+        };
+        let outcome = policy(dc)
+            .await?
+            .evaluate(&Password::new("PolTarget!Marker-2"), &context)
+            .await
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("a wrong `target` must not pass silently"))?;
+        assert_eq!(outcome.code, OutcomeCode::AdminActionRequired);
+        let detail = outcome.admin_detail.unwrap_or_default();
+        assert!(
+            detail.contains("`ad`") && detail.contains("corp-ad"),
+            "{detail}"
+        );
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn minimum_age_is_checked_before_the_write() -> anyhow::Result<()> {
         let dc = samba::shared()?;
         let user = dc

@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use writeback_core::{Outcome, Password, Policy, PolicyContext, RuleViolation};
+use writeback_core::{Outcome, OutcomeCode, Password, Policy, PolicyContext, RuleViolation};
 
 use crate::complexity;
 use crate::effective::{human, HUNDRED_NS_PER_SECOND};
@@ -104,10 +104,21 @@ impl Policy for DirectoryPolicy {
             None => None,
         };
         let Some((_, account)) = account else {
-            // No account from the named target: it did not resolve (the request fails
-            // there) or the config names a target that does not exist.
-            tracing::debug!(policy = %self.name, "no resolved account to judge");
-            return Ok(Vec::new());
+            if context.accounts.is_empty() {
+                return Ok(Vec::new());
+            }
+            // Targets resolved the request, but not the one this policy judges for: the
+            // config names a target that does not exist (or none, with several).
+            let names: Vec<&str> = context.accounts.iter().map(|(t, _)| t.as_str()).collect();
+            return Err(
+                Outcome::of(OutcomeCode::AdminActionRequired).with_admin_detail(format!(
+                    "policy `{}` judges the account of target `{}`, but the targets are {}: set \
+                 `target` to the name of the active-directory target",
+                    self.name,
+                    self.target.as_deref().unwrap_or("(not set)"),
+                    names.join(", ")
+                )),
+            );
         };
         let facts = self.reader.account(&account.dn).await?;
         Ok(judge(
