@@ -30,13 +30,15 @@ pub struct WasmRuntime {
 impl WasmRuntime {
     /// A runtime; `cache` is where compiled components are kept between starts.
     pub fn new(cache: Option<CompileCache>) -> wasmtime::Result<Self> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        // Every loop back-edge and function entry checks the epoch: a guest that
-        // never returns is interrupted at its deadline.
-        config.epoch_interruption(true);
-        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-        let engine = Engine::new(&config)?;
+        let engine = match Engine::new(&engine_config(true)) {
+            Ok(engine) => engine,
+            Err(e) => {
+                // The pool reserves address space up front; where that is refused
+                // (a `ulimit -v`), instances are allocated on demand instead.
+                tracing::warn!(error = %e, "WASM instance pool unavailable; allocating instances on demand");
+                Engine::new(&engine_config(false))?
+            }
+        };
 
         let mut policy_linker = Linker::new(&engine);
         add_wasi_without_grants(&mut policy_linker)?;
@@ -83,6 +85,34 @@ impl WasmRuntime {
         store.set_epoch_deadline(1);
         store
     }
+}
+
+/// Slots of the instance pool: the most WASM calls in flight at once (each fresh
+/// instance holds one slot until its call ends).
+const POOL_INSTANCES: u32 = 128;
+
+fn engine_config(pooling: bool) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    // Every loop back-edge and function entry checks the epoch: a guest that
+    // never returns is interrupted at its deadline.
+    config.epoch_interruption(true);
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    if pooling {
+        // Pre-reserved memories, tables and fiber stacks: a fresh instance per call
+        // costs a slot reset instead of mmap/munmap. The per-plugin memory cap is
+        // still enforced by each store's limiter.
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_component_instances(POOL_INSTANCES)
+            .total_core_instances(POOL_INSTANCES * 4)
+            .total_memories(POOL_INSTANCES)
+            .total_tables(POOL_INSTANCES * 2)
+            .total_stacks(POOL_INSTANCES)
+            .max_memory_size(4 << 30)
+            .table_elements(100_000);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
 }
 
 /// WASI is linked because every `wasm32-wasip2` component imports it, even for pure
