@@ -42,6 +42,10 @@ pub struct OutboxConfig {
     pub attempt_timeout_ms: u64,
     #[serde(default)]
     pub sync: SyncMode,
+    /// Delivered notifications are deleted this many days after delivery (0: kept
+    /// until `writeback outbox purge`). Dead ones are kept for `outbox retry`.
+    #[serde(default = "default_retain_delivered_days")]
+    pub retain_delivered_days: u64,
 }
 
 fn default_max_attempts() -> u32 {
@@ -59,6 +63,9 @@ fn default_concurrency() -> usize {
 fn default_attempt_timeout_ms() -> u64 {
     30_000
 }
+fn default_retain_delivered_days() -> u64 {
+    30
+}
 
 impl OutboxConfig {
     /// A config with the defaults, for embedding and tests.
@@ -71,6 +78,7 @@ impl OutboxConfig {
             concurrency: default_concurrency(),
             attempt_timeout_ms: default_attempt_timeout_ms(),
             sync: SyncMode::default(),
+            retain_delivered_days: default_retain_delivered_days(),
         }
     }
 

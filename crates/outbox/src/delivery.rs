@@ -17,6 +17,9 @@ use crate::store::{now_ms, Row, Store, StoreError};
 /// `writeback outbox retry` in another process are picked up within this time.
 const POLL: Duration = Duration::from_secs(1);
 
+/// How often delivered rows past `retain_delivered_days` are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
 pub struct Outbox {
     store: Arc<Store>,
     writes: tokio::sync::mpsc::UnboundedSender<Write>,
@@ -135,9 +138,14 @@ impl Outbox {
     /// the next start: at least once.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
+        let mut next_purge = std::time::Instant::now();
         loop {
             if shutdown.is_cancelled() {
                 break;
+            }
+            if std::time::Instant::now() >= next_purge {
+                next_purge += PURGE_EVERY;
+                self.purge_old_deliveries().await;
             }
             let free = slots.available_permits();
             if free == 0 {
@@ -176,6 +184,30 @@ impl Outbox {
         }
         let all = self.config.concurrency as u32;
         let _ = tokio::time::timeout(self.config.attempt_timeout(), slots.acquire_many(all)).await;
+    }
+
+    /// Deletes delivered rows older than `retain_delivered_days`, so the file does not
+    /// grow forever.
+    async fn purge_old_deliveries(&self) {
+        let days = self.config.retain_delivered_days;
+        if days == 0 {
+            return;
+        }
+        let before = now_ms() - (days as i64) * 86_400_000;
+        match self
+            .blocking(move |s| s.purge(&[crate::store::RowState::Delivered], before))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deleted = n,
+                days,
+                "outbox: old delivered notifications deleted"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox: cannot delete old delivered notifications")
+            }
+        }
     }
 
     async fn idle(&self, shutdown: &CancellationToken, wait: Duration) {

@@ -151,3 +151,32 @@ fn rows_in_flight_at_a_crash_are_due_on_the_next_open() {
         Some(1)
     );
 }
+
+#[tokio::test]
+async fn purge_never_deletes_pending_rows() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ok = Arc::new(Flaky {
+        fail_first: 0,
+        retryable: true,
+        calls: AtomicU32::new(0),
+    });
+    let outbox = Outbox::open(config(&dir), vec![("a".into(), ok as Arc<dyn Notifier>)])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = outbox.enqueue(&event("delivered"), &["a".into()]).await;
+    drain(&outbox).await;
+    let _ = outbox.enqueue(&event("pending"), &["a".into()]).await;
+    let store = outbox.store();
+    assert_eq!(
+        store
+            .purge(
+                &[RowState::Pending, RowState::Delivered, RowState::Dead],
+                i64::MAX
+            )
+            .ok(),
+        Some(1)
+    );
+    let left = store.list(ListFilter::default()).unwrap_or_default();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].state, RowState::Pending);
+}
