@@ -591,3 +591,19 @@ async fn ppolicy_response_control_is_read() {
         "a refusal must not break the connection"
     );
 }
+
+#[tokio::test]
+async fn must_change_is_cleared_by_a_plain_reset_and_by_the_users_change() {
+    let slapd = slapd::shared();
+    let (uid, dn) = user(slapd, "clear", "Initial-Pass-1").await;
+    let target = target(slapd).await;
+    let pwd_reset = || async { slapd.read_attr(&dn, "pwdReset").await.unwrap_or_default() };
+    applied(&*target, &uid, reset("Marker-Must-A", true)).await;
+    assert_eq!(pwd_reset().await, vec!["TRUE"]);
+    applied(&*target, &uid, reset("Marker-Must-B", false)).await;
+    assert!(pwd_reset().await.is_empty());
+    applied(&*target, &uid, reset("Marker-Must-C", true)).await;
+    applied(&*target, &uid, change("Marker-Must-C", "Marker-Must-D")).await;
+    assert!(pwd_reset().await.is_empty());
+    assert!(slapd.can_bind(&dn, "Marker-Must-D").await);
+}
