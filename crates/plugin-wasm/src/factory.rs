@@ -17,12 +17,12 @@ pub(crate) fn names(meta: &PluginMeta, mode: InstanceMode) -> (&'static str, &'s
         InstanceMode::Fresh => "fresh instance per call",
         InstanceMode::Reused => "reused instances",
     };
+    // The file is listed beside it (the registry's origin), so it is not repeated.
     let line = format!(
-        "WASM {} {} ({}; {}, {}): {}",
+        "WASM {} {} ({}, {}): {}",
         meta.world.interface(),
         meta.version,
         meta.world,
-        meta.path.display(),
         mode,
         meta.description
     );

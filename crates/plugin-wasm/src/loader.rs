@@ -46,9 +46,16 @@ pub fn options_from_spec(spec: &PluginSpec) -> Result<PluginOptions, ConfigError
         "path".into(),
         toml::Value::String(spec.path.display().to_string()),
     );
-    let mut options: PluginOptions = toml::Value::Table(table)
-        .try_into()
-        .map_err(|e: toml::de::Error| entry_error(spec, None, e.message().to_string()))?;
+    let mut options: PluginOptions = serde_path_to_error::deserialize(toml::Value::Table(table))
+        .map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.into_inner().message().to_string();
+            entry_error(
+                spec,
+                Some(key.as_str()).filter(|k| !k.is_empty() && *k != "."),
+                message,
+            )
+        })?;
     options
         .check()
         .map_err(|(key, m)| entry_error(spec, Some(key), m))?;
@@ -61,13 +68,15 @@ pub fn options_from_spec(spec: &PluginSpec) -> Result<PluginOptions, ConfigError
     Ok(options)
 }
 
+/// An error about the entry; the host adds the entry's place (`plugins[N]`, file, line).
 fn entry_error(spec: &PluginSpec, key: Option<&str>, message: String) -> ConfigError {
-    let mut e = ConfigError::new(format!("WASM plugin {}: {message}", spec.path.display()));
-    e.key = Some(match key {
-        Some(k) => format!("{}.{k}", spec.key_path),
-        None => spec.key_path.clone(),
-    });
-    e
+    match key {
+        Some(k) => ConfigError::new(format!(
+            "WASM plugin {}: `{k}` {message}",
+            spec.path.display()
+        )),
+        None => ConfigError::new(format!("WASM plugin {}: {message}", spec.path.display())),
+    }
 }
 
 impl PluginLoader for WasmLoader {
@@ -85,11 +94,9 @@ impl PluginLoader for WasmLoader {
         let plugins = self.plugins().map_err(|m| entry_error(spec, None, m))?;
         // The trait is synchronous. Loading runs guest code only for `describe` (no
         // host I/O), so a small executor on this thread drives it.
-        let loaded = futures::executor::block_on(plugins.load(options)).map_err(|m| {
-            let mut e = ConfigError::new(format!("WASM plugin {m}"));
-            e.key = Some(spec.key_path.clone());
-            e
-        })?;
+        // The message from `load` starts with the file's path already.
+        let loaded = futures::executor::block_on(plugins.load(options))
+            .map_err(|m| ConfigError::new(format!("WASM plugin {m}")))?;
         let meta = loaded.meta();
         tracing::info!(
             plugin = %meta.name,
