@@ -95,3 +95,47 @@ impl CompileCache {
         std::fs::rename(&tmp, path)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smallest valid component: the header alone.
+    const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\x00\x01\x00";
+
+    #[test]
+    fn compiles_once_then_hits_and_survives_a_damaged_entry() {
+        let engine = Engine::default();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompileCache::new(dir.path().join("wasm"));
+        let (_, first) = cache.load(&engine, EMPTY_COMPONENT).unwrap();
+        assert_eq!(first, CacheUse::Compiled);
+        let (_, second) = cache.load(&engine, EMPTY_COMPONENT).unwrap();
+        assert_eq!(second, CacheUse::Hit);
+
+        // A damaged artifact is ignored and replaced, never trusted.
+        let entry = std::fs::read_dir(dir.path().join("wasm"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::write(&entry, b"not native code").unwrap();
+        let (_, third) = cache.load(&engine, EMPTY_COMPONENT).unwrap();
+        assert_eq!(third, CacheUse::Compiled);
+        assert_eq!(
+            cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+            CacheUse::Hit
+        );
+    }
+
+    #[test]
+    fn an_unwritable_cache_still_compiles() {
+        let engine = Engine::default();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        // The "directory" is a file: nothing can be written under it.
+        let cache = CompileCache::new(file.path().join("sub"));
+        let (_, used) = cache.load(&engine, EMPTY_COMPONENT).unwrap();
+        assert_eq!(used, CacheUse::Uncached);
+    }
+}
