@@ -252,17 +252,14 @@ pub fn identity_view<'a>(
     }
 }
 
-/// An account's values as views, one per value.
-pub fn value_views(a: &Account) -> Vec<abi::AttributeView<'_>> {
-    a.attributes
-        .iter()
-        .flat_map(|(name, values)| {
-            values.iter().map(move |value| abi::AttributeView {
-                name: RStr::from_str(name),
-                value: RStr::from_str(value),
-            })
+/// An account's values as views, one per value, in attribute order.
+pub fn value_views(a: &Account) -> impl Iterator<Item = abi::AttributeView<'_>> {
+    a.attributes.iter().flat_map(|(name, values)| {
+        values.iter().map(move |value| abi::AttributeView {
+            name: RStr::from_str(name),
+            value: RStr::from_str(value),
         })
-        .collect()
+    })
 }
 
 pub fn account_view<'a>(

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use abi_stable::library::{lib_header_from_path, LibraryError, RootModule};
-use writeback_plugin_native_abi::{ConnectorInfo, PluginBox, PluginModule_Ref, INTERFACE_VERSION};
+use writeback_plugin_native_abi::{
+    ConnectorConfig, ConnectorInfo, PluginBox, PluginModule_Ref, PolicyBox, INTERFACE_VERSION,
+};
 
 /// A loaded plugin library.
 pub struct NativeLibrary {
@@ -63,6 +65,16 @@ impl NativeLibrary {
     /// Every connector type the library provides.
     pub fn connectors(&self) -> Vec<ConnectorInfo> {
         self.plugin.connectors().into_vec()
+    }
+
+    /// Builds one of the library's policies from a TOML table, without a host (for
+    /// embedding programs and benchmarks). Wrap it in [`crate::policy::NativePolicy`].
+    pub fn build_policy(&self, type_name: &str, table_toml: &str) -> Result<PolicyBox, String> {
+        let config = ConnectorConfig::new(type_name, table_toml, ".");
+        self.plugin
+            .build_policy(type_name.into(), &config)
+            .into_result()
+            .map_err(|p| format!("{}: `{}`: {}", self.label(), p.key, p.message))
     }
 
     /// How messages name this library: `native plugin `acme` 1.2.0 (/path/libacme.so)`.

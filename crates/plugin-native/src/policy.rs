@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use writeback_core::{
     Account, CloudIdentity, Outcome, Password, Policy, PolicyContext, RuleViolation,
 };
-use writeback_plugin_native_abi::{PasswordView, PolicyBox, PolicyInput};
+use writeback_plugin_native_abi::{AccountView, PasswordView, PolicyBox, PolicyInput};
 
 use crate::calls::Calls;
 use crate::convert;
@@ -17,7 +17,8 @@ pub struct NativePolicy {
 }
 
 impl NativePolicy {
-    pub(crate) fn new(policy: PolicyBox, calls: Calls) -> Self {
+    /// `calls` says how the trait method calls the plugin (time limit, concurrency).
+    pub fn new(policy: PolicyBox, calls: Calls) -> Self {
         NativePolicy {
             policy: Arc::new(policy),
             calls,
@@ -51,18 +52,31 @@ fn evaluate_with(
     accounts: &[(String, Account)],
 ) -> Result<Vec<RuleViolation>, Outcome> {
     let extra = convert::extra_views(identity);
+    // Every account's values in one list, each account a slice of it: one allocation
+    // for the values, and none for the accounts in the usual one-target case.
     let values: Vec<_> = accounts
         .iter()
-        .map(|(_, a)| convert::value_views(a))
+        .flat_map(|(_, a)| convert::value_views(a))
         .collect();
-    let account_views: Vec<_> = accounts
-        .iter()
-        .zip(&values)
-        .map(|((target, a), v)| convert::account_view(target, a, v))
-        .collect();
+    let mut rest = values.as_slice();
+    let mut views = accounts.iter().map(|(target, a)| {
+        let n = a.attributes.values().map(Vec::len).sum::<usize>();
+        let (mine, others) = rest.split_at(n.min(rest.len()));
+        rest = others;
+        convert::account_view(target, a, mine)
+    });
+    let (only, many): (Option<AccountView<'_>>, Vec<AccountView<'_>>) = if accounts.len() == 1 {
+        (views.next(), Vec::new())
+    } else {
+        (None, views.collect())
+    };
+    let account_views = match &only {
+        Some(one) => std::slice::from_ref(one),
+        None => many.as_slice(),
+    };
     let input = PolicyInput {
         identity: convert::identity_view(identity, &extra),
-        accounts: account_views.as_slice().into(),
+        accounts: account_views.into(),
     };
     match policy
         .evaluate(PasswordView::new(password.expose()), &input)
@@ -91,5 +105,116 @@ impl Policy for NativePolicy {
                 evaluate_with(&policy, &label, &password, &identity, &accounts)
             })
             .await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use abi_stable::sabi_trait::TD_Opaque;
+    use writeback_plugin_native_abi as abi;
+    use writeback_plugin_native_abi::ffi::PluginFfi_TO;
+
+    use super::*;
+    use crate::settings::CallSettings;
+
+    /// A policy that reports what it was lent: each account's target, DN and uid.
+    struct Echo;
+
+    impl abi::Connector for Echo {
+        const TYPE_NAME: &'static str = "echo";
+        const DESCRIPTION: &'static str = "unit test";
+        fn from_config(_c: &abi::ConnectorConfig<'_>) -> Result<Self, abi::ConfigProblem> {
+            Ok(Echo)
+        }
+    }
+
+    impl abi::Policy for Echo {
+        fn evaluate(
+            &self,
+            password: PasswordView<'_>,
+            input: &PolicyInput<'_>,
+        ) -> Result<Vec<abi::RuleViolation>, abi::Outcome> {
+            let mut seen: Vec<abi::RuleViolation> = input
+                .accounts
+                .iter()
+                .map(|a| {
+                    let what = format!(
+                        "{} {} {}",
+                        a.dn,
+                        a.first("uid").unwrap_or("-"),
+                        a.values.len()
+                    );
+                    abi::RuleViolation::new(a.target.as_str(), &what)
+                })
+                .collect();
+            let upn = input.identity.get("upn").unwrap_or("-");
+            seen.push(abi::RuleViolation::new(
+                "identity",
+                &format!("{upn} {}", password.char_count()),
+            ));
+            Ok(seen)
+        }
+    }
+
+    fn account(uid: &str, extra_values: usize) -> Account {
+        let mut attributes = BTreeMap::new();
+        attributes.insert("uid".to_string(), vec![uid.to_string()]);
+        attributes.insert(
+            "x".to_string(),
+            (0..extra_values).map(|i| i.to_string()).collect(),
+        );
+        Account {
+            dn: format!("uid={uid}"),
+            id: None,
+            attributes,
+        }
+    }
+
+    #[test]
+    fn each_account_is_lent_with_its_own_values() {
+        let plugin =
+            PluginFfi_TO::from_value(abi::Plugin::new("t", "0").policy::<Echo>(), TD_Opaque);
+        let config = abi::ConnectorConfig::new("echo", "", ".");
+        let built = plugin.build_policy("echo".into(), &config).into_result();
+        let Ok(policy) = built else {
+            panic!("build failed")
+        };
+        let native = NativePolicy::new(policy, Calls::new("echo".into(), &CallSettings::default()));
+        let identity = CloudIdentity {
+            upn: Some("alice@example.org".into()),
+            ..Default::default()
+        };
+        let password = Password::new("Marker-échec-1");
+        for accounts in [
+            vec![],
+            vec![("a".to_string(), account("alice", 2))],
+            vec![
+                ("a".to_string(), account("alice", 0)),
+                ("b".to_string(), account("al", 3)),
+            ],
+        ] {
+            let rules = native
+                .evaluate_here(&password, &identity, &accounts)
+                .unwrap_or_default();
+            let got: Vec<String> = rules
+                .iter()
+                .map(|r| format!("{}: {}", r.rule, r.message))
+                .collect();
+            let mut want: Vec<String> = accounts
+                .iter()
+                .map(|(t, a)| {
+                    format!(
+                        "{t}: {} {} {}",
+                        a.dn,
+                        a.first("uid").unwrap_or("-"),
+                        1 + a.attributes["x"].len()
+                    )
+                })
+                .collect();
+            want.push("identity: alice@example.org 14".into());
+            assert_eq!(got, want);
+        }
     }
 }

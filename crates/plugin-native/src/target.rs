@@ -101,7 +101,7 @@ impl DirectoryTarget for NativeTarget {
         let label = self.calls.label().to_string();
         self.calls
             .run("apply", move || {
-                let values = convert::value_views(&account);
+                let values: Vec<_> = convert::value_views(&account).collect();
                 let view = convert::account_view("", &account, &values);
                 target
                     .apply(&view, &operation.view())
