@@ -36,19 +36,33 @@ pub struct InvalidRequest {
 
 /// Parses and checks a body that has already passed signature verification.
 pub fn parse_request(body: &[u8], source: &str) -> Result<Request, InvalidRequest> {
-    let refuse = |path: &str, e: &serde_json::Error| InvalidRequest {
-        id: peek_id(body),
-        message: describe_json_error(path, e),
-    };
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let wire: WireRequest = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| refuse(&e.path().to_string(), e.inner()))?;
-    de.end().map_err(|e| refuse("", &e))?;
+    // The common case parses once, without tracking paths; only a refused body is
+    // parsed again to say which field is wrong.
+    let wire: WireRequest = serde_json::from_slice(body).map_err(|_| explain(body))?;
     let id = wire.id.clone();
     into_request(wire, source).map_err(|message| InvalidRequest {
         id: Some(id.to_string()),
         message,
     })
+}
+
+/// Why `body` does not parse, naming the field.
+fn explain(body: &[u8]) -> InvalidRequest {
+    let refuse = |path: &str, e: &serde_json::Error| InvalidRequest {
+        id: peek_id(body),
+        message: describe_json_error(path, e),
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize::<_, WireRequest>(&mut de) {
+        Err(e) => refuse(&e.path().to_string(), e.inner()),
+        Ok(_) => match de.end() {
+            Err(e) => refuse("", &e),
+            Ok(()) => InvalidRequest {
+                id: peek_id(body),
+                message: "the body is not a valid request".into(),
+            },
+        },
+    }
 }
 
 fn into_request(wire: WireRequest, source: &str) -> Result<Request, String> {
