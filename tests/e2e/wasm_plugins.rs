@@ -579,3 +579,54 @@ async fn plugins_list_shows_the_world_and_version() {
         info.origin
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_users_are_served_while_a_plugin_loops() {
+    let g = guests();
+    let s = slapd::shared();
+    let (stuck_uid, stuck_dn) = user(s, "wasmstuck").await;
+    let (uid, dn) = user(s, "wasmfree").await;
+    // The guest yields to the host's scheduler on every epoch tick, so a loop holds
+    // no worker thread while it runs out its 3 s limit.
+    let e = Arc::new(
+        Engine::start(|dir| {
+            format!(
+                "[pipeline]\ndeadline_ms = 8000\n\n{target}{plugin}[[policies]]\ntype = \"misbehaving\"\n\n",
+                target = openldap_target(s, dir, "ldap", BY_UID),
+                plugin = plugin_entry(&g.misbehaving, "timeout_ms = 3000"),
+            )
+        })
+        .await,
+    );
+    let looping = {
+        let e = e.clone();
+        let body = RequestBody::reset(
+            "wasm-stuck-1",
+            by_uid(&stuck_uid),
+            Password::new("loop-forever-Marker-2"),
+            false,
+        );
+        tokio::spawn(async move { e.send(&body).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let good = "Marker-Meanwhile-5m!";
+    let a = e
+        .send(&RequestBody::reset(
+            "wasm-free-1",
+            by_uid(&uid),
+            Password::new(good),
+            false,
+        ))
+        .await;
+    expect(&a, OutcomeCode::Succeeded, 200);
+    assert!(s.can_bind(&dn, good).await);
+    assert!(
+        !looping.is_finished(),
+        "the other user's answer came while the plugin still looped"
+    );
+
+    let stuck = looping.await.unwrap_or_else(|e| panic!("{e}"));
+    expect(&stuck, OutcomeCode::PluginFault, 500);
+    assert!(s.can_bind(&stuck_dn, INITIAL).await, "nothing was written");
+}
