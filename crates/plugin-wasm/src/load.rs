@@ -229,11 +229,17 @@ async fn link<B: Bindings>(
         options,
         http,
     };
-    let mut live = plugin
-        .instantiate(plugin.options.timeout(), None)
-        .await
-        .map_err(|f| format!("{}: the plugin {f}", path.display()))?;
-    let described = live.bindings.describe(&mut live.store).await;
+    // `describe` runs while the host starts, on the loader's own small executor:
+    // no capability is granted to it (an HTTP call could not be driven there).
+    let mut store = runtime.new_store(plugin.name.clone(), plugin.options.memory_bytes(), None);
+    store.data_mut().begin_call(plugin.options.timeout(), None);
+    let bindings = B::instantiate(&plugin.pre, &mut store).await.map_err(|e| {
+        format!(
+            "{}: the plugin could not be instantiated: {e:#}",
+            path.display()
+        )
+    })?;
+    let described = bindings.describe(&mut store).await;
     let metadata = described.map_err(|e| format!("{}: `describe` failed: {e}", path.display()))?;
     check_metadata(&metadata, B::WORLD).map_err(|m| format!("{}: {m}", path.display()))?;
     plugin.name = Arc::from(metadata.name.as_str());
