@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use ldap3::Mod;
 use serde_json::{json, Value};
+use writeback_testkit::samba::{self, NewUser};
 use writeback_testkit::slapd::{self, Slapd};
 use writeback_testkit::tls::TestCerts;
 use writeback_tests::engine::write_secret;
@@ -30,6 +31,19 @@ struct Scim {
 
 impl Scim {
     async fn start(slapd: &Slapd, extra: &str) -> Scim {
+        Self::start_with(extra, |dir| {
+            format!(
+                "{}{}",
+                openldap_target(slapd, dir, "ldap", BY_UID),
+                BASIC_POLICY
+            )
+        })
+        .await
+    }
+
+    /// `extra` goes into the SCIM source's table; `targets` gives the `[[targets]]` (one
+    /// named `ldap`) and policies.
+    async fn start_with(extra: &str, targets: impl FnOnce(&Path) -> String) -> Scim {
         let [port] = writeback_testkit::process::free_ports::<1>("127.0.0.1")
             .unwrap_or_else(|e| panic!("free port: {e}"));
         let mut ca_file = PathBuf::new();
@@ -46,12 +60,11 @@ impl Scim {
                 "[[sources]]\ntype = \"scim\"\nname = \"scim\"\nlisten = \"127.0.0.1:{port}\"\n\
                  tls = {{ cert_file = \"{cert}\", key_file = \"{key}\" }}\ntoken = {{ file = \"{token}\" }}\n\
                  target = \"ldap\"\nmax_results = 50\nmax_body_bytes = 8192\n{extra}\n\n\
-                 [pipeline]\ndeadline_ms = 8000\n\n{target}{policy}",
+                 [pipeline]\ndeadline_ms = 8000\n\n{targets}",
                 cert = certs.cert.display(),
                 key = certs.key.display(),
                 token = token.display(),
-                target = openldap_target(slapd, dir, "ldap", BY_UID),
-                policy = BASIC_POLICY,
+                targets = targets(dir),
             )
         })
         .await;
@@ -525,5 +538,68 @@ async fn conformance_checker_finds_nothing_to_complain_about() {
         stdout.contains("SUCCESS  service_provider_config"),
         "scim2-tester ran its checks:\n{stdout}"
     );
+    scim.engine.stop().await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The same through the `active-directory` target on the real Samba AD DC: users found by
+/// UPN with their objectGUID as id, a pushed password that binds, and AD's complexity
+/// refusal as a SCIM error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn samba_ad_users_and_password_push() {
+    let dc = samba::shared().unwrap_or_else(|e| panic!("samba: {e}"));
+    let initial = "Scim!Initial-Pass-1";
+    let user = dc
+        .add_user(NewUser::new(&dc.unique_name("scimad"), initial))
+        .await
+        .unwrap_or_else(|e| panic!("add user: {e}"));
+    let svc = dc.service_account();
+    let attributes = "attributes = { id_identity = \"immutable_id\", userName = { directory = \"userPrincipalName\", \
+                      identity = \"upn\" }, displayName = \"displayName\" }";
+    let scim = Scim::start_with(attributes, |dir| {
+        let secret = write_secret(dir, "ad-bind", &svc.password);
+        format!(
+            "[[targets]]\ntype = \"active-directory\"\nname = \"ldap\"\nurl = \"{}\"\nca_file = \"{}\"\n\
+             bind_dn = \"{}\"\nbind_password = {{ file = \"{}\" }}\nbase_dn = \"{}\"\n\n",
+            dc.ldaps_url(),
+            dc.ca_file().display(),
+            svc.upn,
+            secret.display(),
+            dc.base_dn()
+        )
+    })
+    .await;
+    let found = scim.find(&user.upn).await;
+    let id = found["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(id.len(), 36, "objectGUID as id: {found}");
+    let (status, by_id) = scim.call("GET", &format!("/Users/{id}"), None).await;
+    assert_eq!((status, by_id["userName"].clone()), (200, json!(user.upn)));
+
+    let marker = "Scim!Marker-AD-7pQ";
+    let (status, body) = scim
+        .call(
+            "PATCH",
+            &format!("/Users/{id}"),
+            Some(patch_password(marker)),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    dc.bind_as(&user.upn, marker)
+        .await
+        .unwrap_or_else(|e| panic!("the pushed password binds: {e:?}"));
+
+    let weak = "aaaaaaaaaa";
+    let (status, e) = scim
+        .call("PATCH", &format!("/Users/{id}"), Some(patch_password(weak)))
+        .await;
+    assert_eq!(
+        (status, e["scimType"].clone()),
+        (400, json!("invalidValue")),
+        "{e}"
+    );
+    assert_scim_error(&e, 400);
+    dc.bind_as(&user.upn, marker)
+        .await
+        .unwrap_or_else(|e| panic!("still the pushed password: {e:?}"));
+    assert_no_leak(&scim.engine, None, marker).await;
     scim.engine.stop().await.unwrap_or_else(|e| panic!("{e}"));
 }
