@@ -427,3 +427,11 @@ async fn retries_reuse_the_request_id_and_activate_unlocks() {
     assert_eq!(seen[0].request_id, seen[1].request_id);
     assert_eq!(seen[2].kind, Some(OperationKind::Unlock));
 }
+
+#[test]
+fn scrub_wipes_every_string() {
+    let mut body =
+        json!({"Operations": [{"op": "replace", "value": {"password": "Marker-Scrub-1"}}]});
+    crate::routes::scrub(&mut body);
+    assert!(!body.to_string().contains("Marker"), "{body}");
+}
