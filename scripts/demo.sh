@@ -51,7 +51,7 @@ printf '%s\n' "$NEW_PASSWORD" | "$BIN/writeback" request \
   --secret-file "$DEMO_DIR/webhook.secret" --username alice
 
 echo "== 4. alice binds with the new password"
-printf '%s' "$NEW_PASSWORD" > "$DEMO_DIR/alice.pw"
+(umask 077; printf '%s' "$NEW_PASSWORD" > "$DEMO_DIR/alice.pw")
 LDAPTLS_CACERT="$LAB_CA_FILE" ldapwhoami -x -H "$LAB_LDAPS_URL" -D "$LAB_USER_DN" -y "$DEMO_DIR/alice.pw"
 
 echo "== 5. a password the policy refuses: the reasons come back, nothing is written"

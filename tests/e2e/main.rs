@@ -2,11 +2,12 @@
 //! SMTP, HTTP), the real host and the real webhook source.
 
 mod active_directory;
+mod cli;
 mod native_plugins;
 mod notifications;
 mod openldap_target;
+mod policies;
 mod scim;
 mod support;
 mod wasm_plugins;
 mod writeback_openldap;
-mod policies;

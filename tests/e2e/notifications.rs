@@ -6,7 +6,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use writeback_core::{OutcomeCode, Password};
@@ -323,46 +322,6 @@ async fn mail_queued_during_an_smtp_outage_is_delivered_when_it_comes_back() {
     let _ = e.stop().await;
 }
 
-/// The `writeback` binary of this build (built on first use when missing).
-fn writeback_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // …/target/<profile>/deps/e2e-<hash> → …/target/<profile>/writeback
-        let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current exe: {e}"));
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .unwrap_or_else(|| panic!("unexpected test binary path {}", exe.display()))
-            .to_path_buf();
-        let bin = profile_dir.join("writeback");
-        let target_dir = profile_dir.parent().unwrap_or(&profile_dir).to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut build = Command::new(cargo);
-        build
-            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-            .args([
-                "build",
-                "-p",
-                "writeback-cli",
-                "--bin",
-                "writeback",
-                "--target-dir",
-            ])
-            .arg(&target_dir);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            build.arg("--release");
-        }
-        let status = build
-            .status()
-            .unwrap_or_else(|e| panic!("cargo build: {e}"));
-        assert!(
-            status.success() && bin.exists(),
-            "building the writeback binary failed"
-        );
-        bin
-    })
-}
-
 /// A config for the real binary: the webhook source on a free port, the given rest.
 struct BinaryConfig {
     dir: tempfile::TempDir,
@@ -398,7 +357,7 @@ fn binary_config(rest: impl FnOnce(&Path) -> String) -> BinaryConfig {
 }
 
 fn spawn_writeback(config: &BinaryConfig) -> Child {
-    let mut command = Command::new(writeback_binary());
+    let mut command = Command::new(writeback_tests::binary::writeback());
     command
         .args(["run", "-c"])
         .arg(&config.path)
@@ -529,7 +488,7 @@ async fn policy_with_max_age(slapd: &Slapd, name: &str, max_age: u64) -> String 
 }
 
 fn run_cli(args: &[&str], config: &Path) -> String {
-    let out = Command::new(writeback_binary())
+    let out = Command::new(writeback_tests::binary::writeback())
         .args(args)
         .arg("-c")
         .arg(config)

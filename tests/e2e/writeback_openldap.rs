@@ -371,7 +371,11 @@ async fn unauthenticated_or_malformed_requests_never_reach_the_pipeline() {
             other_body,
         )
         .await;
-    assert_eq!(status(&replay), 409, "a replayed webhook-id with another body");
+    assert_eq!(
+        status(&replay),
+        409,
+        "a replayed webhook-id with another body"
+    );
     assert!(matches!(&replay, Ok(a) if a.reply.outcome == OutcomeCode::Unauthorized));
     let again = e
         .post_raw(signed(&secret, "msg_b1", unix_now(), &body), body.clone())

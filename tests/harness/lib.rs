@@ -2,6 +2,7 @@
 //! config (the real host, the real webhook source over HTTPS), a notification
 //! receiver, and the captured log to search for leaked passwords.
 
+pub mod binary;
 pub mod engine;
 pub mod logs;
 pub mod receiver;

@@ -16,10 +16,13 @@ use writeback_core::HealthCheck;
 use crate::config::AdminConfig;
 use crate::pipeline::Pipeline;
 
+/// Each target's name with its latest self-test.
+type TargetHealth = Vec<(String, Vec<HealthCheck>)>;
+
 #[derive(Clone)]
 struct AdminState {
     pipeline: Pipeline,
-    health: Arc<RwLock<Vec<(String, Vec<HealthCheck>)>>>,
+    health: Arc<RwLock<TargetHealth>>,
 }
 
 pub fn spawn(

@@ -61,18 +61,27 @@ pub struct Registry {
     notifiers: BTreeMap<String, Entry<NotifierFactory>>,
     loaders: Vec<Arc<dyn PluginLoader>>,
     origin: Option<String>,
+    conflicts: Vec<String>,
 }
 
 macro_rules! kind_accessors {
     ($register:ident, $get:ident, $field:ident, $factory:ty) => {
-        /// Registers a factory under its type name; a later one with the same name wins.
+        /// Registers a factory under its type name. In code a later one replaces an earlier
+        /// one; a plugin file may not replace a type that is already registered.
         pub fn $register(&mut self, factory: $factory) {
-            let origin = self
-                .origin
-                .clone()
-                .unwrap_or_else(|| "built-in".to_string());
-            self.$field
-                .insert(factory.type_name().to_string(), Entry { factory, origin });
+            let name = factory.type_name().to_string();
+            if let Some(file) = &self.origin {
+                // A plugin may add types, never replace one silently.
+                if let Some(existing) = self.$field.get(&name) {
+                    self.conflicts.push(format!(
+                        "{file} provides type `{name}`, which {} already provides; rename it in the plugin",
+                        existing.origin
+                    ));
+                    return;
+                }
+            }
+            let origin = self.origin.clone().unwrap_or_else(|| "built-in".to_string());
+            self.$field.insert(name, Entry { factory, origin });
         }
 
         pub fn $get(&self, type_name: &str) -> Option<&$factory> {
@@ -114,7 +123,11 @@ impl Registry {
         self.origin = Some(spec.path.display().to_string());
         let result = loader.load(spec, self);
         self.origin = None;
-        result.map_err(|e| e.to_string())
+        result.map_err(|e| e.to_string())?;
+        match self.conflicts.drain(..).next() {
+            Some(conflict) => Err(conflict),
+            None => Ok(()),
+        }
     }
 
     /// The type names known for a kind, for "unknown type" errors.

@@ -129,7 +129,13 @@ async fn start_writeback(dir: &std::path::Path) -> (String, CancellationToken) {
     (url, token)
 }
 
-async fn load(case: &'static str, url: String, round: usize, concurrency: usize, total: usize) -> Row {
+async fn load(
+    case: &'static str,
+    url: String,
+    round: usize,
+    concurrency: usize,
+    total: usize,
+) -> Row {
     let client = Arc::new(Client::new(None).unwrap_or_else(|e| panic!("{e}")));
     let secret = Arc::new(Secret::parse(SECRET).unwrap_or_else(|e| panic!("{e}")));
     measure(case, concurrency, total, move |i| {

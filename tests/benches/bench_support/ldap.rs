@@ -7,7 +7,9 @@ use std::sync::Arc;
 use ldap3::exop::PasswordModify;
 use ldap3::{LdapConnAsync, LdapConnSettings, Scope, StdStream};
 use tokio::sync::Mutex;
-use writeback_core::{CloudIdentity, Initiator, Operation, OutcomeCode, Password, Request, RequestId};
+use writeback_core::{
+    CloudIdentity, Initiator, Operation, OutcomeCode, Password, Request, RequestId,
+};
 use writeback_host::{Config, Host};
 use writeback_testkit::slapd::Slapd;
 
@@ -22,15 +24,18 @@ async fn raw_connections(slapd: &Slapd, n: usize) -> Vec<Arc<Mutex<ldap3::Ldap>>
         roots.add(cert).unwrap_or_else(|e| panic!("{e}"));
     }
     let tls = Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap_or_else(|e| panic!("{e}"))
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
     );
     let mut out = Vec::new();
     for _ in 0..n {
-        let tcp = std::net::TcpStream::connect(("127.0.0.1", slapd.ldaps_port())).unwrap_or_else(|e| panic!("{e}"));
+        let tcp = std::net::TcpStream::connect(("127.0.0.1", slapd.ldaps_port()))
+            .unwrap_or_else(|e| panic!("{e}"));
         tcp.set_nodelay(true).unwrap_or_else(|e| panic!("{e}"));
         let settings = LdapConnSettings::new()
             .set_config(tls.clone())
@@ -48,7 +53,14 @@ async fn raw_connections(slapd: &Slapd, n: usize) -> Vec<Arc<Mutex<ldap3::Ldap>>
     out
 }
 
-async fn raw(case: &'static str, slapd: &Slapd, users: Arc<Vec<(String, String)>>, conc: usize, total: usize, lookup: bool) -> Row {
+async fn raw(
+    case: &'static str,
+    slapd: &Slapd,
+    users: Arc<Vec<(String, String)>>,
+    conc: usize,
+    total: usize,
+    lookup: bool,
+) -> Row {
     let conns = Arc::new(raw_connections(slapd, conc).await);
     let people = slapd.people_dn();
     measure(case, conc, total, move |i| {
@@ -57,7 +69,10 @@ async fn raw(case: &'static str, slapd: &Slapd, users: Arc<Vec<(String, String)>
             let (uid, dn) = &users[i % users.len()];
             let mut ldap = conns[i % conns.len()].lock().await;
             let dn = if lookup {
-                let filter = format!("(&(objectClass=inetOrgPerson)(uid={}))", ldap3::ldap_escape(uid));
+                let filter = format!(
+                    "(&(objectClass=inetOrgPerson)(uid={}))",
+                    ldap3::ldap_escape(uid)
+                );
                 let (entries, _) = ldap
                     .search(&people, Scope::Subtree, &filter, vec!["uid", "cn", "mail"])
                     .await
@@ -126,7 +141,10 @@ pub async fn ldap_resets(quick: bool) -> Vec<Row> {
     let mut users = Vec::new();
     for _ in 0..USERS {
         let uid = slapd.unique_uid("bench");
-        let dn = slapd.add_user(&uid, "Initial-Pass-1", &[]).await.unwrap_or_else(|e| panic!("{e}"));
+        let dn = slapd
+            .add_user(&uid, "Initial-Pass-1", &[])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         users.push((uid, dn));
     }
     // The default policy keeps 3 old passwords; every reset here uses a new one.
@@ -156,17 +174,44 @@ pub async fn ldap_resets(quick: bool) -> Vec<Row> {
         let pipeline = host.pipeline();
         let total = if conc == 1 { total / 3 } else { total };
         let mut round = conc * 1000;
-        let raw_plain = raw("(b) raw ldap3: Password Modify", &slapd, users.clone(), conc, total, false).await;
+        let raw_plain = raw(
+            "(b) raw ldap3: Password Modify",
+            &slapd,
+            users.clone(),
+            conc,
+            total,
+            false,
+        )
+        .await;
         let (b, s) = compare(
             rounds,
-            || raw("(b) raw ldap3: lookup + Password Modify", &slapd, users.clone(), conc, total, true),
+            || {
+                raw(
+                    "(b) raw ldap3: lookup + Password Modify",
+                    &slapd,
+                    users.clone(),
+                    conc,
+                    total,
+                    true,
+                )
+            },
             || {
                 round += 1;
-                through_writeback("(b) writeback: pipeline -> openldap target", pipeline.clone(), users.clone(), conc, total, round)
+                through_writeback(
+                    "(b) writeback: pipeline -> openldap target",
+                    pipeline.clone(),
+                    users.clone(),
+                    conc,
+                    total,
+                    round,
+                )
             },
         )
         .await;
-        let mut vs_plain = Row { ratio: None, ..clone_row(&s) };
+        let mut vs_plain = Row {
+            ratio: None,
+            ..clone_row(&s)
+        };
         vs_plain.case = "(b)   same, ratio against Password Modify alone".into();
         vs_plain.ratio = Some(s.per_second / raw_plain.per_second);
         rows.push(raw_plain);

@@ -3,7 +3,6 @@
 pub mod http;
 pub mod ldap;
 
-
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -323,7 +323,7 @@ impl Shared {
                 .await
             {
                 Ok(rules) if rules.is_empty() => {}
-                Ok(rules) => return Outcome::rejected(rules),
+                Ok(rules) => return refusal(rules),
                 Err(outcome) => return outcome,
             }
         }
@@ -421,6 +421,16 @@ impl Shared {
             after_deadline,
             duplicate,
         });
+    }
+}
+
+/// A policy refusal. When every broken rule is a minimum-age rule (`*.min_age`), the
+/// person needs to wait, not to choose another password: `rejected_min_age`.
+fn refusal(rules: Vec<RuleViolation>) -> Outcome {
+    if rules.iter().all(|r| r.rule.ends_with("min_age")) {
+        Outcome::of(OutcomeCode::RejectedMinAge).with_rules(rules)
+    } else {
+        Outcome::rejected(rules)
     }
 }
 
