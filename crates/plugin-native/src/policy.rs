@@ -2,14 +2,22 @@
 
 use std::sync::Arc;
 
+use abi_stable::std_types::RStr;
 use async_trait::async_trait;
 use writeback_core::{
     Account, CloudIdentity, Outcome, Password, Policy, PolicyContext, RuleViolation,
 };
-use writeback_plugin_native_abi::{AccountView, PasswordView, PolicyBox, PolicyInput};
+use writeback_plugin_native_abi::{
+    AccountView, AttributeView, PasswordView, PolicyBox, PolicyInput,
+};
 
 use crate::calls::Calls;
 use crate::convert;
+
+const EMPTY_VALUE: AttributeView<'static> = AttributeView {
+    name: RStr::from_str(""),
+    value: RStr::from_str(""),
+};
 
 pub struct NativePolicy {
     policy: Arc<PolicyBox>,
@@ -52,13 +60,28 @@ fn evaluate_with(
     accounts: &[(String, Account)],
 ) -> Result<Vec<RuleViolation>, Outcome> {
     let extra = convert::extra_views(identity);
-    // Every account's values in one list, each account a slice of it: one allocation
-    // for the values, and none for the accounts in the usual one-target case.
-    let values: Vec<_> = accounts
+    // Every account's values in one list, each account a slice of it. Up to 8 values
+    // (the usual case) live on the stack: the call then allocates nothing.
+    let mut on_stack = [EMPTY_VALUE; 8];
+    let total: usize = accounts
         .iter()
-        .flat_map(|(_, a)| convert::value_views(a))
-        .collect();
-    let mut rest = values.as_slice();
+        .map(|(_, a)| a.attributes.values().map(Vec::len).sum::<usize>())
+        .sum();
+    let on_heap: Vec<AttributeView<'_>>;
+    let values: &[AttributeView<'_>] = if total <= on_stack.len() {
+        let all = accounts.iter().flat_map(|(_, a)| convert::value_views(a));
+        for (slot, view) in on_stack.iter_mut().zip(all) {
+            *slot = view;
+        }
+        &on_stack[..total]
+    } else {
+        on_heap = accounts
+            .iter()
+            .flat_map(|(_, a)| convert::value_views(a))
+            .collect();
+        &on_heap
+    };
+    let mut rest = values;
     let mut views = accounts.iter().map(|(target, a)| {
         let n = a.attributes.values().map(Vec::len).sum::<usize>();
         let (mine, others) = rest.split_at(n.min(rest.len()));
