@@ -23,14 +23,13 @@ impl NativeLoader {
     }
 }
 
-fn error(spec: &PluginSpec, key: &str, message: String) -> ConfigError {
-    let mut e = ConfigError::new(message);
-    e.key = Some(if key.is_empty() {
-        spec.key_path.clone()
-    } else {
-        format!("{}.{key}", spec.key_path)
-    });
-    e
+/// An error about the `[[plugins]]` entry; the host adds the file, line and entry
+/// (`plugins[N]`), so only a key inside the entry is named here.
+fn error(_spec: &PluginSpec, key: &str, message: String) -> ConfigError {
+    match key {
+        "" | "path" => ConfigError::new(message),
+        key => ConfigError::new(format!("`{key}`: {message}")),
+    }
 }
 
 impl PluginLoader for NativeLoader {
