@@ -729,7 +729,9 @@ mod directory_policy {
             .await
             .map_err(|o| anyhow::anyhow!("{o:?}"))?;
         let accounts = vec![("ad".to_string(), account)];
+        // A person's own change: every rule applies, minimum age included.
         let context = PolicyContext {
+            operation: writeback_core::OperationKind::Change,
             identity: &identity,
             accounts: &accounts,
         };
@@ -831,6 +833,7 @@ mod directory_policy {
             .map_err(|o| anyhow::anyhow!("{o:?}"))?;
         let accounts = vec![("corp-ad".to_string(), account)];
         let context = PolicyContext {
+            operation: writeback_core::OperationKind::Reset,
             identity: &identity,
             accounts: &accounts,
         };

@@ -360,6 +360,7 @@ async fn evaluate(
 ) -> Result<Vec<writeback_core::RuleViolation>, Outcome> {
     let identity = by_uid("someone");
     let context = PolicyContext {
+        operation: writeback_core::OperationKind::Reset,
         identity: &identity,
         accounts: &[],
     };

@@ -121,6 +121,9 @@ pub trait DirectoryTarget: Send + Sync {
 
 /// What a policy knows about the person besides the password.
 pub struct PolicyContext<'a> {
+    /// What the password is for: a change (the person's own, where minimum age
+    /// applies) or a reset.
+    pub operation: crate::request::OperationKind,
     pub identity: &'a CloudIdentity,
     /// Every target's resolved account, by target name.
     pub accounts: &'a [(String, Account)],

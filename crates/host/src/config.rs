@@ -203,12 +203,6 @@ impl Config {
                 .source
                 .error("pipeline.max_in_flight", "must be at least 1"));
         }
-        if self.targets.is_empty() {
-            return Err(self.source.error(
-                "targets",
-                "no [[targets]]: add at least one directory (for example type = \"openldap\")",
-            ));
-        }
         Ok(())
     }
 

@@ -96,6 +96,12 @@ impl Host {
         registry: &Registry,
         options: HostOptions,
     ) -> Result<Host, ConfigError> {
+        if config.targets.is_empty() {
+            return Err(config.source.error(
+                "targets",
+                "no [[targets]]: add at least one directory (for example type = \"openldap\")",
+            ));
+        }
         let registry = validate(&config, registry)?;
         let base_dir = config.base_dir();
         let ctx = BuildContext {

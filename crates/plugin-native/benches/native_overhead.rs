@@ -375,6 +375,7 @@ async fn run(plugin: PathBuf) {
     };
     let accounts = vec![("ldap".to_string(), account("alice"))];
     let context = PolicyContext {
+        operation: writeback_core::OperationKind::Reset,
         identity: &identity,
         accounts: &accounts,
     };

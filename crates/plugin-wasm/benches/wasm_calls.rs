@@ -178,6 +178,7 @@ async fn per_call(policy: &dyn Policy, n: u32) -> f64 {
         ..Default::default()
     };
     let context = PolicyContext {
+        operation: writeback_core::OperationKind::Reset,
         identity: &identity,
         accounts: &[],
     };
@@ -307,6 +308,7 @@ fn main() {
         let fresh_policy = wasm_policy(&cached, &policy_wasm, false).await;
         let identity = CloudIdentity::default();
         let context = PolicyContext {
+            operation: writeback_core::OperationKind::Reset,
             identity: &identity,
             accounts: &[],
         };

@@ -152,6 +152,7 @@ mod tests {
             ]),
         )];
         let ctx = PolicyContext {
+            operation: writeback_core::OperationKind::Reset,
             identity: &identity,
             accounts: &accounts,
         };

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 1. The connector types this program offers: its own target and a built-in policy.
     let mut registry = Registry::new();
     registry.register_target(Arc::new(FileTargetFactory));
-    registry.register_policy(Arc::new(writeback_policy_basic::BasicPolicyFactory));
+    registry.register_policy(Arc::new(writeback_policy_basic::BasicFactory));
 
     // 2. Configuration, here as TOML text (Config::load reads a file instead).
     let text = format!(

@@ -37,6 +37,7 @@ async fn broken(table: &str, sam: &str, display: &str, password: &str) -> Vec<St
     )];
     let identity = CloudIdentity::default();
     let context = PolicyContext {
+        operation: writeback_core::OperationKind::Reset,
         identity: &identity,
         accounts: &accounts,
     };

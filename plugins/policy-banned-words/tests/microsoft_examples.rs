@@ -31,6 +31,7 @@ async fn policy(text: &str, dir: &Path) -> std::sync::Arc<dyn Policy> {
 
 async fn rules(policy: &dyn Policy, identity: &CloudIdentity, password: &str) -> Vec<String> {
     let ctx = PolicyContext {
+        operation: writeback_core::OperationKind::Reset,
         identity,
         accounts: &[],
     };

@@ -43,6 +43,7 @@ async fn rules_broken(text: &str, password: &str) -> Vec<String> {
         },
     )];
     let context = PolicyContext {
+        operation: writeback_core::OperationKind::Reset,
         identity: &identity,
         accounts: &accounts,
     };

@@ -129,6 +129,7 @@ fn main() {
         },
     )];
     let ctx = PolicyContext {
+        operation: writeback_core::OperationKind::Reset,
         identity: &identity,
         accounts: &accounts,
     };

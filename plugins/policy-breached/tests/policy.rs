@@ -57,6 +57,7 @@ async fn refuses_listed_passwords_and_accepts_others() {
         .unwrap();
     let identity = CloudIdentity::default();
     let pctx = PolicyContext {
+        operation: writeback_core::OperationKind::Reset,
         identity: &identity,
         accounts: &[],
     };

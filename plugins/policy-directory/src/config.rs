@@ -26,9 +26,8 @@ pub struct DirectoryPolicyConfig {
     /// How long a read policy is used before it is read again.
     #[serde(default = "default_refresh")]
     pub refresh_seconds: u64,
-    /// Pre-check the minimum password age (pwdLastSet + minimum age). AD itself applies
-    /// it to changes only; this policy does not know the operation, so turn it off when
-    /// administrators reset passwords through writeback.
+    /// Pre-check the minimum password age (pwdLastSet + minimum age) for changes; as in
+    /// AD itself, resets are never held to it.
     #[serde(default = "default_true")]
     pub check_min_age: bool,
     #[serde(default = "default_timeout_ms")]

@@ -4,7 +4,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use writeback_core::{Outcome, OutcomeCode, Password, Policy, PolicyContext, RuleViolation};
+use writeback_core::{
+    OperationKind, Outcome, OutcomeCode, Password, Policy, PolicyContext, RuleViolation,
+};
 
 use crate::complexity;
 use crate::effective::{human, HUNDRED_NS_PER_SECOND};
@@ -124,7 +126,8 @@ impl Policy for DirectoryPolicy {
         Ok(judge(
             password.expose(),
             &facts,
-            self.check_min_age,
+            // AD applies the minimum age to a person's own change, never to a reset.
+            self.check_min_age && context.operation == OperationKind::Change,
             now_filetime(),
         ))
     }

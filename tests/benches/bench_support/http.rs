@@ -1,65 +1,21 @@
 //! (a) the webhook source and pipeline to a target that writes nothing, beside a bare
 //! server doing the same signature check, parse and reply.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
-use writeback_core::{
-    Account, BuildContext, CloudIdentity, ConfigError, ConnectorConfig, ConnectorFactory,
-    DirectoryTarget, Operation, Outcome, Password,
-};
+use writeback_core::{CloudIdentity, Password};
 use writeback_host::{CancellationToken, Config, Host};
 use writeback_signing::{verify, Secret, DEFAULT_TOLERANCE};
 use writeback_source_webhook::client::{Client, RequestBody};
 
+use super::null::NullFactory;
 use super::{compare, measure, Row};
 
 const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
-
-/// Resolves every identity to a fixed entry and writes nothing.
-struct NullTarget;
-
-#[async_trait]
-impl DirectoryTarget for NullTarget {
-    async fn resolve(&self, identity: &CloudIdentity) -> Result<Account, Outcome> {
-        Ok(Account {
-            dn: format!("uid={},ou=null", identity.label()),
-            id: None,
-            attributes: BTreeMap::new(),
-        })
-    }
-
-    async fn apply(&self, _account: &Account, _operation: &Operation) -> Result<(), Outcome> {
-        Ok(())
-    }
-}
-
-struct NullFactory;
-
-#[async_trait]
-impl ConnectorFactory<dyn DirectoryTarget> for NullFactory {
-    fn type_name(&self) -> &'static str {
-        "null"
-    }
-    fn description(&self) -> &'static str {
-        "benchmark: writes nothing"
-    }
-    fn validate(&self, _config: &ConnectorConfig) -> Result<(), ConfigError> {
-        Ok(())
-    }
-    async fn build(
-        &self,
-        _config: &ConnectorConfig,
-        _ctx: &BuildContext<'_>,
-    ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
-        Ok(Arc::new(NullTarget))
-    }
-}
 
 /// What the bare server does per request: the same checks and the same reply shape.
 async fn bare(headers: HeaderMap, body: Bytes) -> (StatusCode, String) {

@@ -2,6 +2,7 @@
 
 pub mod http;
 pub mod ldap;
+pub mod null;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};

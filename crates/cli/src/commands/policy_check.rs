@@ -129,6 +129,7 @@ pub async fn check_user(
         }
     }
     let context = PolicyContext {
+        operation: writeback_core::OperationKind::Reset,
         identity,
         accounts: &accounts,
     };

@@ -145,7 +145,9 @@ impl Pipeline {
         identity: &CloudIdentity,
         accounts: &[(String, Account)],
     ) -> Result<Vec<RuleViolation>, Outcome> {
-        self.shared.run_policies(password, identity, accounts).await
+        self.shared
+            .run_policies(OperationKind::Reset, password, identity, accounts)
+            .await
     }
 }
 
@@ -318,8 +320,9 @@ impl Shared {
         }
 
         if let Some(password) = request.operation.new_password() {
+            let operation = request.operation.kind();
             match self
-                .run_policies(password, &request.identity, &accounts)
+                .run_policies(operation, password, &request.identity, &accounts)
                 .await
             {
                 Ok(rules) if rules.is_empty() => {}
@@ -343,11 +346,16 @@ impl Shared {
 
     async fn run_policies(
         &self,
+        operation: OperationKind,
         password: &writeback_core::Password,
         identity: &CloudIdentity,
         accounts: &[(String, Account)],
     ) -> Result<Vec<RuleViolation>, Outcome> {
-        let context = PolicyContext { identity, accounts };
+        let context = PolicyContext {
+            operation,
+            identity,
+            accounts,
+        };
         let verdicts = join_all(
             self.policies
                 .iter()

@@ -9,7 +9,7 @@
 //! It runs until SIGINT or SIGTERM, then stops slapd (which also dies with it).
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use writeback_testkit::slapd::Slapd;
 use writeback_testkit::tls::TestCerts;
@@ -86,6 +86,6 @@ fn run(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn path(p: &PathBuf) -> String {
+fn path(p: &Path) -> String {
     p.display().to_string()
 }
