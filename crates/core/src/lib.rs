@@ -11,6 +11,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod config;
+pub mod deadline;
 pub mod event;
 pub mod identity;
 pub mod outcome;

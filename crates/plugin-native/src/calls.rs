@@ -46,7 +46,9 @@ impl Calls {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let deadline = Instant::now() + self.timeout;
+        // The plugin's own limit, or the request's deadline when that is nearer.
+        let limit = writeback_core::deadline::bound(self.timeout);
+        let deadline = Instant::now() + limit;
         let permit = match timeout_at(deadline, self.permits.clone().acquire_owned()).await {
             Ok(Ok(permit)) => permit,
             _ => {
@@ -54,7 +56,7 @@ impl Calls {
                     "{} did not get a turn for {method} within {} ms: {} calls are already running \
                      (max_concurrent_calls); the plugin is slow or stuck",
                     self.label,
-                    self.timeout.as_millis(),
+                    limit.as_millis(),
                     self.max
                 )))
             }
@@ -68,10 +70,11 @@ impl Calls {
             // Plugin code catches its own panics; this is a panic in the host's adapter.
             Ok(Err(join)) => Err(self.fault(&format!("{} failed in {method}: {join}", self.label))),
             Err(_) => Err(self.fault(&format!(
-                "{} did not answer {method} within {} ms (call_timeout_ms); the call goes on \
-                 in the background and its result is dropped",
+                "{} did not answer {method} within {} ms (call_timeout_ms, or the request's \
+                 deadline when nearer); the call goes on in the background and its result is \
+                 dropped",
                 self.label,
-                self.timeout.as_millis()
+                limit.as_millis()
             ))),
         }
     }

@@ -116,10 +116,10 @@ impl<B: Bindings> Sandbox<B> {
         Ok(sandbox)
     }
 
-    /// An instance ready for a call that must end within the plugin's time limit
-    /// (instantiation included).
+    /// An instance ready for a call that must end within the plugin's time limit, or
+    /// the request's deadline when that is nearer (instantiation included).
     pub async fn checkout(&self, redact: Option<Password>) -> Result<Live<B>, Fault> {
-        let limit = self.plugin.options.timeout();
+        let limit = writeback_core::deadline::bound(self.plugin.options.timeout());
         if self.mode == InstanceMode::Reused {
             let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
             if let Some(mut live) = idle {

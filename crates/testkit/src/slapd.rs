@@ -50,7 +50,7 @@ pub struct Slapd {
 
 /// The slapd every test in this binary shares, started on first use. Tests stay
 /// isolated by using their own users ([`Slapd::unique_uid`]). Panics (failing the
-/// test, never skipping it) when slapd cannot start, saying what to install.
+/// test rather than letting it pass) when slapd cannot start, saying what to install.
 pub fn shared() -> &'static Slapd {
     static SHARED: OnceLock<Result<Slapd, String>> = OnceLock::new();
     match SHARED.get_or_init(Slapd::start) {

@@ -216,7 +216,10 @@ impl Submit for Pipeline {
             }
             // The turn goes back with the result: the next request for this user starts
             // only after this one's outcome is recorded.
-            (worker.process(&request).await, turn)
+            let processed =
+                writeback_core::deadline::within(deadline.into_std(), worker.process(&request))
+                    .await;
+            (processed, turn)
         });
 
         // Bookkeeping runs in its own task so it completes even if the caller goes away.
