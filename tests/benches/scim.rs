@@ -18,12 +18,9 @@ use std::time::Duration;
 
 use bench_support::null::{id_of, NullFactory, USERS};
 use bench_support::{compare, measure, print_table, Row};
-use writeback_core::{CloudIdentity, Password};
 use writeback_host::{CancellationToken, Config, Host};
-use writeback_signing::Secret;
-use writeback_source_webhook::client::{Client, RequestBody};
 
-const WEBHOOK_SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+use writeback_tests::engine::WEBHOOK_SECRET;
 const TOKEN: &str = "bench-token-0123456789abcdef";
 
 struct Engine {
@@ -85,43 +82,6 @@ async fn start(dir: &Path) -> Engine {
     panic!("the sources did not start within 4 s");
 }
 
-/// Each request a fresh password, so no two bodies are alike (an identical body within
-/// the retry window would be answered from the first outcome, not measured).
-async fn webhook_load(url: String, round: usize, concurrency: usize, total: usize) -> Row {
-    let client = Arc::new(Client::new(None).unwrap_or_else(|e| panic!("{e}")));
-    let secret = Arc::new(Secret::parse(WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}")));
-    measure(
-        "webhook source: signed POST reset -> null target",
-        concurrency,
-        total,
-        move |i| {
-            let (client, secret, url) = (client.clone(), secret.clone(), url.clone());
-            async move {
-                let identity = CloudIdentity {
-                    username: Some(format!("user{}", i % USERS)),
-                    ..Default::default()
-                };
-                let body = RequestBody::reset(
-                    &format!("wh-{concurrency}-{round}-{i}"),
-                    identity,
-                    Password::new(format!("Bench-Passw0rd!{round}-{i}")),
-                    false,
-                );
-                let answer = client
-                    .send(&url, &secret, &body)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if answer.status == 200 {
-                    Ok(())
-                } else {
-                    Err(format!("HTTP {}: {}", answer.status, answer.reply.message))
-                }
-            }
-        },
-    )
-    .await
-}
-
 async fn scim_load(url: String, round: usize, concurrency: usize, total: usize) -> Row {
     let http = reqwest::Client::new();
     measure("scim source: PATCH /Users/{id} password -> null target", concurrency, total, move |i| {
@@ -169,7 +129,13 @@ fn main() {
                 rounds,
                 || {
                     wr += 1;
-                    webhook_load(engine.webhook.clone(), wr, concurrency, total)
+                    bench_support::http::load(
+                        "webhook source: signed POST reset -> null target",
+                        engine.webhook.clone(),
+                        wr,
+                        concurrency,
+                        total,
+                    )
                 },
                 || {
                     sr += 1;

@@ -277,7 +277,7 @@ impl ConnectorConfig {
 /// Where a secret comes from. Write `{ env = "NAME" }` or `{ file = "/run/secrets/x" }`;
 /// `{ value = "..." }` works but is meant for tests, never for examples.
 #[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "SecretTable")]
 pub struct SecretRef {
     #[serde(default)]
     pub env: Option<String>,
@@ -285,6 +285,45 @@ pub struct SecretRef {
     pub file: Option<PathBuf>,
     #[serde(default)]
     pub value: Option<Password>,
+}
+
+/// What a secret's table may hold. A plain string is refused by the untagged enum
+/// without serde echoing it: serde's "invalid type: string \"…\"" would put the secret
+/// into the error message.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SecretTable {
+    Table(SecretKeys),
+    Other(serde::de::IgnoredAny),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretKeys {
+    #[serde(default)]
+    env: Option<String>,
+    #[serde(default)]
+    file: Option<PathBuf>,
+    #[serde(default)]
+    value: Option<Password>,
+}
+
+impl TryFrom<SecretTable> for SecretRef {
+    type Error = &'static str;
+
+    fn try_from(t: SecretTable) -> Result<Self, Self::Error> {
+        match t {
+            SecretTable::Table(k) => Ok(SecretRef {
+                env: k.env,
+                file: k.file,
+                value: k.value,
+            }),
+            SecretTable::Other(_) => Err(
+                "a secret is a table with one key: { env = \"VAR\" } or { file = \"path\" } \
+                 (what was written is not shown, in case it is the secret)",
+            ),
+        }
+    }
 }
 
 impl SecretRef {
@@ -433,6 +472,28 @@ mod tests {
             err.starts_with("w.toml:11: `targets[1].tls.ca_file`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_secret_written_as_a_plain_string_is_not_echoed() {
+        #[derive(Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            bind_password: SecretRef,
+        }
+        let table: toml::Table =
+            toml::from_str("bind_password = \"Marker-Plain-9\"").unwrap_or_default();
+        let cfg = ConnectorConfig::in_code(ConnectorKind::Target, "t", "t", table);
+        let err = cfg
+            .parse::<T>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("bind_password") && err.contains("env"),
+            "{err}"
+        );
+        assert!(!err.contains("Marker"), "{err}");
     }
 
     #[test]

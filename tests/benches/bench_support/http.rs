@@ -15,7 +15,7 @@ use writeback_source_webhook::client::{Client, RequestBody};
 use super::null::NullFactory;
 use super::{compare, measure, Row};
 
-const SECRET: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+use writeback_tests::engine::WEBHOOK_SECRET as SECRET;
 
 /// What the bare server does per request: the same checks and the same reply shape.
 async fn bare(headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
@@ -85,7 +85,9 @@ async fn start_writeback(dir: &std::path::Path) -> (String, CancellationToken) {
     (url, token)
 }
 
-async fn load(
+/// Signed resets against a webhook source at `url`: every request a new id and a new
+/// password, so none is answered from an earlier outcome instead of being measured.
+pub async fn load(
     case: &'static str,
     url: String,
     round: usize,
@@ -102,9 +104,9 @@ async fn load(
                 ..Default::default()
             };
             let body = RequestBody::reset(
-                &format!("r{round}-{i}-{}", case.len()),
+                &format!("r{}-{concurrency}-{round}-{i}", case.len()),
                 identity,
-                Password::new("Bench-Passw0rd!"),
+                Password::new(format!("Bench-Passw0rd!{round}-{i}")),
                 false,
             );
             let answer = client
