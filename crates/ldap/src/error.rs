@@ -225,6 +225,7 @@ pub fn result_code_name(rc: u32) -> &'static str {
         65 => "objectClassViolation",
         68 => "entryAlreadyExists",
         80 => "other",
+        87 => "filterError",
         _ => "unknown",
     }
 }

@@ -18,8 +18,10 @@
 
 pub mod ber;
 pub mod connect;
+pub mod dn;
 pub mod error;
 pub mod escape;
+pub mod health;
 pub mod pool;
 pub mod ppolicy;
 pub mod session;

@@ -14,6 +14,10 @@ use writeback_core::Password;
 use crate::error::{LdapFailure, Reply};
 use crate::ppolicy;
 
+/// The client-side result code for a filter that does not parse (RFC 4511 leaves
+/// 80+ to APIs; 87 is `LDAP_FILTER_ERROR` in the C API).
+pub const FILTER_ERROR: u32 = 87;
+
 /// Entries a search returned, and whether the server stopped at the size limit.
 #[derive(Clone, Debug, Default)]
 pub struct Found {
@@ -53,6 +57,17 @@ impl Session {
     /// yourself, and call [`Session::mark_broken`] when it fails at the transport level.
     pub fn ldap(&mut self) -> &mut Ldap {
         &mut self.ldap
+    }
+
+    /// The time limit of each operation.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Changes the time limit of the next operations (a caller with a deadline
+    /// lowers it for one operation and puts it back).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
     }
 
     pub fn mark_broken(&mut self) {
@@ -154,6 +169,32 @@ impl Session {
         self.finish("password modify", result)
     }
 
+    /// Any extended operation, with the password policy control. Returns the
+    /// response value, if the server sent one.
+    pub async fn extended(
+        &mut self,
+        oid: &str,
+        value: Option<Vec<u8>>,
+    ) -> Result<(Option<Vec<u8>>, Reply), LdapFailure> {
+        let exop = ldap3::exop::Exop {
+            name: Some(oid.to_string()),
+            val: value,
+        };
+        let result = self
+            .ldap
+            .with_timeout(self.timeout)
+            .with_controls(ppolicy::request_control())
+            .extended(exop)
+            .await;
+        match result {
+            Ok(ldap3::result::ExopResult(exop, result)) => {
+                let reply = self.finish("extended operation", Ok(result))?;
+                Ok((exop.val, reply))
+            }
+            Err(e) => Err(self.transport_failure("extended operation", e)),
+        }
+    }
+
     /// Ends the session politely (errors ignored: the socket closes anyway).
     pub async fn unbind(mut self) {
         let _ = self.ldap.with_timeout(self.timeout).unbind().await;
@@ -186,6 +227,17 @@ impl Session {
             LdapError::LdapResult { result } => LdapFailure::Directory {
                 server,
                 reply: Reply::from_result(result),
+            },
+            // Found before anything is sent: the connection is still good.
+            LdapError::FilterParsing => LdapFailure::Directory {
+                server,
+                reply: Reply {
+                    rc: FILTER_ERROR,
+                    text: "the search filter does not parse".into(),
+                    matched: String::new(),
+                    ppolicy: None,
+                    controls: Vec::new(),
+                },
             },
             LdapError::Timeout { .. } => {
                 // The server may still be working on it; never reuse this connection.

@@ -9,7 +9,7 @@ use writeback_core::{
     Account, CloudIdentity, DirectoryTarget, HealthCheck, Operation, Outcome, OutcomeCode, Password,
 };
 use writeback_ldap::ldap3::{Scope, SearchEntry};
-use writeback_ldap::{escape, Connector, FilterTemplate, LdapFailure, Pool, Security};
+use writeback_ldap::{escape, Connector, FilterTemplate, LdapFailure, Pool};
 
 use crate::config::SearchScope;
 
@@ -154,60 +154,18 @@ impl DirectoryTarget for OpenLdapTarget {
     }
 
     async fn self_test(&self) -> Vec<HealthCheck> {
-        let server = self.connector.server().to_string();
         let mut checks = Vec::new();
-        let mut session = match self.connector.connect().await {
-            Ok(s) => {
-                checks.push(HealthCheck::pass("connect", format!("{server} answers")));
-                let tls = match self.connector.security() {
-                    Security::Ldaps => "LDAPS, certificate verified against ca_file",
-                    Security::StartTls => "StartTLS, certificate verified against ca_file",
-                    Security::Plain => {
-                        "NO TLS: plain LDAP allowed by allow_plaintext (passwords travel in clear)"
-                    }
-                };
-                checks.push(HealthCheck {
-                    check: "tls".into(),
-                    ok: self.connector.security() != Security::Plain,
-                    detail: tls.into(),
-                });
-                s
-            }
-            Err(f @ LdapFailure::Tls { .. }) => {
-                checks.push(HealthCheck::pass(
-                    "connect",
-                    format!("{server} accepts TCP"),
-                ));
-                checks.push(HealthCheck::fail("tls", f.to_string()));
-                return checks;
-            }
-            Err(f) => {
-                checks.push(HealthCheck::fail("connect", f.to_string()));
-                return checks;
-            }
+        let Some(mut session) = writeback_ldap::health::connection_checks(
+            &self.connector,
+            self.pool.bind_dn(),
+            &self.bind_password,
+            &self.base_dn,
+            &mut checks,
+        )
+        .await
+        else {
+            return checks;
         };
-        let bind_dn = self.pool.bind_dn().to_string();
-        match session.bind(&bind_dn, &self.bind_password).await {
-            Ok(_) => checks.push(HealthCheck::pass("bind", format!("bound as {bind_dn}"))),
-            Err(f) => {
-                checks.push(HealthCheck::fail("bind", format!("bind as {bind_dn}: {f}")));
-                return checks;
-            }
-        }
-        match session
-            .search(&self.base_dn, Scope::Base, "(objectClass=*)", &["1.1"], 1)
-            .await
-        {
-            Ok(found) if found.entries.len() == 1 => checks.push(HealthCheck::pass(
-                "read base_dn",
-                format!("{} is readable", self.base_dn),
-            )),
-            Ok(_) => checks.push(HealthCheck::fail(
-                "read base_dn",
-                format!("{} is not visible to {bind_dn}", self.base_dn),
-            )),
-            Err(f) => checks.push(HealthCheck::fail("read base_dn", f.to_string())),
-        }
         match session
             .search("", Scope::Base, "(objectClass=*)", &["supportedControl"], 1)
             .await
