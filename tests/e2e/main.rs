@@ -10,4 +10,6 @@ mod policies;
 mod scim;
 mod support;
 mod wasm_plugins;
+mod wasm_source;
+mod wasm_target;
 mod writeback_openldap;

@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Bytes;
@@ -29,61 +28,38 @@ use crate::support::*;
 const INITIAL: &str = "Initial-Pass-1";
 
 /// The compiled components, built once per test binary.
-struct Guests {
-    policy: PathBuf,
-    notifier: PathBuf,
+pub(crate) struct Guests {
+    pub(crate) policy: PathBuf,
+    pub(crate) notifier: PathBuf,
+    pub(crate) target: PathBuf,
+    pub(crate) escaping_target: PathBuf,
+    pub(crate) source: PathBuf,
     misbehaving: PathBuf,
     snooping: PathBuf,
     future_version: PathBuf,
     policy_wants_http: PathBuf,
 }
 
-fn guests() -> &'static Guests {
+pub(crate) fn guests() -> &'static Guests {
     static GUESTS: OnceLock<Guests> = OnceLock::new();
     GUESTS.get_or_init(build_guests)
 }
 
 fn build_guests() -> Guests {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap_or_else(|| panic!("tests/ has a parent"))
-        .to_path_buf();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-        .join("wasm-guests");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    for workspace in [
+    let out = writeback_testkit::components::build(&[
         "examples/wasm-policy",
         "examples/wasm-notifier",
+        "examples/wasm-target",
+        "examples/wasm-source",
         "tests/wasm-guests",
-    ] {
-        let output = Command::new(&cargo)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--manifest-path",
-            ])
-            .arg(root.join(workspace).join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(&target)
-            .env_remove("RUSTFLAGS")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
-        assert!(
-            output.status.success(),
-            "building {workspace} for wasm32-wasip2 failed (is the target installed? \
-             `rustup target add wasm32-wasip2`, see .ci/setup.d/wasm.sh):\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let out = target.join("wasm32-wasip2/release");
+    ])
+    .unwrap_or_else(|e| panic!("{e}"));
     Guests {
         policy: out.join("wasm_policy_example.wasm"),
         notifier: out.join("wasm_notifier_example.wasm"),
+        target: out.join("wasm_target_example.wasm"),
+        escaping_target: out.join("escaping_target.wasm"),
+        source: out.join("wasm_source_example.wasm"),
         misbehaving: out.join("misbehaving_policy.wasm"),
         snooping: out.join("snooping_notifier.wasm"),
         future_version: out.join("future_version.wasm"),

@@ -121,7 +121,10 @@ mod tests {
         assert!(!is_within("", BASE).unwrap());
         // An escaped comma is part of a value, not a separator.
         assert!(!is_within("uid=a\\,ou=people,dc=example,dc=org", BASE).unwrap());
-        assert_eq!(parse("uid=a\\,ou=people,dc=example,dc=org").unwrap().len(), 3);
+        assert_eq!(
+            parse("uid=a\\,ou=people,dc=example,dc=org").unwrap().len(),
+            3
+        );
         assert!(!is_within("uid=alice,ou=people\\,dc=example,dc=org", BASE).unwrap());
         assert!(!is_within("uid=alice,ou=peoplex,dc=example,dc=org", BASE).unwrap());
     }

@@ -18,6 +18,7 @@ pub use self::writeback::plugin::types::{
 pub use crate::About;
 
 crate::log_helpers!(super::writeback::plugin::log);
+crate::model_helpers!(super::writeback::plugin::types);
 
 /// HTTP POST through the host's capability: only URLs on the plugin's `allow_http`
 /// list are reached; anything else is refused (and logged by the host).
@@ -52,27 +53,6 @@ impl NotifyError {
         NotifyError {
             message: message.into(),
             retryable,
-        }
-    }
-}
-
-impl OutcomeCode {
-    /// The stable name of the code (`rejected_policy`, …), as in the core model.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutcomeCode::Succeeded => "succeeded",
-            OutcomeCode::RejectedPolicy => "rejected_policy",
-            OutcomeCode::RejectedHistory => "rejected_history",
-            OutcomeCode::RejectedMinAge => "rejected_min_age",
-            OutcomeCode::WrongOldPassword => "wrong_old_password",
-            OutcomeCode::NotFound => "not_found",
-            OutcomeCode::AmbiguousIdentity => "ambiguous_identity",
-            OutcomeCode::AdminActionRequired => "admin_action_required",
-            OutcomeCode::DirectoryUnavailable => "directory_unavailable",
-            OutcomeCode::Timeout => "timeout",
-            OutcomeCode::PluginFault => "plugin_fault",
-            OutcomeCode::InvalidRequest => "invalid_request",
-            OutcomeCode::Unauthorized => "unauthorized",
         }
     }
 }

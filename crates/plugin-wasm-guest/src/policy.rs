@@ -16,6 +16,7 @@ pub use self::writeback::plugin::types::{
 pub use crate::About;
 
 crate::log_helpers!(super::writeback::plugin::log);
+crate::model_helpers!(super::writeback::plugin::types);
 
 /// What `evaluate` gets: the candidate password and who it is for.
 pub struct Request<'a> {
@@ -39,53 +40,6 @@ pub trait PolicyPlugin {
         config: &Self::Config,
         request: &Request<'_>,
     ) -> Result<Vec<RuleViolation>, Outcome>;
-}
-
-impl RuleViolation {
-    pub fn new(rule: impl Into<String>, message: impl Into<String>) -> Self {
-        RuleViolation {
-            rule: rule.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl Outcome {
-    /// A failure with a message for the person and a detail for the administrator.
-    pub fn failure(
-        code: OutcomeCode,
-        message: impl Into<String>,
-        admin_detail: Option<String>,
-    ) -> Self {
-        Outcome {
-            code,
-            message: message.into(),
-            rules: Vec::new(),
-            admin_detail,
-        }
-    }
-}
-
-impl CloudIdentity {
-    /// The value of a named or extra attribute, when present and not empty.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        let v = match name {
-            "upn" => self.upn.as_deref(),
-            "object_id" => self.object_id.as_deref(),
-            "immutable_id" => self.immutable_id.as_deref(),
-            "mail" => self.mail.as_deref(),
-            "username" => self.username.as_deref(),
-            "display_name" => self.display_name.as_deref(),
-            "given_name" => self.given_name.as_deref(),
-            "surname" => self.surname.as_deref(),
-            other => self
-                .extra
-                .iter()
-                .find(|a| a.name == other)
-                .map(|a| a.value.as_str()),
-        };
-        v.filter(|s| !s.is_empty())
-    }
 }
 
 #[doc(hidden)]

@@ -129,22 +129,9 @@ fn cargo(args: &[&str], dir: &Path) {
 
 /// The two example components, built for wasm32-wasip2 (as the e2e tests do).
 fn build_wasm_examples() -> (PathBuf, PathBuf) {
-    let out = target_dir().join("wasm-guests");
-    let out_s = out.display().to_string();
-    for example in ["examples/wasm-policy", "examples/wasm-notifier"] {
-        cargo(
-            &[
-                "build",
-                "--release",
-                "--target",
-                "wasm32-wasip2",
-                "--target-dir",
-                &out_s,
-            ],
-            &repo_root().join(example),
-        );
-    }
-    let release = out.join("wasm32-wasip2/release");
+    let release =
+        writeback_testkit::components::build(&["examples/wasm-policy", "examples/wasm-notifier"])
+            .unwrap_or_else(|e| panic!("{e}"));
     (
         release.join("wasm_policy_example.wasm"),
         release.join("wasm_notifier_example.wasm"),

@@ -7,7 +7,11 @@ pub mod notifier {
     wasmtime::component::bindgen!({
         world: "notifier-plugin",
         path: "../../wit",
-        imports: { "writeback:plugin/http.post": async, default: trappable },
+        imports: {
+            "writeback:plugin/http.post": async,
+            "writeback:plugin/http.send": async,
+            default: trappable,
+        },
         exports: { default: async },
     });
 }
@@ -22,6 +26,35 @@ pub mod policy {
         with: {
             "writeback:plugin/types": super::notifier::writeback::plugin::types,
             "writeback:plugin/log": super::notifier::writeback::plugin::log,
+        },
+    });
+}
+
+/// `world target-plugin`: imports log and directory.
+pub mod target {
+    wasmtime::component::bindgen!({
+        world: "target-plugin",
+        path: "../../wit",
+        imports: { default: async },
+        exports: { default: async },
+        with: {
+            "writeback:plugin/types": super::notifier::writeback::plugin::types,
+            "writeback:plugin/log": super::notifier::writeback::plugin::log,
+        },
+    });
+}
+
+/// `world source-plugin`: imports log and http.
+pub mod source {
+    wasmtime::component::bindgen!({
+        world: "source-plugin",
+        path: "../../wit",
+        imports: { default: trappable },
+        exports: { default: async },
+        with: {
+            "writeback:plugin/types": super::notifier::writeback::plugin::types,
+            "writeback:plugin/log": super::notifier::writeback::plugin::log,
+            "writeback:plugin/http": super::notifier::writeback::plugin::http,
         },
     });
 }

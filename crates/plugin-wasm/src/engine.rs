@@ -10,10 +10,10 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
 use crate::bindings::notifier::writeback::plugin::{http, log};
+use crate::bindings::target::writeback::plugin::directory;
 use crate::cache::CompileCache;
 use crate::deny;
-use crate::http::HttpGrant;
-use crate::state::HostState;
+use crate::state::{Grants, HostState};
 
 /// How often the epoch advances. A call overruns its deadline by at most about this.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -22,8 +22,12 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub struct WasmRuntime {
     pub(crate) engine: Engine,
     pub(crate) cache: Option<CompileCache>,
-    pub(crate) policy_linker: Linker<HostState>,
-    pub(crate) notifier_linker: Linker<HostState>,
+    /// WASI without grants and `log`: policies.
+    pub(crate) log_linker: Linker<HostState>,
+    /// … and `http`: notifiers and sources (a store without a grant refuses every URL).
+    pub(crate) http_linker: Linker<HostState>,
+    /// … and `directory`: targets (a store without a grant refuses every call).
+    pub(crate) directory_linker: Linker<HostState>,
     _ticker: Ticker,
 }
 
@@ -40,14 +44,15 @@ impl WasmRuntime {
             }
         };
 
-        let mut policy_linker = Linker::new(&engine);
-        add_wasi_without_grants(&mut policy_linker)?;
-        log::add_to_linker::<HostState, HasSelf<HostState>>(&mut policy_linker, |s| s)?;
+        let mut log_linker = Linker::new(&engine);
+        add_wasi_without_grants(&mut log_linker)?;
+        log::add_to_linker::<HostState, HasSelf<HostState>>(&mut log_linker, |s| s)?;
 
-        let mut notifier_linker = Linker::new(&engine);
-        add_wasi_without_grants(&mut notifier_linker)?;
-        log::add_to_linker::<HostState, HasSelf<HostState>>(&mut notifier_linker, |s| s)?;
-        http::add_to_linker::<HostState, HasSelf<HostState>>(&mut notifier_linker, |s| s)?;
+        let mut http_linker = log_linker.clone();
+        http::add_to_linker::<HostState, HasSelf<HostState>>(&mut http_linker, |s| s)?;
+
+        let mut directory_linker = log_linker.clone();
+        directory::add_to_linker::<HostState, HasSelf<HostState>>(&mut directory_linker, |s| s)?;
 
         Ok(WasmRuntime {
             _ticker: Ticker::start(engine.clone()).map_err(|e| {
@@ -55,8 +60,9 @@ impl WasmRuntime {
             })?,
             engine,
             cache,
-            policy_linker,
-            notifier_linker,
+            log_linker,
+            http_linker,
+            directory_linker,
         })
     }
 
@@ -69,9 +75,9 @@ impl WasmRuntime {
         &self,
         plugin: Arc<str>,
         memory_cap: usize,
-        http: Option<Arc<HttpGrant>>,
+        grants: Grants,
     ) -> Store<HostState> {
-        let mut store = Store::new(&self.engine, HostState::new(plugin, memory_cap, http));
+        let mut store = Store::new(&self.engine, HostState::new(plugin, memory_cap, grants));
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();

@@ -29,6 +29,19 @@ pub(crate) fn names(meta: &PluginMeta, mode: InstanceMode) -> (&'static str, &'s
     (type_name, Box::leak(line.into_boxed_str()))
 }
 
+/// The connector's table without the keys the host takes for itself (a target's
+/// `directory`, a source's poll settings), as the JSON text `configure` receives.
+pub(crate) fn guest_json(
+    config: &ConnectorConfig,
+    host_keys: &[&str],
+) -> Result<String, ConfigError> {
+    let mut guest = config.clone();
+    for key in host_keys {
+        guest.table.remove(*key);
+    }
+    config_json(&guest)
+}
+
 /// The connector's table as the JSON text `configure` receives.
 pub(crate) fn config_json(config: &ConnectorConfig) -> Result<String, ConfigError> {
     let json = serde_json::to_string(&config.table).map_err(|e| {

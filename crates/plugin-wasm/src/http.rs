@@ -1,4 +1,4 @@
-//! The outbound HTTP capability: POST to the URLs the config lists, nothing else. No
+//! The outbound HTTP capability: requests to the URLs the config lists, nothing else. No
 //! redirects (a redirect could lead anywhere), bounded bodies, bounded time. Every
 //! refusal is logged with the plugin's name and the URL it tried.
 
@@ -86,14 +86,15 @@ impl HttpGrant {
         })
     }
 
-    async fn post(
+    async fn send(
         &self,
+        method: reqwest::Method,
         url: Url,
         headers: Vec<Header>,
         body: Vec<u8>,
         budget: Duration,
     ) -> Result<Response, HttpError> {
-        let mut request = self.client.post(url).timeout(budget).body(body);
+        let mut request = self.client.request(method, url).timeout(budget).body(body);
         for h in headers {
             request = request.header(h.name, h.value);
         }
@@ -176,6 +177,23 @@ impl http::Host for HostState {
         headers: Vec<Header>,
         body: Vec<u8>,
     ) -> Result<Response, HttpError> {
+        self.send(http::Method::Post, url, headers, body).await
+    }
+
+    async fn send(
+        &mut self,
+        method: http::Method,
+        url: String,
+        headers: Vec<Header>,
+        body: Vec<u8>,
+    ) -> Result<Response, HttpError> {
+        let method = match method {
+            http::Method::Get => reqwest::Method::GET,
+            http::Method::Post => reqwest::Method::POST,
+            http::Method::Put => reqwest::Method::PUT,
+            http::Method::Patch => reqwest::Method::PATCH,
+            http::Method::Delete => reqwest::Method::DELETE,
+        };
         let plugin = self.plugin.clone();
         let shown = crate::fault::clip(url.clone(), 256);
         let parsed = match check_request(&url, &headers, &body) {
@@ -185,7 +203,7 @@ impl http::Host for HostState {
                 return Err(e);
             }
         };
-        let Some(grant) = self.http.clone().filter(|g| g.allows(&parsed)) else {
+        let Some(grant) = self.grants.http.clone().filter(|g| g.allows(&parsed)) else {
             tracing::warn!(
                 plugin = %plugin,
                 url = %shown,
@@ -201,13 +219,14 @@ impl http::Host for HostState {
         if budget.is_zero() {
             return Err(HttpError::Timeout);
         }
-        let result = grant.post(parsed, headers, body, budget).await;
+        let shown_method = method.to_string();
+        let result = grant.send(method, parsed, headers, body, budget).await;
         match &result {
             Ok(r) => {
-                tracing::debug!(plugin = %plugin, url = %shown, status = r.status, "WASM plugin HTTP request")
+                tracing::debug!(plugin = %plugin, method = %shown_method, url = %shown, status = r.status, "WASM plugin HTTP request")
             }
             Err(e) => {
-                tracing::info!(plugin = %plugin, url = %shown, error = ?e, "WASM plugin HTTP request failed")
+                tracing::info!(plugin = %plugin, method = %shown_method, url = %shown, error = ?e, "WASM plugin HTTP request failed")
             }
         }
         result

@@ -1,13 +1,14 @@
 //! WASM component plugins for writeback, sandboxed with wasmtime.
 //!
 //! A plugin is one `.wasm` component built for a world of the WIT package
-//! `writeback:plugin@0.1.0` (`wit/` at the repository root): `policy-plugin` or
-//! `notifier-plugin` (the `target-plugin` and `source-plugin` worlds are defined but
-//! not run yet). It gets no ambient authority: WASI is linked with an empty context
-//! (no files, no environment, no sockets), and the only capabilities are structured
-//! logging, a clock, randomness, and for notifiers HTTP POST to the URLs its
-//! `[[plugins]]` entry allows. Every call has a memory cap and a time limit; a trap,
-//! a limit hit or an invalid result fails that request with `plugin_fault`.
+//! `writeback:plugin@0.1.0` (`wit/` at the repository root): `policy-plugin`,
+//! `notifier-plugin`, `target-plugin` or `source-plugin`. It gets no ambient
+//! authority: WASI is linked with an empty context (no files, no environment, no
+//! sockets), and the only capabilities are structured logging, a clock, randomness,
+//! HTTP to the URLs its `[[plugins]]` entry allows (notifiers and sources), and for
+//! targets a directory handle confined to the server and subtree of the target's
+//! `[targets.directory]` table. Every call has a memory cap and a time limit; a
+//! trap, a limit hit or an invalid result fails that request with `plugin_fault`.
 //!
 //! Components are compiled once (kept in a [`CompileCache`] between starts) and
 //! pre-linked (`InstancePre`): a policy call on a fresh instance costs tens of
@@ -20,6 +21,7 @@ mod bindings;
 mod cache;
 mod convert;
 mod deny;
+mod directory;
 mod engine;
 mod factory;
 mod fault;
@@ -30,15 +32,18 @@ mod notifier;
 mod options;
 mod policy;
 mod sandbox;
+mod source;
 mod state;
+mod target;
 mod world;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use writeback_core::{ConnectorFactory, Notifier, Policy};
+use writeback_core::{CloudSource, ConnectorFactory, DirectoryTarget, Notifier, Policy};
 
 pub use cache::{CacheUse, CompileCache};
+pub use directory::{DirectoryConfig, DirectoryGrant, PASSWORD_MODIFY_OID};
 pub use engine::{WasmRuntime, EPOCH_TICK};
 pub use fault::Fault;
 pub use http::HttpGrant;
@@ -48,6 +53,8 @@ pub use notifier::{WasmNotifier, WasmNotifierFactory};
 pub use options::{InstanceMode, PluginOptions};
 pub use policy::{WasmPolicy, WasmPolicyFactory};
 pub use sandbox::PluginMeta;
+pub use source::{SourceSettings, WasmSource, WasmSourceFactory};
+pub use target::{WasmTarget, WasmTargetFactory};
 pub use world::{World, WIT_VERSION};
 
 /// A factory made from a loaded component, for the host's registry.
@@ -55,6 +62,8 @@ pub use world::{World, WIT_VERSION};
 pub enum WasmFactory {
     Policy(Arc<dyn ConnectorFactory<dyn Policy>>),
     Notifier(Arc<dyn ConnectorFactory<dyn Notifier>>),
+    Target(Arc<dyn ConnectorFactory<dyn DirectoryTarget>>),
+    Source(Arc<dyn ConnectorFactory<dyn CloudSource>>),
 }
 
 /// Loads WASM plugins into one shared engine.
@@ -92,6 +101,12 @@ impl LoadedPlugin {
             }
             load::Loaded::Notifier(p) => {
                 WasmFactory::Notifier(Arc::new(WasmNotifierFactory::new(p.clone())))
+            }
+            load::Loaded::Target(p) => {
+                WasmFactory::Target(Arc::new(WasmTargetFactory::new(p.clone())))
+            }
+            load::Loaded::Source(p) => {
+                WasmFactory::Source(Arc::new(WasmSourceFactory::new(p.clone())))
             }
         }
     }

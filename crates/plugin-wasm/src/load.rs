@@ -8,13 +8,13 @@ use std::sync::Arc;
 use wasmtime::component::{Component, Linker};
 
 use crate::bindings::notifier::writeback::plugin::types::{Metadata, PluginKind};
-use crate::bindings::{notifier, policy};
+use crate::bindings::{notifier, policy, source, target};
 use crate::cache::CacheUse;
 use crate::engine::WasmRuntime;
 use crate::http::HttpGrant;
 use crate::options::PluginOptions;
 use crate::sandbox::{Plugin, PluginMeta};
-use crate::state::HostState;
+use crate::state::{Grants, HostState};
 use crate::world::{Bindings, World, WIT_VERSION};
 
 /// Largest component file accepted.
@@ -29,6 +29,8 @@ pub struct LoadedPlugin(pub(crate) Loaded);
 pub(crate) enum Loaded {
     Policy(Arc<Plugin<policy::PolicyPlugin>>),
     Notifier(Arc<Plugin<notifier::NotifierPlugin>>),
+    Target(Arc<Plugin<target::TargetPlugin>>),
+    Source(Arc<Plugin<source::SourcePlugin>>),
 }
 
 impl LoadedPlugin {
@@ -36,6 +38,8 @@ impl LoadedPlugin {
         match &self.0 {
             Loaded::Policy(p) => &p.meta,
             Loaded::Notifier(p) => &p.meta,
+            Loaded::Target(p) => &p.meta,
+            Loaded::Source(p) => &p.meta,
         }
     }
 }
@@ -61,21 +65,53 @@ pub async fn load(
         detect_world(runtime, &component).map_err(|m| format!("{}: {m}", path.display()))?;
     check_imports(runtime, &component, world).map_err(|m| format!("{}: {m}", path.display()))?;
     let http = grant_http(&options, world).map_err(|m| format!("{}: {m}", path.display()))?;
-    match world {
-        World::Policy => {
-            let plugin = link::<policy::PolicyPlugin>(runtime, &runtime.policy_linker, component, options, http, cache).await?;
-            Ok(LoadedPlugin(Loaded::Policy(plugin)))
-        }
-        World::Notifier => {
-            let plugin = link::<notifier::NotifierPlugin>(runtime, &runtime.notifier_linker, component, options, http, cache).await?;
-            Ok(LoadedPlugin(Loaded::Notifier(plugin)))
-        }
-        World::Target | World::Source => Err(format!(
-            "{}: the {world} world is defined in the WIT package but this host version does not run it yet \
-             (see docs/wasm-plugins.md); policies and notifiers are supported",
-            path.display()
-        )),
-    }
+    let loaded = match world {
+        World::Policy => Loaded::Policy(
+            link(
+                runtime,
+                &runtime.log_linker,
+                component,
+                options,
+                http,
+                cache,
+            )
+            .await?,
+        ),
+        World::Notifier => Loaded::Notifier(
+            link(
+                runtime,
+                &runtime.http_linker,
+                component,
+                options,
+                http,
+                cache,
+            )
+            .await?,
+        ),
+        World::Target => Loaded::Target(
+            link(
+                runtime,
+                &runtime.directory_linker,
+                component,
+                options,
+                http,
+                cache,
+            )
+            .await?,
+        ),
+        World::Source => Loaded::Source(
+            link(
+                runtime,
+                &runtime.http_linker,
+                component,
+                options,
+                http,
+                cache,
+            )
+            .await?,
+        ),
+    };
+    Ok(LoadedPlugin(loaded))
 }
 
 fn read_component(path: &Path) -> Result<Vec<u8>, String> {
@@ -139,7 +175,7 @@ fn detect_world(runtime: &WasmRuntime, component: &Component) -> Result<World, S
         [world] => Ok(*world),
         [] => Err(format!(
             "the component is not a writeback plugin: it exports {}; a plugin exports \
-             `writeback:plugin/meta@{WIT_VERSION}` and one of the policy or notifier interfaces",
+             `writeback:plugin/meta@{WIT_VERSION}` and one of the policy, notifier, target or source interfaces",
             if exports.is_empty() {
                 "nothing".to_string()
             } else {
@@ -231,8 +267,14 @@ async fn link<B: Bindings>(
     };
     // `describe` runs while the host starts, on the loader's own small executor:
     // no capability is granted to it (an HTTP call could not be driven there).
-    let mut store = runtime.new_store(plugin.name.clone(), plugin.options.memory_bytes(), None);
-    store.data_mut().begin_call(plugin.options.timeout(), None);
+    let mut store = runtime.new_store(
+        plugin.name.clone(),
+        plugin.options.memory_bytes(),
+        Grants::default(),
+    );
+    store
+        .data_mut()
+        .begin_call(plugin.options.timeout(), Vec::new());
     let bindings = B::instantiate(&plugin.pre, &mut store).await.map_err(|e| {
         format!(
             "{}: the plugin could not be instantiated: {e:#}",

@@ -109,6 +109,8 @@ impl PluginLoader for WasmLoader {
         match loaded.factory() {
             WasmFactory::Policy(f) => registry.register_policy(f),
             WasmFactory::Notifier(f) => registry.register_notifier(f),
+            WasmFactory::Target(f) => registry.register_target(f),
+            WasmFactory::Source(f) => registry.register_source(f),
         }
         Ok(())
     }

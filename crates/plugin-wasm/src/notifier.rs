@@ -26,7 +26,7 @@ impl WasmNotifier {
     ) -> Result<Self, String> {
         let mode = plugin.options.instances.unwrap_or(InstanceMode::Reused);
         Ok(WasmNotifier {
-            sandbox: Sandbox::new(plugin, config_json, mode).await?,
+            sandbox: Sandbox::new(plugin, config_json, mode, None).await?,
         })
     }
 }
@@ -42,7 +42,7 @@ impl Notifier for WasmNotifier {
                 retryable: true,
             }
         };
-        let mut live = self.sandbox.checkout(None).await.map_err(fault)?;
+        let mut live = self.sandbox.checkout(Vec::new()).await.map_err(fault)?;
         let result = live
             .bindings
             .writeback_plugin_notifier()

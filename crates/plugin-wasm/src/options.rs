@@ -10,7 +10,7 @@ use serde::Deserialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InstanceMode {
-    /// A new instance for every call (default for policies and targets): no password
+    /// A new instance for every call (default for policies, targets and sources): no password
     /// outlives its call in guest memory, no state leaks between requests.
     Fresh,
     /// Instances are kept and reused (default for notifiers, which see no password).
@@ -34,7 +34,8 @@ pub struct PluginOptions {
     /// `fresh` or `reused`; the default depends on the plugin kind.
     #[serde(default)]
     pub instances: Option<InstanceMode>,
-    /// URLs a notifier may POST to (exact, or a prefix ending in `/`). Empty: none.
+    /// URLs a notifier or source may send requests to (exact, or a prefix ending in
+    /// `/`). Empty: none.
     #[serde(default)]
     pub allow_http: Vec<String>,
     /// CA certificates (PEM) for HTTPS; default: the system bundle when there is one.

@@ -27,7 +27,7 @@ impl WasmPolicy {
     ) -> Result<Self, String> {
         let mode = plugin.options.instances.unwrap_or(InstanceMode::Fresh);
         Ok(WasmPolicy {
-            sandbox: Sandbox::new(plugin, config_json, mode).await?,
+            sandbox: Sandbox::new(plugin, config_json, mode, None).await?,
         })
     }
 
@@ -38,7 +38,7 @@ impl WasmPolicy {
     ) -> Result<Vec<RuleViolation>, Fault> {
         let identity = convert::identity(context.identity);
         let accounts = convert::target_accounts(context.accounts);
-        let mut live = self.sandbox.checkout(Some(password.clone())).await?;
+        let mut live = self.sandbox.checkout(vec![password.clone()]).await?;
         let result = live
             .bindings
             .writeback_plugin_policy()

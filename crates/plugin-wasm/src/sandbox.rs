@@ -9,11 +9,12 @@ use wasmtime::Store;
 use writeback_core::Password;
 
 use crate::cache::CacheUse;
+use crate::directory::DirectoryGrant;
 use crate::engine::WasmRuntime;
 use crate::fault::{clip, Fault};
 use crate::http::HttpGrant;
 use crate::options::{InstanceMode, PluginOptions};
-use crate::state::HostState;
+use crate::state::{Grants, HostState};
 use crate::world::{Bindings, World};
 
 /// What a loaded plugin says about itself.
@@ -49,13 +50,16 @@ impl<B: Bindings> Plugin<B> {
     pub async fn instantiate(
         &self,
         limit: Duration,
-        redact: Option<Password>,
+        redact: Vec<Password>,
+        directory: Option<Arc<DirectoryGrant>>,
     ) -> Result<Live<B>, Fault> {
-        let mut store = self.runtime.new_store(
-            self.name.clone(),
-            self.options.memory_bytes(),
-            self.http.clone(),
-        );
+        let grants = Grants {
+            http: self.http.clone(),
+            directory,
+        };
+        let mut store =
+            self.runtime
+                .new_store(self.name.clone(), self.options.memory_bytes(), grants);
         store.data_mut().begin_call(limit, redact);
         match B::instantiate(&self.pre, &mut store).await {
             Ok(bindings) => Ok(Live { store, bindings }),
@@ -69,9 +73,10 @@ impl<B: Bindings> Plugin<B> {
         &self,
         config_json: &str,
         limit: Duration,
-        redact: Option<Password>,
+        redact: Vec<Password>,
+        directory: Option<Arc<DirectoryGrant>>,
     ) -> Result<Result<Live<B>, String>, Fault> {
-        let mut live = self.instantiate(limit, redact).await?;
+        let mut live = self.instantiate(limit, redact, directory).await?;
         let result = live.bindings.configure(&mut live.store, config_json).await;
         match result {
             Ok(Ok(())) => Ok(Ok(live)),
@@ -86,6 +91,8 @@ pub(crate) struct Sandbox<B: Bindings> {
     pub plugin: Arc<Plugin<B>>,
     config_json: String,
     mode: InstanceMode,
+    /// The directory this connector's config grants (targets only).
+    directory: Option<Arc<DirectoryGrant>>,
     idle: Mutex<Vec<Live<B>>>,
 }
 
@@ -95,9 +102,15 @@ impl<B: Bindings> Sandbox<B> {
         plugin: Arc<Plugin<B>>,
         config_json: String,
         mode: InstanceMode,
+        directory: Option<Arc<DirectoryGrant>>,
     ) -> Result<Self, String> {
         let live = match plugin
-            .configured(&config_json, plugin.options.timeout(), None)
+            .configured(
+                &config_json,
+                plugin.options.timeout(),
+                Vec::new(),
+                directory.clone(),
+            )
             .await
         {
             Ok(Ok(live)) => live,
@@ -110,6 +123,7 @@ impl<B: Bindings> Sandbox<B> {
             plugin,
             config_json,
             mode,
+            directory,
             idle: Mutex::new(Vec::new()),
         };
         sandbox.give_back(live);
@@ -118,7 +132,7 @@ impl<B: Bindings> Sandbox<B> {
 
     /// An instance ready for a call that must end within the plugin's time limit, or
     /// the request's deadline when that is nearer (instantiation included).
-    pub async fn checkout(&self, redact: Option<Password>) -> Result<Live<B>, Fault> {
+    pub async fn checkout(&self, redact: Vec<Password>) -> Result<Live<B>, Fault> {
         let limit = writeback_core::deadline::bound(self.plugin.options.timeout());
         if self.mode == InstanceMode::Reused {
             let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
@@ -130,7 +144,7 @@ impl<B: Bindings> Sandbox<B> {
         }
         match self
             .plugin
-            .configured(&self.config_json, limit, redact)
+            .configured(&self.config_json, limit, redact, self.directory.clone())
             .await?
         {
             Ok(live) => Ok(live),

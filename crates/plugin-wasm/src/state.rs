@@ -10,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use writeback_core::Password;
 
 use crate::bindings::notifier::writeback::plugin::log;
+use crate::directory::DirectoryGrant;
 use crate::fault::clip;
 use crate::http::HttpGrant;
 
@@ -64,6 +65,13 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
+/// The capabilities of one instance; `None` refuses every call of that import.
+#[derive(Clone, Default)]
+pub(crate) struct Grants {
+    pub http: Option<Arc<HttpGrant>>,
+    pub directory: Option<Arc<DirectoryGrant>>,
+}
+
 /// What one store holds.
 pub(crate) struct HostState {
     wasi: WasiCtx,
@@ -71,21 +79,23 @@ pub(crate) struct HostState {
     pub limiter: MemoryLimiter,
     /// The plugin's name, added to every log line it writes.
     pub plugin: Arc<str>,
-    /// The HTTP capability, when the config granted one (notifiers only).
-    pub http: Option<Arc<HttpGrant>>,
+    /// The capabilities the config granted this instance.
+    pub grants: Grants,
+    /// Directory operations made in the current call (capped per call).
+    pub directory_calls: u32,
     /// When the current call must stop (checked on every epoch tick).
     pub deadline: Instant,
     /// Set by the epoch callback when it interrupted the call.
     pub timed_out: bool,
     /// The time limit of the current call (for the fault message).
     pub limit: Duration,
-    /// The password of the current call, so a guest that logs it gets it redacted.
-    pub redact: Option<Password>,
+    /// The passwords of the current call, so a guest that logs one gets it redacted.
+    pub redact: Vec<Password>,
     log_lines: u32,
 }
 
 impl HostState {
-    pub fn new(plugin: Arc<str>, memory_cap: usize, http: Option<Arc<HttpGrant>>) -> Self {
+    pub fn new(plugin: Arc<str>, memory_cap: usize, grants: Grants) -> Self {
         HostState {
             // Nothing is granted: `WasiCtxBuilder::new()` has no preopened directories,
             // no environment, no arguments, no network, and stdio goes nowhere.
@@ -96,37 +106,41 @@ impl HostState {
                 refused: None,
             },
             plugin,
-            http,
+            grants,
+            directory_calls: 0,
             deadline: Instant::now(),
             timed_out: false,
             limit: Duration::ZERO,
-            redact: None,
+            redact: Vec::new(),
             log_lines: 0,
         }
     }
 
-    /// Starts a call: its time limit and the password to keep out of logs.
-    pub fn begin_call(&mut self, limit: Duration, redact: Option<Password>) {
+    /// Starts a call: its time limit and the passwords to keep out of logs.
+    pub fn begin_call(&mut self, limit: Duration, redact: Vec<Password>) {
         self.deadline = Instant::now() + limit;
         self.limit = limit;
         self.timed_out = false;
         self.limiter.refused = None;
         self.redact = redact;
         self.log_lines = 0;
+        self.directory_calls = 0;
     }
 
-    /// Ends a call: the password copy is dropped (and zeroized) now.
+    /// Ends a call: the password copies are dropped (and zeroized) now.
     pub fn end_call(&mut self) {
-        self.redact = None;
+        self.redact.clear();
     }
 
-    fn scrub(&self, text: &str, max: usize) -> String {
-        let text = match &self.redact {
-            Some(p) if !p.is_empty() && text.contains(p.expose()) => {
-                text.replace(p.expose(), "[redacted]")
+    /// The text with the call's passwords replaced, control characters blanked, and
+    /// clipped to `max` bytes.
+    pub fn scrub(&self, text: &str, max: usize) -> String {
+        let mut text = text.to_string();
+        for p in &self.redact {
+            if !p.is_empty() && text.contains(p.expose()) {
+                text = text.replace(p.expose(), "[redacted]");
             }
-            _ => text.to_string(),
-        };
+        }
         let text: String = text
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })

@@ -8,7 +8,7 @@ use wasmtime::component::InstancePre;
 use wasmtime::Store;
 
 use crate::bindings::notifier::writeback::plugin::types::Metadata;
-use crate::bindings::{notifier, policy};
+use crate::bindings::{notifier, policy, source, target};
 use crate::state::HostState;
 
 /// The WIT package version this host implements.
@@ -88,56 +88,42 @@ pub(crate) trait Bindings: Sized + Send + Sync + 'static {
     ) -> impl Future<Output = wasmtime::Result<Result<(), String>>> + Send;
 }
 
-impl Bindings for policy::PolicyPlugin {
-    type Pre = policy::PolicyPluginPre<HostState>;
-    const WORLD: World = World::Policy;
+/// The same glue for every world: the generated types differ only in name.
+macro_rules! world_bindings {
+    ($module:ident :: $bindings:ident, $pre:ident, $world:expr) => {
+        impl Bindings for $module::$bindings {
+            type Pre = $module::$pre<HostState>;
+            const WORLD: World = $world;
 
-    fn new_pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
-        policy::PolicyPluginPre::new(pre)
-    }
+            fn new_pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
+                $module::$pre::new(pre)
+            }
 
-    async fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
-        pre.instantiate_async(store).await
-    }
+            async fn instantiate(
+                pre: &Self::Pre,
+                store: &mut Store<HostState>,
+            ) -> wasmtime::Result<Self> {
+                pre.instantiate_async(store).await
+            }
 
-    async fn describe(&self, store: &mut Store<HostState>) -> wasmtime::Result<Metadata> {
-        self.writeback_plugin_meta().call_describe(store).await
-    }
+            async fn describe(&self, store: &mut Store<HostState>) -> wasmtime::Result<Metadata> {
+                self.writeback_plugin_meta().call_describe(store).await
+            }
 
-    async fn configure(
-        &self,
-        store: &mut Store<HostState>,
-        json: &str,
-    ) -> wasmtime::Result<Result<(), String>> {
-        self.writeback_plugin_meta()
-            .call_configure(store, json)
-            .await
-    }
+            async fn configure(
+                &self,
+                store: &mut Store<HostState>,
+                json: &str,
+            ) -> wasmtime::Result<Result<(), String>> {
+                self.writeback_plugin_meta()
+                    .call_configure(store, json)
+                    .await
+            }
+        }
+    };
 }
 
-impl Bindings for notifier::NotifierPlugin {
-    type Pre = notifier::NotifierPluginPre<HostState>;
-    const WORLD: World = World::Notifier;
-
-    fn new_pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
-        notifier::NotifierPluginPre::new(pre)
-    }
-
-    async fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
-        pre.instantiate_async(store).await
-    }
-
-    async fn describe(&self, store: &mut Store<HostState>) -> wasmtime::Result<Metadata> {
-        self.writeback_plugin_meta().call_describe(store).await
-    }
-
-    async fn configure(
-        &self,
-        store: &mut Store<HostState>,
-        json: &str,
-    ) -> wasmtime::Result<Result<(), String>> {
-        self.writeback_plugin_meta()
-            .call_configure(store, json)
-            .await
-    }
-}
+world_bindings!(policy::PolicyPlugin, PolicyPluginPre, World::Policy);
+world_bindings!(notifier::NotifierPlugin, NotifierPluginPre, World::Notifier);
+world_bindings!(target::TargetPlugin, TargetPluginPre, World::Target);
+world_bindings!(source::SourcePlugin, SourcePluginPre, World::Source);

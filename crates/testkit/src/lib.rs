@@ -9,6 +9,7 @@
 //! never skip.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod components;
 pub mod process;
 pub mod samba;
 pub mod slapd;

@@ -1,7 +1,11 @@
 //! (b) resets against the real slapd: writeback's pipeline and OpenLDAP target beside
 //! a raw ldap3 client doing the same Password Modify operations on the same number of
 //! connections, once without and once with the lookup writeback does first.
+//! (c) the same resets through the WASM target example (examples/wasm-target, matching
+//! by uid), beside the built-in OpenLDAP target: the cost of the sandbox and of
+//! the directory handle.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use ldap3::exop::PasswordModify;
@@ -16,6 +20,14 @@ use writeback_testkit::slapd::Slapd;
 use super::{compare, measure, Row};
 
 const USERS: usize = 256;
+
+/// A password never used before in this run: slapd keeps the last three of each user
+/// and refuses them again, whichever case wrote them.
+fn fresh_password() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("Bench-{n}-Pw!x")
+}
 
 async fn raw_connections(slapd: &Slapd, n: usize) -> Vec<Arc<Mutex<ldap3::Ldap>>> {
     let pem = std::fs::read(slapd.ca_file()).unwrap_or_else(|e| panic!("{e}"));
@@ -85,7 +97,7 @@ async fn raw(
             } else {
                 dn.clone()
             };
-            let password = format!("Bench-{i}-Pw!x");
+            let password = fresh_password();
             ldap.extended(PasswordModify {
                 user_id: Some(&dn),
                 old_pass: None,
@@ -116,7 +128,7 @@ async fn through_writeback(
                 id: RequestId::parse(&format!("bench-{round}-{i}")).map_err(|e| e.to_string())?,
                 source: "bench".into(),
                 operation: Operation::Reset {
-                    new_password: Password::new(format!("Bench-{i}-Pw!x")),
+                    new_password: Password::new(fresh_password()),
                     must_change: false,
                 },
                 identity: CloudIdentity {
@@ -153,6 +165,9 @@ pub async fn ldap_resets(quick: bool) -> Vec<Row> {
     let secret = dir.path().join("bind.secret");
     std::fs::write(&secret, slapd.service_password()).unwrap_or_else(|e| panic!("{e}"));
     let (total, rounds) = if quick { (1_000, 1) } else { (6_000, 2) };
+    let wasm_target = writeback_testkit::components::build(&["examples/wasm-target"])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .join("wasm_target_example.wasm");
     let mut rows = Vec::new();
     for conc in [1, 8] {
         let text = format!(
@@ -165,13 +180,22 @@ pub async fn ldap_resets(quick: bool) -> Vec<Row> {
             secret.display(),
             slapd.people_dn()
         );
-        let path = dir.path().join(format!("bench-{conc}.toml"));
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-        let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let host = Host::build(config, &writeback_cli::builtin_registry())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let host = build_host(dir.path(), &format!("bench-{conc}"), &text).await;
         let pipeline = host.pipeline();
+        let wasm_text = format!(
+            "[pipeline]\ndedupe_capacity = 1000000\n\n[[plugins]]\npath = \"{}\"\ninstances = \"reused\"\n\n[[targets]]\n\
+             type = \"employee-directory\"\nkey_attribute = \"uid\"\nidentity_attribute = \"username\"\n\n\
+             [targets.directory]\nurl = \"{}\"\nca_file = \"{}\"\nbind_dn = \"{}\"\n\
+             bind_password = {{ file = \"{}\" }}\nbase_dn = \"{}\"\npool_size = {conc}\n",
+            wasm_target.display(),
+            slapd.ldaps_url(),
+            slapd.ca_file().display(),
+            slapd.service_dn(),
+            secret.display(),
+            slapd.people_dn()
+        );
+        let wasm_host = build_host(dir.path(), &format!("bench-wasm-{conc}"), &wasm_text).await;
+        let wasm_pipeline = wasm_host.pipeline();
         let total = if conc == 1 { total / 3 } else { total };
         let mut round = conc * 1000;
         let raw_plain = raw(
@@ -218,8 +242,48 @@ pub async fn ldap_resets(quick: bool) -> Vec<Row> {
         rows.push(b);
         rows.push(s);
         rows.push(vs_plain);
+
+        let (mut base_round, mut wasm_round) = (round + 100, round + 500);
+        let (b, s) = compare(
+            rounds,
+            || {
+                base_round += 1;
+                through_writeback(
+                    "(c) writeback: pipeline -> openldap target",
+                    pipeline.clone(),
+                    users.clone(),
+                    conc,
+                    total,
+                    base_round,
+                )
+            },
+            || {
+                wasm_round += 1;
+                through_writeback(
+                    "(c) writeback: pipeline -> WASM target (example)",
+                    wasm_pipeline.clone(),
+                    users.clone(),
+                    conc,
+                    total,
+                    wasm_round,
+                )
+            },
+        )
+        .await;
+        rows.push(b);
+        rows.push(s);
     }
     rows
+}
+
+/// A host built from `text` (written to `<dir>/<name>.toml`).
+async fn build_host(dir: &Path, name: &str, text: &str) -> Host {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    Host::build(config, &writeback_cli::builtin_registry())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn clone_row(r: &Row) -> Row {

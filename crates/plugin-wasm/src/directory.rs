@@ -1,0 +1,708 @@
+//! The `directory` capability of WASM targets: search, modify and extended operations
+//! on the one server the target's `[targets.directory]` table defines, as its service
+//! account, inside its `base_dn` subtree. The guest never sees the service account's
+//! password; every refusal is logged with the plugin's name.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use writeback_core::{
+    BuildContext, ConfigError, ConnectorConfig, HealthCheck, Outcome, OutcomeCode, Password,
+    SecretRef,
+};
+use writeback_ldap::ldap3::{Mod, Scope, SearchEntry};
+use writeback_ldap::session::FILTER_ERROR;
+use writeback_ldap::{
+    check_options, dn, password_outcome, ConnectOptions, Connector, LdapFailure, Pool, PpolicyError,
+};
+
+use crate::bindings::target::writeback::plugin::directory::{
+    self, DirectoryError, Entry, ErrorKind, Modification, ModifyKind,
+};
+use crate::convert;
+use crate::state::HostState;
+
+/// Password Modify (RFC 3062), the one extended operation allowed by default.
+pub const PASSWORD_MODIFY_OID: &str = "1.3.6.1.4.1.4203.1.11.1";
+/// Entries one search may return at most.
+const MAX_ENTRIES: u32 = 1000;
+/// Bytes of attribute values one search may return at most.
+const MAX_RESULT_BYTES: usize = 4 * 1024 * 1024;
+const MAX_FILTER: usize = 4096;
+const MAX_ATTRIBUTES: usize = 64;
+const MAX_CHANGES: usize = 64;
+const MAX_VALUE_BYTES: usize = 256 * 1024;
+
+/// `[targets.directory]`: the connection a WASM target may use.
+///
+/// ```toml
+/// [targets.directory]
+/// url = "ldaps://ldap.example.org"
+/// ca_file = "/etc/writeback/ldap-ca.pem"
+/// bind_dn = "cn=pwmgr,ou=system,dc=example,dc=org"
+/// bind_password = { env = "WRITEBACK_LDAP_PASSWORD" }
+/// base_dn = "ou=people,dc=example,dc=org"
+/// ```
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// `ldaps://host[:port]`, or `ldap://host[:port]` with `starttls = true`.
+    pub url: String,
+    #[serde(default)]
+    pub starttls: bool,
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Permit `ldap://` without StartTLS: passwords travel in clear. Loopback tests only.
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    pub bind_dn: String,
+    pub bind_password: SecretRef,
+    /// Every DN the plugin reads or writes must be this entry or below it.
+    pub base_dn: String,
+    /// Extended operations the plugin may send, by OID. Password Modify's user must be
+    /// inside `base_dn`; other operations cannot be confined by the host, so allow only
+    /// ones you trust with the whole server.
+    #[serde(default = "default_extended")]
+    pub allow_extended: Vec<String>,
+    /// Directory operations one plugin call may make.
+    #[serde(default = "default_max_operations")]
+    pub max_operations_per_call: u32,
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Limit of each operation (the plugin call's own deadline applies too).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_extended() -> Vec<String> {
+    vec![PASSWORD_MODIFY_OID.to_string()]
+}
+fn default_max_operations() -> u32 {
+    16
+}
+fn default_pool_size() -> usize {
+    2
+}
+fn default_connect_timeout_ms() -> u64 {
+    3_000
+}
+fn default_timeout_ms() -> u64 {
+    5_000
+}
+
+impl DirectoryConfig {
+    /// The `directory` table of a target's config, checked without I/O. Errors name
+    /// `directory.<key>`.
+    pub fn load(config: &ConnectorConfig) -> Result<Self, ConfigError> {
+        let Some(value) = config.table.get("directory") else {
+            return Err(config.error(
+                "",
+                "a WASM target needs a `[targets.directory]` table: the connection (url, bind_dn, \
+                 bind_password, base_dn) its directory handle may use",
+            ));
+        };
+        let parsed: DirectoryConfig = writeback_core::config::deserialize_value(value.clone())
+            .map_err(|(key, m)| {
+                let key = if key.is_empty() {
+                    "directory".to_string()
+                } else {
+                    format!("directory.{key}")
+                };
+                config.error(&key, m)
+            })?;
+        parsed.check(config)?;
+        Ok(parsed)
+    }
+
+    fn check(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+        check_options(&self.connect_options(None))
+            .map_err(|e| config.error(&format!("directory.{}", e.key), e.message))?;
+        self.bind_password
+            .check()
+            .map_err(|m| config.error("directory.bind_password", m))?;
+        for (key, value) in [("bind_dn", &self.bind_dn), ("base_dn", &self.base_dn)] {
+            let ok = matches!(dn::parse(value), Ok(rdns) if !rdns.is_empty());
+            if !ok {
+                return Err(config.error(
+                    &format!("directory.{key}"),
+                    "give a distinguished name, e.g. `ou=people,dc=example,dc=org`",
+                ));
+            }
+        }
+        for oid in &self.allow_extended {
+            let ok = !oid.is_empty()
+                && oid
+                    .split('.')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            if !ok {
+                return Err(config.error(
+                    "directory.allow_extended",
+                    format!("`{oid}` is not an OID (digits and dots)"),
+                ));
+            }
+        }
+        if !(1..=1000).contains(&self.max_operations_per_call) {
+            return Err(config.error(
+                "directory.max_operations_per_call",
+                "must be from 1 to 1000",
+            ));
+        }
+        if !(1..=Pool::MAX_SIZE).contains(&self.pool_size) {
+            return Err(config.error(
+                "directory.pool_size",
+                format!("must be from 1 to {}", Pool::MAX_SIZE),
+            ));
+        }
+        for (key, ms) in [
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("timeout_ms", self.timeout_ms),
+        ] {
+            if !(1..=600_000).contains(&ms) {
+                return Err(config.error(
+                    &format!("directory.{key}"),
+                    "must be from 1 to 600000 milliseconds",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn connect_options(&self, ca_file: Option<PathBuf>) -> ConnectOptions {
+        let mut o = ConnectOptions::new(self.url.clone());
+        o.starttls = self.starttls;
+        o.ca_file = ca_file.or_else(|| self.ca_file.clone());
+        o.allow_plaintext = self.allow_plaintext;
+        o.connect_timeout = Duration::from_millis(self.connect_timeout_ms);
+        o.operation_timeout = Duration::from_millis(self.timeout_ms);
+        o
+    }
+}
+
+/// The directory one WASM target may use: a pool bound as the service account and
+/// the limits of the grant.
+pub struct DirectoryGrant {
+    connector: Arc<Connector>,
+    pool: Pool,
+    bind_password: Password,
+    base_dn: String,
+    allow_extended: Vec<String>,
+    max_operations: u32,
+}
+
+impl DirectoryGrant {
+    /// Resolves the secret and the CA file; connects lazily (on the first call).
+    pub fn build(config: &ConnectorConfig, ctx: &BuildContext<'_>) -> Result<Self, ConfigError> {
+        let cfg = DirectoryConfig::load(config)?;
+        let bind_password = ctx.secret(config, "directory.bind_password", &cfg.bind_password)?;
+        let ca_file = cfg.ca_file.as_deref().map(|p| ctx.path(p));
+        let connector = Arc::new(
+            Connector::new(&cfg.connect_options(ca_file))
+                .map_err(|e| config.error(&format!("directory.{}", e.key), e.message))?,
+        );
+        let pool = Pool::new(
+            connector.clone(),
+            cfg.bind_dn.clone(),
+            bind_password.clone(),
+            cfg.pool_size,
+        );
+        Ok(DirectoryGrant {
+            connector,
+            pool,
+            bind_password,
+            base_dn: cfg.base_dn,
+            allow_extended: cfg.allow_extended,
+            max_operations: cfg.max_operations_per_call,
+        })
+    }
+
+    pub fn base_dn(&self) -> &str {
+        &self.base_dn
+    }
+
+    pub fn server(&self) -> &str {
+        self.connector.server()
+    }
+
+    /// Whether `dn` is inside the granted subtree.
+    pub fn contains(&self, entry: &str) -> Result<bool, String> {
+        dn::is_within(entry, &self.base_dn)
+    }
+
+    /// connect, tls, bind, read base_dn: for `check-config --connect` and /health.
+    pub async fn self_test(&self) -> Vec<HealthCheck> {
+        let mut checks = Vec::new();
+        if let Some(session) = writeback_ldap::health::connection_checks(
+            &self.connector,
+            self.pool.bind_dn(),
+            &self.bind_password,
+            &self.base_dn,
+            &mut checks,
+        )
+        .await
+        {
+            session.unbind().await;
+        }
+        checks
+    }
+}
+
+/// A refusal by the sandbox: logged, and answered with `plugin_fault`.
+fn not_allowed(plugin: &str, what: &str, why: String) -> DirectoryError {
+    tracing::warn!(plugin, operation = what, reason = %why, "WASM plugin directory call refused");
+    error(
+        ErrorKind::NotAllowed,
+        0,
+        why.clone(),
+        Outcome::of(OutcomeCode::PluginFault).with_admin_detail(format!(
+            "WASM plugin `{plugin}`: directory {what} refused: {why}"
+        )),
+    )
+}
+
+fn invalid(plugin: &str, what: &str, why: String) -> DirectoryError {
+    tracing::info!(plugin, operation = what, reason = %why, "WASM plugin directory call malformed");
+    error(
+        ErrorKind::InvalidRequest,
+        0,
+        why.clone(),
+        Outcome::of(OutcomeCode::PluginFault)
+            .with_admin_detail(format!("WASM plugin `{plugin}`: directory {what}: {why}")),
+    )
+}
+
+fn error(kind: ErrorKind, result_code: u32, message: String, outcome: Outcome) -> DirectoryError {
+    DirectoryError {
+        kind,
+        result_code,
+        message,
+        outcome: convert::outcome_to_wit(&outcome),
+    }
+}
+
+/// A failure from the server (or the way to it), with the outcome the built-in
+/// targets give for it. `writes`: password policy refusals are read from the reply.
+fn failure(f: &LdapFailure, writes: bool) -> DirectoryError {
+    let outcome = if writes {
+        password_outcome(f)
+    } else {
+        f.to_outcome()
+    };
+    match f.result_code() {
+        Some(rc) => error(ErrorKind::Ldap, rc, f.to_string(), outcome),
+        None => error(ErrorKind::Unavailable, 0, f.to_string(), outcome),
+    }
+}
+
+fn out_of_time(server: &str) -> DirectoryError {
+    let message = format!("{server}: the plugin call's time ran out before the directory answered");
+    error(
+        ErrorKind::Unavailable,
+        0,
+        message.clone(),
+        Outcome::of(OutcomeCode::DirectoryUnavailable).with_admin_detail(message),
+    )
+}
+
+fn attribute_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';' || c == '.')
+}
+
+/// The userIdentity of a Password Modify request value, if it names one.
+fn password_modify_user(value: &[u8]) -> Result<Option<String>, String> {
+    use writeback_ldap::ber::{read_all, read_tlv};
+    let (outer, rest) = read_tlv(value).map_err(|e| format!("bad request value: {}", e.0))?;
+    if outer.tag != 0x30 || !rest.is_empty() {
+        return Err("bad request value: not one SEQUENCE".into());
+    }
+    let parts = read_all(outer.value).map_err(|e| format!("bad request value: {}", e.0))?;
+    match parts.iter().find(|t| t.tag == 0x80) {
+        Some(t) => String::from_utf8(t.value.to_vec())
+            .map(Some)
+            .map_err(|_| "the userIdentity is not UTF-8".into()),
+        None => Ok(None),
+    }
+}
+
+fn to_mods(plugin: &str, changes: Vec<Modification>) -> Result<Vec<Mod<Vec<u8>>>, DirectoryError> {
+    if changes.is_empty() || changes.len() > MAX_CHANGES {
+        return Err(invalid(
+            plugin,
+            "modify",
+            format!("give 1 to {MAX_CHANGES} changes"),
+        ));
+    }
+    let mut mods = Vec::with_capacity(changes.len());
+    for change in changes {
+        if !attribute_name_ok(&change.attribute) {
+            return Err(invalid(
+                plugin,
+                "modify",
+                format!(
+                    "`{}` is not an attribute name",
+                    crate::fault::clip(change.attribute, 64)
+                ),
+            ));
+        }
+        if change.values.iter().map(Vec::len).sum::<usize>() > MAX_VALUE_BYTES {
+            return Err(invalid(
+                plugin,
+                "modify",
+                format!(
+                    "the values of `{}` are over {MAX_VALUE_BYTES} bytes",
+                    change.attribute
+                ),
+            ));
+        }
+        let attribute = change.attribute.into_bytes();
+        let values = change.values.into_iter().collect();
+        mods.push(match change.kind {
+            ModifyKind::Add => Mod::Add(attribute, values),
+            ModifyKind::Delete => Mod::Delete(attribute, values),
+            ModifyKind::Replace => Mod::Replace(attribute, values),
+        });
+    }
+    Ok(mods)
+}
+
+fn to_entry(e: SearchEntry) -> (Entry, usize) {
+    let mut size = e.dn.len();
+    let mut attributes: Vec<(String, Vec<String>)> = e.attrs.into_iter().collect();
+    attributes.sort();
+    let mut binary: Vec<(String, Vec<Vec<u8>>)> = e.bin_attrs.into_iter().collect();
+    binary.sort();
+    size += attributes
+        .iter()
+        .map(|(k, v)| k.len() + v.iter().map(String::len).sum::<usize>())
+        .sum::<usize>();
+    size += binary
+        .iter()
+        .map(|(k, v)| k.len() + v.iter().map(Vec::len).sum::<usize>())
+        .sum::<usize>();
+    (
+        Entry {
+            dn: e.dn,
+            attributes,
+            binary_attributes: binary,
+        },
+        size,
+    )
+}
+
+impl HostState {
+    /// The grant and the time left for one more directory operation of this call.
+    fn directory_turn(
+        &mut self,
+        what: &str,
+    ) -> Result<(Arc<DirectoryGrant>, Duration), DirectoryError> {
+        let Some(grant) = self.grants.directory.clone() else {
+            return Err(not_allowed(
+                &self.plugin,
+                what,
+                "no directory is granted to this plugin".into(),
+            ));
+        };
+        self.directory_calls += 1;
+        if self.directory_calls > grant.max_operations {
+            return Err(not_allowed(
+                &self.plugin,
+                what,
+                format!(
+                    "more than {} directory operations in one call (`directory.max_operations_per_call`)",
+                    grant.max_operations
+                ),
+            ));
+        }
+        // The guest's clock is stopped while the host waits: bound the wait by the
+        // call's own deadline.
+        let budget = self.deadline.saturating_duration_since(Instant::now());
+        if budget.is_zero() {
+            return Err(out_of_time(grant.server()));
+        }
+        Ok((grant, budget))
+    }
+
+    fn confine(
+        &self,
+        grant: &DirectoryGrant,
+        what: &str,
+        entry: &str,
+    ) -> Result<(), DirectoryError> {
+        match grant.contains(entry) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(not_allowed(
+                &self.plugin,
+                what,
+                format!(
+                    "`{}` is outside the granted subtree `{}`",
+                    crate::fault::clip(entry.to_string(), 256),
+                    grant.base_dn
+                ),
+            )),
+            Err(m) => Err(invalid(&self.plugin, what, crate::fault::clip(m, 300))),
+        }
+    }
+
+    /// Scrubs the call's passwords from an error the server (or a guest) could echo.
+    fn scrubbed(&self, mut e: DirectoryError) -> DirectoryError {
+        e.message = self.scrub(&e.message, 1024);
+        if let Some(d) = &e.outcome.admin_detail {
+            e.outcome.admin_detail = Some(self.scrub(d, 1024));
+        }
+        e
+    }
+}
+
+/// Runs one operation on a pooled connection within `budget`: the operation's own
+/// timeout is lowered to the budget so a slow server breaks only that connection.
+macro_rules! pooled {
+    ($grant:expr, $budget:expr, |$session:ident| $op:expr) => {{
+        let grant = &$grant;
+        let budget = $budget;
+        match tokio::time::timeout(budget, grant.pool.get()).await {
+            Err(_) => Err(None),
+            Ok(Err(f)) => Err(Some(f)),
+            Ok(Ok(mut $session)) => {
+                let configured = $session.timeout();
+                $session.set_timeout(configured.min(budget));
+                let result = $op;
+                $session.set_timeout(configured);
+                result.map_err(Some)
+            }
+        }
+    }};
+}
+
+impl directory::Host for HostState {
+    async fn base_dn(&mut self) -> String {
+        self.grants
+            .directory
+            .as_ref()
+            .map(|g| g.base_dn.clone())
+            .unwrap_or_default()
+    }
+
+    async fn search(
+        &mut self,
+        base: String,
+        scope: directory::Scope,
+        filter: String,
+        attributes: Vec<String>,
+        size_limit: u32,
+    ) -> Result<Vec<Entry>, DirectoryError> {
+        let (grant, budget) = self.directory_turn("search")?;
+        self.confine(&grant, "search", &base)?;
+        if filter.is_empty() || filter.len() > MAX_FILTER {
+            return Err(invalid(
+                &self.plugin,
+                "search",
+                format!("the filter must be 1 to {MAX_FILTER} bytes"),
+            ));
+        }
+        if attributes.len() > MAX_ATTRIBUTES
+            || !attributes
+                .iter()
+                .all(|a| attribute_name_ok(a) || a == "*" || a == "+" || a == "1.1")
+        {
+            return Err(invalid(
+                &self.plugin,
+                "search",
+                format!("give at most {MAX_ATTRIBUTES} attribute names"),
+            ));
+        }
+        let limit = match size_limit {
+            0 => MAX_ENTRIES,
+            n => n.min(MAX_ENTRIES),
+        };
+        let scope = match scope {
+            directory::Scope::Base => Scope::Base,
+            directory::Scope::OneLevel => Scope::OneLevel,
+            directory::Scope::Subtree => Scope::Subtree,
+        };
+        let wanted: Vec<&str> = attributes.iter().map(String::as_str).collect();
+        let found = pooled!(grant, budget, |session| session
+            .search(&base, scope, &filter, &wanted, limit as i32)
+            .await);
+        let found = match found {
+            Ok(found) => found,
+            Err(None) => return Err(out_of_time(grant.server())),
+            Err(Some(f)) if f.result_code() == Some(FILTER_ERROR) => {
+                return Err(invalid(
+                    &self.plugin,
+                    "search",
+                    format!(
+                        "the filter `{}` does not parse",
+                        crate::fault::clip(filter, 256)
+                    ),
+                ))
+            }
+            Err(Some(f)) => return Err(self.scrubbed(failure(&f, false))),
+        };
+        let mut total = 0usize;
+        let mut entries = Vec::with_capacity(found.entries.len());
+        for e in found.entries {
+            let (entry, size) = to_entry(e);
+            total += size;
+            if total > MAX_RESULT_BYTES {
+                return Err(not_allowed(
+                    &self.plugin,
+                    "search",
+                    format!(
+                        "the results are over {} MiB; ask for fewer entries or attributes",
+                        MAX_RESULT_BYTES >> 20
+                    ),
+                ));
+            }
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
+    async fn modify(
+        &mut self,
+        dn: String,
+        changes: Vec<Modification>,
+    ) -> Result<(), DirectoryError> {
+        let (grant, budget) = self.directory_turn("modify")?;
+        self.confine(&grant, "modify", &dn)?;
+        let mods = to_mods(&self.plugin, changes)?;
+        let result = pooled!(grant, budget, |session| session
+            .modify(&dn, mods, Vec::new())
+            .await);
+        match result {
+            Ok(_) => Ok(()),
+            Err(None) => Err(out_of_time(grant.server())),
+            Err(Some(f)) => Err(self.scrubbed(failure(&f, true))),
+        }
+    }
+
+    async fn modify_as_user(
+        &mut self,
+        dn: String,
+        password: String,
+        changes: Vec<Modification>,
+    ) -> Result<(), DirectoryError> {
+        let password = Password::new(password);
+        let (grant, budget) = self.directory_turn("modify-as-user")?;
+        self.confine(&grant, "modify-as-user", &dn)?;
+        let mods = to_mods(&self.plugin, changes)?;
+        // The user's own connection: bound as them, used once, closed.
+        let work = async {
+            let mut session = match grant.connector.connect().await {
+                Ok(s) => s,
+                Err(f) => return Err(failure(&f, false)),
+            };
+            session.set_timeout(session.timeout().min(budget));
+            if let Err(f) = session.bind(&dn, &password).await {
+                let locked = f.reply().and_then(|r| r.ppolicy).and_then(|p| p.error)
+                    == Some(PpolicyError::AccountLocked);
+                return Err(match f.result_code() {
+                    Some(49) if !locked => error(
+                        ErrorKind::Ldap,
+                        49,
+                        f.to_string(),
+                        Outcome::of(OutcomeCode::WrongOldPassword).with_admin_detail(f.to_string()),
+                    ),
+                    _ => failure(&f, true),
+                });
+            }
+            let result = session.modify(&dn, mods, Vec::new()).await;
+            session.unbind().await;
+            result.map(|_| ()).map_err(|f| failure(&f, true))
+        };
+        match tokio::time::timeout(budget, work).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.scrubbed(e)),
+            Err(_) => Err(out_of_time(grant.server())),
+        }
+    }
+
+    async fn extended(
+        &mut self,
+        oid: String,
+        value: Option<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>, DirectoryError> {
+        let (grant, budget) = self.directory_turn("extended")?;
+        if !grant.allow_extended.contains(&oid) {
+            return Err(not_allowed(
+                &self.plugin,
+                "extended",
+                format!(
+                    "the extended operation {} is not in `directory.allow_extended`",
+                    crate::fault::clip(oid, 64)
+                ),
+            ));
+        }
+        if value.as_ref().is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
+            return Err(invalid(
+                &self.plugin,
+                "extended",
+                format!("the value is over {MAX_VALUE_BYTES} bytes"),
+            ));
+        }
+        if oid == PASSWORD_MODIFY_OID {
+            // Without a userIdentity it would change the service account's own password.
+            let user = match value.as_deref().map(password_modify_user) {
+                Some(Ok(Some(user))) => user,
+                Some(Ok(None)) | None => {
+                    return Err(not_allowed(
+                        &self.plugin,
+                        "extended",
+                        "a Password Modify request must name its user (userIdentity)".into(),
+                    ))
+                }
+                Some(Err(m)) => return Err(invalid(&self.plugin, "extended", m)),
+            };
+            self.confine(&grant, "extended", &user)?;
+        }
+        let result = pooled!(grant, budget, |session| session.extended(&oid, value).await);
+        match result {
+            Ok((response, _)) => Ok(response),
+            Err(None) => Err(out_of_time(grant.server())),
+            Err(Some(f)) => Err(self.scrubbed(failure(&f, true))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_modify_user_is_read_from_the_request() {
+        // SEQUENCE { [0] "uid=a,dc=x", [2] "pw" }
+        let user = b"uid=a,dc=x";
+        let mut inner = vec![0x80, user.len() as u8];
+        inner.extend_from_slice(user);
+        inner.extend_from_slice(&[0x82, 2, b'p', b'w']);
+        let mut value = vec![0x30, inner.len() as u8];
+        value.extend_from_slice(&inner);
+        assert_eq!(
+            password_modify_user(&value).unwrap().as_deref(),
+            Some("uid=a,dc=x")
+        );
+        assert_eq!(
+            password_modify_user(&[0x30, 4, 0x82, 2, b'p', b'w']).unwrap(),
+            None
+        );
+        assert!(password_modify_user(&[0x04, 0]).is_err());
+        assert!(password_modify_user(&[0x30, 9]).is_err());
+    }
+
+    #[test]
+    fn attribute_names() {
+        assert!(attribute_name_ok("userPassword"));
+        assert!(attribute_name_ok("pwdAccountLockedTime"));
+        assert!(attribute_name_ok("userCertificate;binary"));
+        assert!(!attribute_name_ok(""));
+        assert!(!attribute_name_ok("a b"));
+        assert!(!attribute_name_ok("a=b"));
+    }
+}

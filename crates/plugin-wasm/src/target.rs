@@ -1,0 +1,174 @@
+//! A WASM component as a [`DirectoryTarget`]: the plugin finds accounts and applies
+//! operations through the `directory` handle, which reaches only the server and
+//! subtree of the target's `[targets.directory]` table. Each call runs on a fresh
+//! instance by default, so no password outlives its call in guest memory.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use writeback_core::{
+    Account, BuildContext, CloudIdentity, ConfigError, ConnectorConfig, ConnectorFactory,
+    DirectoryTarget, HealthCheck, Operation, Outcome,
+};
+
+use crate::bindings::target::TargetPlugin;
+use crate::convert;
+use crate::directory::{DirectoryConfig, DirectoryGrant};
+use crate::fault::Fault;
+use crate::options::InstanceMode;
+use crate::sandbox::{Plugin, Sandbox};
+
+/// A configured WASM target.
+pub struct WasmTarget {
+    sandbox: Sandbox<TargetPlugin>,
+    directory: Arc<DirectoryGrant>,
+}
+
+impl WasmTarget {
+    pub(crate) async fn build(
+        plugin: Arc<Plugin<TargetPlugin>>,
+        config_json: String,
+        directory: Arc<DirectoryGrant>,
+    ) -> Result<Self, String> {
+        let mode = plugin.options.instances.unwrap_or(InstanceMode::Fresh);
+        Ok(WasmTarget {
+            sandbox: Sandbox::new(plugin, config_json, mode, Some(directory.clone())).await?,
+            directory,
+        })
+    }
+
+    async fn resolve_call(&self, identity: &CloudIdentity) -> Result<Account, Fault> {
+        let identity = convert::identity(identity);
+        let mut live = self.sandbox.checkout(Vec::new()).await?;
+        let result = live
+            .bindings
+            .writeback_plugin_target()
+            .call_resolve(&mut live.store, &identity)
+            .await;
+        match self.sandbox.finish(live, result)? {
+            Ok(account) => {
+                let account = convert::account_from_wit(account).map_err(Fault::InvalidResult)?;
+                // An account elsewhere could not be written through the handle anyway;
+                // refusing it here names the plugin as the culprit.
+                match self.directory.contains(&account.dn) {
+                    Ok(true) => Ok(account),
+                    _ => Err(Fault::InvalidResult(format!(
+                        "resolve returned `{}`, which is outside the granted subtree `{}`",
+                        crate::fault::clip(account.dn, 256),
+                        self.directory.base_dn()
+                    ))),
+                }
+            }
+            Err(outcome) => Err(stated(outcome)),
+        }
+    }
+
+    async fn apply_call(&self, account: &Account, operation: &Operation) -> Result<(), Fault> {
+        let wit_account = convert::account(account);
+        let mut wit_operation = convert::operation(operation);
+        let secrets = match operation {
+            Operation::Reset { new_password, .. } => vec![new_password.clone()],
+            Operation::Change {
+                old_password,
+                new_password,
+            } => vec![old_password.clone(), new_password.clone()],
+            Operation::Unlock => Vec::new(),
+        };
+        let mut live = self.sandbox.checkout(secrets).await?;
+        let result = live
+            .bindings
+            .writeback_plugin_target()
+            .call_apply(&mut live.store, &wit_account, &wit_operation)
+            .await;
+        convert::wipe(&mut wit_operation);
+        match self.sandbox.finish(live, result)? {
+            Ok(()) => Ok(()),
+            Err(outcome) => Err(stated(outcome)),
+        }
+    }
+}
+
+/// The plugin's own failure outcome, passed on as it stated it (or a fault when it
+/// is not a failure at all).
+fn stated(outcome: crate::bindings::notifier::writeback::plugin::types::Outcome) -> Fault {
+    match convert::failure_from_wit(outcome) {
+        Ok(o) => Fault::Stated(Box::new(o)),
+        Err(m) => Fault::InvalidResult(m),
+    }
+}
+
+#[async_trait]
+impl DirectoryTarget for WasmTarget {
+    async fn resolve(&self, identity: &CloudIdentity) -> Result<Account, Outcome> {
+        self.resolve_call(identity)
+            .await
+            .map_err(|fault| fault.report(self.sandbox.name()))
+    }
+
+    async fn apply(&self, account: &Account, operation: &Operation) -> Result<(), Outcome> {
+        self.apply_call(account, operation)
+            .await
+            .map_err(|fault| fault.report(self.sandbox.name()))
+    }
+
+    /// The granted connection's checks; the plugin itself is checked when it is
+    /// configured at build time.
+    async fn self_test(&self) -> Vec<HealthCheck> {
+        self.directory.self_test().await
+    }
+}
+
+/// Builds [`WasmTarget`] connectors of one loaded component.
+pub struct WasmTargetFactory {
+    plugin: Arc<Plugin<TargetPlugin>>,
+    type_name: &'static str,
+    description: &'static str,
+}
+
+impl WasmTargetFactory {
+    pub(crate) fn new(plugin: Arc<Plugin<TargetPlugin>>) -> Self {
+        let (type_name, description) = crate::factory::names(
+            &plugin.meta,
+            plugin.options.instances.unwrap_or(InstanceMode::Fresh),
+        );
+        WasmTargetFactory {
+            plugin,
+            type_name,
+            description,
+        }
+    }
+}
+
+/// The table the guest's `configure` gets: everything but the host's `directory`.
+fn guest_json(config: &ConnectorConfig) -> Result<String, ConfigError> {
+    crate::factory::guest_json(config, &["directory"])
+}
+
+#[async_trait]
+impl ConnectorFactory<dyn DirectoryTarget> for WasmTargetFactory {
+    fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    fn description(&self) -> &'static str {
+        self.description
+    }
+
+    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+        DirectoryConfig::load(config)?;
+        guest_json(config).map(|_| ())
+    }
+
+    async fn build(
+        &self,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
+        let directory = Arc::new(DirectoryGrant::build(config, ctx)?);
+        let json = guest_json(config)?;
+        let target = WasmTarget::build(self.plugin.clone(), json, directory)
+            .await
+            .map_err(|m| config.error("", m))?;
+        Ok(Arc::new(target))
+    }
+}
