@@ -14,6 +14,7 @@ use crate::bindings::target::writeback::plugin::directory;
 use crate::cache::CompileCache;
 use crate::deny;
 use crate::state::{Grants, HostState};
+use crate::world::World;
 
 /// How often the epoch advances. A call overruns its deadline by at most about this.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -64,6 +65,15 @@ impl WasmRuntime {
             http_linker,
             directory_linker,
         })
+    }
+
+    /// The linker holding exactly the imports `world` grants.
+    pub(crate) fn linker(&self, world: World) -> &Linker<HostState> {
+        match world {
+            World::Policy => &self.log_linker,
+            World::Notifier | World::Source => &self.http_linker,
+            World::Target => &self.directory_linker,
+        }
     }
 
     pub fn engine(&self) -> &Engine {

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::Component;
 
 use crate::bindings::notifier::writeback::plugin::types::{Metadata, PluginKind};
 use crate::bindings::{notifier, policy, source, target};
@@ -14,7 +14,7 @@ use crate::engine::WasmRuntime;
 use crate::http::HttpGrant;
 use crate::options::PluginOptions;
 use crate::sandbox::{Plugin, PluginMeta};
-use crate::state::{Grants, HostState};
+use crate::state::Grants;
 use crate::world::{Bindings, World, WIT_VERSION};
 
 /// Largest component file accepted.
@@ -65,51 +65,12 @@ pub async fn load(
         detect_world(runtime, &component).map_err(|m| format!("{}: {m}", path.display()))?;
     check_imports(runtime, &component, world).map_err(|m| format!("{}: {m}", path.display()))?;
     let http = grant_http(&options, world).map_err(|m| format!("{}: {m}", path.display()))?;
+    let (o, h, c) = (options, http, cache);
     let loaded = match world {
-        World::Policy => Loaded::Policy(
-            link(
-                runtime,
-                &runtime.log_linker,
-                component,
-                options,
-                http,
-                cache,
-            )
-            .await?,
-        ),
-        World::Notifier => Loaded::Notifier(
-            link(
-                runtime,
-                &runtime.http_linker,
-                component,
-                options,
-                http,
-                cache,
-            )
-            .await?,
-        ),
-        World::Target => Loaded::Target(
-            link(
-                runtime,
-                &runtime.directory_linker,
-                component,
-                options,
-                http,
-                cache,
-            )
-            .await?,
-        ),
-        World::Source => Loaded::Source(
-            link(
-                runtime,
-                &runtime.http_linker,
-                component,
-                options,
-                http,
-                cache,
-            )
-            .await?,
-        ),
+        World::Policy => Loaded::Policy(link(runtime, component, o, h, c).await?),
+        World::Notifier => Loaded::Notifier(link(runtime, component, o, h, c).await?),
+        World::Target => Loaded::Target(link(runtime, component, o, h, c).await?),
+        World::Source => Loaded::Source(link(runtime, component, o, h, c).await?),
     };
     Ok(LoadedPlugin(loaded))
 }
@@ -239,14 +200,14 @@ fn grant_http(options: &PluginOptions, world: World) -> Result<Option<Arc<HttpGr
 
 async fn link<B: Bindings>(
     runtime: &Arc<WasmRuntime>,
-    linker: &Linker<HostState>,
     component: Component,
     options: PluginOptions,
     http: Option<Arc<HttpGrant>>,
     cache: CacheUse,
 ) -> Result<Arc<Plugin<B>>, String> {
     let path = options.path.clone();
-    let pre = linker
+    let pre = runtime
+        .linker(B::WORLD)
         .instantiate_pre(&component)
         .and_then(B::new_pre)
         .map_err(|e| format!("{}: cannot link the component: {e:#}", path.display()))?;
