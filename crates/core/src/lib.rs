@@ -1,4 +1,4 @@
-//! The writeback contract every part keeps (see DESIGN.md).
+//! The writeback contract every part keeps (see docs/architecture.md).
 //!
 //! * [`Request`] — what a cloud source hands the pipeline, with the new password as a
 //!   [`Password`] (no Debug, Display or Serialize; zeroized on drop).

@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// The stable outcome codes of DESIGN.md. Sources map them to their own wire format;
-/// their names never change.
+/// The stable outcome codes (README.md, "Outcome codes"). Sources map them to their own
+/// wire format; their names never change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeCode {

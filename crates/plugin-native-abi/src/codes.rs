@@ -56,7 +56,7 @@ macro_rules! byte_code {
 }
 
 byte_code! {
-    /// An outcome code (DESIGN.md): the contract with sources and the people waiting.
+    /// An outcome code (README.md, "Outcome codes"): the contract with sources and the people waiting.
     OutcomeCode {
         SUCCEEDED = 0 => "succeeded",
         REJECTED_POLICY = 1 => "rejected_policy",
