@@ -1,7 +1,9 @@
 //! What can go wrong talking to a directory, and how it maps to the outcome codes of
-//! the contract. Connection trouble and timeouts are `directory_unavailable` with the
-//! server named in `admin_detail`; a directory's refusal keeps its result code and
-//! diagnostic text for the administrator.
+//! the contract. Connection trouble and a read that timed out are
+//! `directory_unavailable` with the server named in `admin_detail`; a write that was
+//! sent but not answered in time is `timeout` (the directory may have applied it: the
+//! result is unknown, not "unreachable"); a directory's refusal keeps its result code
+//! and diagnostic text for the administrator.
 
 use std::fmt;
 use std::time::Duration;
@@ -63,8 +65,16 @@ pub enum LdapFailure {
     Connect { server: String, detail: String },
     /// TLS failed: handshake, certificate verification, or StartTLS refused.
     Tls { server: String, detail: String },
-    /// No answer within the configured time.
+    /// No answer within the configured time, to something that changes nothing
+    /// (connect, TLS, bind, search, waiting for a pooled connection).
     Timeout {
+        server: String,
+        what: &'static str,
+        after: Duration,
+    },
+    /// A write was sent and not answered within the configured time: the directory
+    /// may or may not have applied it.
+    Unanswered {
         server: String,
         what: &'static str,
         after: Duration,
@@ -81,6 +91,7 @@ impl LdapFailure {
             LdapFailure::Connect { server, .. }
             | LdapFailure::Tls { server, .. }
             | LdapFailure::Timeout { server, .. }
+            | LdapFailure::Unanswered { server, .. }
             | LdapFailure::Transport { server, .. }
             | LdapFailure::Directory { server, .. } => server,
         }
@@ -104,7 +115,8 @@ impl LdapFailure {
         !matches!(self, LdapFailure::Directory { .. })
     }
 
-    /// The generic outcome: unreachable/timeouts → `directory_unavailable`, TLS
+    /// The generic outcome: unreachable/read timeouts → `directory_unavailable`, an
+    /// unanswered write → `timeout` (result unknown), TLS
     /// verification → `admin_action_required`, a directory result → [`result_outcome`].
     /// Targets look at [`LdapFailure::reply`] first for the cases they know better
     /// (a user's bind failing in a change is `wrong_old_password`, …).
@@ -119,6 +131,12 @@ impl LdapFailure {
                 "{server}: TLS failed: {detail}. Check ca_file names the CA that signed the \
                  server's certificate and that the URL's host is in the certificate."
             )),
+            LdapFailure::Unanswered { .. } => {
+                Outcome::of(OutcomeCode::Timeout).with_admin_detail(format!(
+                    "{self}; the directory may have applied it: check the entry before \
+                     changing it by hand"
+                ))
+            }
             other => {
                 Outcome::of(OutcomeCode::DirectoryUnavailable).with_admin_detail(other.to_string())
             }
@@ -141,6 +159,17 @@ impl fmt::Display for LdapFailure {
                 write!(
                     f,
                     "{server}: no answer to {what} within {} ms",
+                    after.as_millis()
+                )
+            }
+            LdapFailure::Unanswered {
+                server,
+                what,
+                after,
+            } => {
+                write!(
+                    f,
+                    "{server}: {what} was sent but not answered within {} ms",
                     after.as_millis()
                 )
             }
@@ -263,6 +292,21 @@ mod tests {
         };
         assert_eq!(t.to_outcome().code, OutcomeCode::DirectoryUnavailable);
         assert!(t.breaks_connection());
+    }
+
+    #[test]
+    fn a_sent_write_without_an_answer_is_timeout_with_result_unknown() {
+        let f = LdapFailure::Unanswered {
+            server: "ldap://ldap.example:389".into(),
+            what: "modify",
+            after: Duration::from_millis(300),
+        };
+        let o = f.to_outcome();
+        assert_eq!(o.code, OutcomeCode::Timeout);
+        let detail = o.admin_detail.unwrap_or_default();
+        assert!(detail.contains("ldap://ldap.example:389"), "{detail}");
+        assert!(detail.contains("may have applied"), "{detail}");
+        assert!(f.breaks_connection());
     }
 
     #[test]

@@ -18,6 +18,14 @@ use crate::ppolicy;
 /// 80+ to APIs; 87 is `LDAP_FILTER_ERROR` in the C API).
 pub const FILTER_ERROR: u32 = 87;
 
+/// Whether an operation can change the directory: a write that times out has an
+/// unknown result, a read that times out changed nothing.
+#[derive(Clone, Copy)]
+enum Sent {
+    Read,
+    Write,
+}
+
 /// Entries a search returned, and whether the server stopped at the size limit.
 #[derive(Clone, Debug, Default)]
 pub struct Found {
@@ -82,7 +90,7 @@ impl Session {
             .with_controls(ppolicy::request_control())
             .simple_bind(dn, password.expose())
             .await;
-        self.finish("bind", result)
+        self.finish("bind", Sent::Read, result)
     }
 
     /// Search with a size limit (0: the server's limit). Result 4 (size limit
@@ -103,11 +111,11 @@ impl Session {
             .await;
         let (entries, result) = match result {
             Ok(r) => (r.0, r.1),
-            Err(e) => return Err(self.transport_failure("search", e)),
+            Err(e) => return Err(self.transport_failure("search", Sent::Read, e)),
         };
         let truncated = result.rc == 4;
         if !truncated {
-            self.finish("search", Ok(result))?;
+            self.finish("search", Sent::Read, Ok(result))?;
         }
         // ldap3 panics on an entry it cannot decode; a server must not be able to
         // crash the process, and dropping the entry could hide a second match.
@@ -143,7 +151,7 @@ impl Session {
             .with_controls(controls)
             .modify(dn, mods)
             .await;
-        self.finish("modify", result)
+        self.finish("modify", Sent::Write, result)
     }
 
     /// The Password Modify extended operation (RFC 3062), with the password policy
@@ -166,7 +174,7 @@ impl Session {
             .extended(exop)
             .await
             .map(|r| r.1);
-        self.finish("password modify", result)
+        self.finish("password modify", Sent::Write, result)
     }
 
     /// Any extended operation, with the password policy control. Returns the
@@ -188,10 +196,11 @@ impl Session {
             .await;
         match result {
             Ok(ldap3::result::ExopResult(exop, result)) => {
-                let reply = self.finish("extended operation", Ok(result))?;
+                let reply = self.finish("extended operation", Sent::Write, Ok(result))?;
                 Ok((exop.val, reply))
             }
-            Err(e) => Err(self.transport_failure("extended operation", e)),
+            // Any extended operation may change something (Password Modify does).
+            Err(e) => Err(self.transport_failure("extended operation", Sent::Write, e)),
         }
     }
 
@@ -203,6 +212,7 @@ impl Session {
     fn finish(
         &mut self,
         what: &'static str,
+        sent: Sent,
         result: Result<LdapResult, LdapError>,
     ) -> Result<Reply, LdapFailure> {
         match result {
@@ -217,11 +227,11 @@ impl Session {
                     })
                 }
             }
-            Err(e) => Err(self.transport_failure(what, e)),
+            Err(e) => Err(self.transport_failure(what, sent, e)),
         }
     }
 
-    fn transport_failure(&mut self, what: &'static str, e: LdapError) -> LdapFailure {
+    fn transport_failure(&mut self, what: &'static str, sent: Sent, e: LdapError) -> LdapFailure {
         let server = self.server.to_string();
         match e {
             LdapError::LdapResult { result } => LdapFailure::Directory {
@@ -242,10 +252,17 @@ impl Session {
             LdapError::Timeout { .. } => {
                 // The server may still be working on it; never reuse this connection.
                 self.broken = true;
-                LdapFailure::Timeout {
-                    server,
-                    what,
-                    after: self.timeout,
+                match sent {
+                    Sent::Read => LdapFailure::Timeout {
+                        server,
+                        what,
+                        after: self.timeout,
+                    },
+                    Sent::Write => LdapFailure::Unanswered {
+                        server,
+                        what,
+                        after: self.timeout,
+                    },
                 }
             }
             other => {

@@ -3,6 +3,8 @@
 //! * [`slapd`] — a throwaway OpenLDAP with ppolicy and TLS: [`slapd::shared`] for the
 //!   server a test binary shares, [`slapd::Slapd::start`] for a private one.
 //! * [`tls`] — a CA and a server certificate made with rcgen.
+//! * [`delay_proxy`] — a TCP proxy that holds a server's replies on demand (a slow
+//!   directory).
 //! * [`process`] — spawning server processes that die with the test binary.
 //!
 //! When a server cannot start, the error says what to install; tests then fail,
@@ -10,6 +12,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod components;
+pub mod delay_proxy;
 pub mod process;
 pub mod samba;
 pub mod slapd;

@@ -9,7 +9,9 @@
 //!
 //! The body holds the password, so it is never kept: only an HMAC of it under a key made
 //! at start and held in memory, and request ids are random (they reach the audit log).
-//! A client-chosen key in the configured idempotency header wins over all this.
+//! A client-chosen key in the configured idempotency header wins over all this, and is
+//! bound, within the window, to the resource and body it first came with: the same
+//! key with another user or body is refused, not answered with the first outcome.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -37,6 +39,9 @@ pub struct RetryIds {
 struct Seen {
     ids: HashMap<Tag, (RequestId, Instant)>,
     order: VecDeque<(Tag, Instant)>,
+    /// Client keys → the push (method, resource, body) each first came with.
+    keys: HashMap<String, (Tag, Instant)>,
+    key_order: VecDeque<(String, Instant)>,
 }
 
 impl RetryIds {
@@ -70,7 +75,31 @@ impl RetryIds {
                     "The idempotency key must be 1 to {CLIENT_KEY_MAX} printable ASCII characters without spaces."
                 )));
             }
-            return RequestId::parse(&format!("scim-key:{key}")).map_err(ScimError::invalid_syntax);
+            let id =
+                RequestId::parse(&format!("scim-key:{key}")).map_err(ScimError::invalid_syntax)?;
+            let tag = self.tag(method, resource_id, body);
+            let now = Instant::now();
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            seen.forget_older_than(now, self.window);
+            match seen.keys.get(key) {
+                Some((first, _)) if *first != tag => {
+                    return Err(ScimError::invalid_value(
+                        "This idempotency key was already used for a different request (another \
+                         user or body), so nothing was done. Send this request with a new key.",
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    if seen.key_order.len() >= MAX_REMEMBERED {
+                        if let Some((old, _)) = seen.key_order.pop_front() {
+                            seen.keys.remove(&old);
+                        }
+                    }
+                    seen.keys.insert(key.to_string(), (tag, now));
+                    seen.key_order.push_back((key.to_string(), now));
+                }
+            }
+            return Ok(id);
         }
         let tag = self.tag(method, resource_id, body);
         let now = Instant::now();
@@ -114,6 +143,15 @@ impl Seen {
             if self.ids.get(&tag).is_some_and(|(_, t)| *t == at) {
                 self.ids.remove(&tag);
             }
+        }
+        while let Some((key, at)) = self.key_order.front() {
+            if now.duration_since(*at) < window {
+                break;
+            }
+            if self.keys.get(key).is_some_and(|(_, t)| t == at) {
+                self.keys.remove(key);
+            }
+            self.key_order.pop_front();
         }
     }
 }
@@ -161,5 +199,25 @@ mod tests {
         assert!(r
             .id_for(Some(&"k".repeat(101)), "PATCH", "u1", b"x")
             .is_err());
+    }
+
+    #[test]
+    fn a_client_key_is_bound_to_its_resource_and_body() {
+        let r = ids(Duration::from_secs(60));
+        let body = b"{\"password\":\"Marker-1\"}";
+        assert_eq!(id(&r, Some("k-1"), body), "scim-key:k-1");
+        // The identical retry is the same request.
+        assert_eq!(id(&r, Some("k-1"), body), "scim-key:k-1");
+        // The key with another body or another user is refused, with what to do.
+        let other_body = r.id_for(Some("k-1"), "PATCH", "u1", b"{\"password\":\"Marker-2\"}");
+        let err = other_body
+            .err()
+            .unwrap_or_else(|| panic!("another body was accepted"));
+        assert!(err.detail.contains("new key"), "{}", err.detail);
+        assert!(r.id_for(Some("k-1"), "PATCH", "u2", body).is_err());
+        // Past the window the key is free again (the pipeline still binds the id).
+        let r = ids(Duration::from_millis(0));
+        assert!(r.id_for(Some("k-2"), "PATCH", "u1", b"a").is_ok());
+        assert!(r.id_for(Some("k-2"), "PATCH", "u2", b"b").is_ok());
     }
 }

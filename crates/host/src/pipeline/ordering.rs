@@ -78,8 +78,14 @@ impl Turn {
 impl Drop for Turn {
     fn drop(&mut self) {
         let was_given = match self.wait.as_mut() {
-            // Given the turn but never took it: pass it on all the same.
-            Some(rx) => rx.try_recv().is_ok(),
+            // Given the turn but never took it: pass it on all the same. Closing first
+            // makes the answer final: a `pass_on` after the close sees this waiter gone
+            // and skips it; one before it left the turn here for `try_recv` to find.
+            // Without the close, a turn sent between the look and the drop is lost.
+            Some(rx) => {
+                rx.close();
+                rx.try_recv().is_ok()
+            }
             None => false,
         };
         if self.holding || was_given {
@@ -137,5 +143,41 @@ mod tests {
             .unwrap_or_else(|_| panic!("third must get the turn"));
         drop(third);
         assert_eq!(q.active_users(), 0);
+    }
+
+    /// A waiter dropped at the moment the turn is passed to it must pass it on: were
+    /// the turn sent between its last look and the receiver going away, the queue
+    /// would stall for good. Real threads, so the two drops really race.
+    #[test]
+    fn a_waiter_dropped_while_the_turn_reaches_it_passes_it_on() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap_or_else(|e| panic!("runtime: {e}"));
+        let q = Arc::new(UserQueues::default());
+        let started = std::time::Instant::now();
+        for i in 0..200_000 {
+            let holder = q.enter("u");
+            let waiter = q.enter("u");
+            let mut last = q.enter("u");
+            let barrier = Arc::new(std::sync::Barrier::new(2));
+            let b = barrier.clone();
+            let other = std::thread::spawn(move || {
+                b.wait();
+                drop(waiter);
+            });
+            barrier.wait();
+            drop(holder);
+            let _ = other.join();
+            let got = runtime.block_on(async {
+                tokio::time::timeout(Duration::from_secs(2), last.ready()).await
+            });
+            assert!(got.is_ok(), "iteration {i}: the turn was lost");
+            drop(last);
+            assert_eq!(q.active_users(), 0, "iteration {i}");
+            if started.elapsed() > Duration::from_secs(15) {
+                break;
+            }
+        }
     }
 }
