@@ -166,17 +166,9 @@ impl DirectoryTarget for OpenLdapTarget {
         else {
             return checks;
         };
-        match session
-            .search("", Scope::Base, "(objectClass=*)", &["supportedControl"], 1)
-            .await
-        {
-            Ok(found) => {
-                let has = found.entries.iter().any(|e| {
-                    e.attrs
-                        .iter()
-                        .any(|(_, v)| v.iter().any(|c| c == writeback_ldap::ppolicy::PPOLICY_OID))
-                });
-                checks.push(if has {
+        match writeback_ldap::RootDse::read(&mut session).await {
+            Ok(root) => {
+                checks.push(if root.supports_control(writeback_ldap::ppolicy::PPOLICY_OID) {
                     HealthCheck::pass("ppolicy", "the password policy control is supported")
                 } else {
                     HealthCheck::fail(
