@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use writeback_core::{BuildContext, ConfigError, ConnectorConfig, Password, SecretRef};
+use writeback_core::{BuildContext, ConfigError, ConnectorConfig, SecretRef};
 
 use crate::connect::{check_options, host_of, ConnectOptions, Connector, Security};
 use crate::pool::Pool;
@@ -289,23 +289,18 @@ impl ServerConfig {
         let pool = Pool::new(
             connector.clone(),
             self.bind_dn.clone(),
-            password.clone(),
+            password,
             self.pool_size(rules),
         );
-        Ok(OpenServer {
-            connector,
-            pool,
-            bind_password: password,
-        })
+        Ok(OpenServer { connector, pool })
     }
 }
 
-/// What [`ServerConfig::open`] makes: the connector, a pool bound as the service
-/// account (connecting lazily), and the account's password for self-tests.
+/// What [`ServerConfig::open`] makes: the connector, and a pool bound as the service
+/// account (connecting lazily; [`Pool::connection_checks`] is the self-test's start).
 pub struct OpenServer {
     pub connector: Arc<Connector>,
     pub pool: Pool,
-    pub bind_password: Password,
 }
 
 /// `key` inside the sub-table `prefix` (none when empty).

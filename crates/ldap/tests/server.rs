@@ -3,7 +3,7 @@
 use writeback_core::{
     BuildContext, ConnectorConfig, ConnectorKind, Password, SecretRef, SecretResolver,
 };
-use writeback_ldap::{LdapFailure, RootDse, ServerConfig, ServerRules, Trust};
+use writeback_ldap::{LdapFailure, OpenServer, RootDse, ServerConfig, ServerRules, Trust};
 use writeback_testkit::slapd;
 
 struct Inline;
@@ -17,7 +17,9 @@ impl SecretResolver for Inline {
     }
 }
 
-fn server(extra: &str) -> (ConnectorConfig, ServerConfig) {
+/// The shared slapd's service account with `extra` keys, opened as the openldap
+/// target opens it.
+fn open(extra: &str) -> OpenServer {
     let s = slapd::shared();
     let text = format!(
         "url = \"{}\"\nbind_dn = \"{}\"\nbind_password = {{ value = \"{}\" }}\n{extra}",
@@ -29,21 +31,20 @@ fn server(extra: &str) -> (ConnectorConfig, ServerConfig) {
     let config = ConnectorConfig::in_code(ConnectorKind::Target, "openldap", "ldap", table.clone());
     let (server, _rest): (ServerConfig, toml::Table) =
         writeback_ldap::server::split(&table).unwrap_or_else(|e| panic!("{e:?}"));
-    (config, server)
+    let ctx = BuildContext {
+        secrets: &Inline,
+        base_dir: std::path::Path::new("/"),
+    };
+    server
+        .open(&ServerRules::with_consent(), &config, "", &ctx)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[tokio::test]
 async fn without_ca_file_the_system_store_decides_and_the_error_says_so() {
     // The test CA is not in the system store: the handshake must fail, and the error
     // must tell the administrator that the system store was used and what to do.
-    let (config, server) = server("");
-    let ctx = BuildContext {
-        secrets: &Inline,
-        base_dir: std::path::Path::new("/"),
-    };
-    let open = server
-        .open(&ServerRules::with_consent(), &config, "", &ctx)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let open = open("");
     assert_eq!(open.connector.trust(), &Trust::System);
     let err = open
         .pool
@@ -63,14 +64,7 @@ async fn without_ca_file_the_system_store_decides_and_the_error_says_so() {
 #[tokio::test]
 async fn with_ca_file_it_binds_and_reads_the_root_dse() {
     let s = slapd::shared();
-    let (config, server) = server(&format!("ca_file = \"{}\"", s.ca_file().display()));
-    let ctx = BuildContext {
-        secrets: &Inline,
-        base_dir: std::path::Path::new("/"),
-    };
-    let open = server
-        .open(&ServerRules::with_consent(), &config, "", &ctx)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let open = open(&format!("ca_file = \"{}\"", s.ca_file().display()));
     let mut session = open.pool.get().await.unwrap_or_else(|e| panic!("{e}"));
     let root = RootDse::read(&mut session)
         .await

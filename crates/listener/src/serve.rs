@@ -12,10 +12,10 @@ use hyper::server::conn::http1;
 use hyper::service::Service;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -133,8 +133,38 @@ impl Listener {
             };
             let (tls, limits, shutdown) = (self.tls.clone(), self.limits, shutdown.clone());
             connections.spawn(async move {
-                serve_connection(stream, peer, tls, service, limits, shutdown).await;
-                drop(permit);
+                let _slot = permit;
+                let stream = match tls {
+                    None => Either::Left(stream),
+                    Some(acceptor) => {
+                        let handshake = tokio::select! {
+                            _ = shutdown.cancelled() => return,
+                            r = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)) => r,
+                        };
+                        match handshake {
+                            Ok(Ok(tls_stream)) => Either::Right(tls_stream),
+                            Ok(Err(e)) => return debug!(%peer, "TLS handshake failed: {e}"),
+                            Err(_) => return debug!(%peer, "TLS handshake timed out"),
+                        }
+                    }
+                };
+                let connection = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_timeout)
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service);
+                tokio::pin!(connection);
+                let result = tokio::select! {
+                    r = connection.as_mut() => r,
+                    _ = shutdown.cancelled() => {
+                        // Finish the request in flight (if any), then close.
+                        connection.as_mut().graceful_shutdown();
+                        connection.as_mut().await
+                    }
+                };
+                if let Err(e) = result {
+                    debug!(%peer, "connection ended: {e}");
+                }
             });
         }
         drop(self.listener);
@@ -167,70 +197,5 @@ where
         let limit = self.limit;
         self.inner
             .call(request.map(|body| TimedBody::new(body, limit)))
-    }
-}
-
-async fn serve_connection<S, B>(
-    stream: TcpStream,
-    peer: SocketAddr,
-    tls: Option<TlsAcceptor>,
-    service: WithTimedBody<S>,
-    limits: Limits,
-    shutdown: CancellationToken,
-) where
-    S: Service<Request<Body>, Response = Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: HttpBody + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    match tls {
-        None => serve_http(stream, peer, service, limits, shutdown).await,
-        Some(acceptor) => {
-            let handshake = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                r = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)) => r,
-            };
-            match handshake {
-                Ok(Ok(tls_stream)) => serve_http(tls_stream, peer, service, limits, shutdown).await,
-                Ok(Err(e)) => debug!(%peer, "TLS handshake failed: {e}"),
-                Err(_) => debug!(%peer, "TLS handshake timed out"),
-            }
-        }
-    }
-}
-
-async fn serve_http<I, S, B>(
-    stream: I,
-    peer: SocketAddr,
-    service: WithTimedBody<S>,
-    limits: Limits,
-    shutdown: CancellationToken,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: Service<Request<Body>, Response = Response<B>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: HttpBody + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<BoxError>,
-{
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    let result = tokio::select! {
-        r = connection.as_mut() => r,
-        _ = shutdown.cancelled() => {
-            // Finish the request in flight (if any), then close.
-            connection.as_mut().graceful_shutdown();
-            connection.as_mut().await
-        }
-    };
-    if let Err(e) = result {
-        debug!(%peer, "connection ended: {e}");
     }
 }

@@ -67,37 +67,24 @@ mod tests {
         let lo: SocketAddr = "127.0.0.1:8080".parse().unwrap();
         let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
         let v6: SocketAddr = "[::1]:8080".parse().unwrap();
-        assert_eq!(
-            Transport::choose(true, PlainHttp::Never, any),
-            Ok(Transport::Tls)
-        );
-        assert_eq!(
-            Transport::choose(false, PlainHttp::OnLoopback, lo),
-            Ok(Transport::PlainLoopback)
-        );
-        assert_eq!(
-            Transport::choose(false, PlainHttp::OnLoopback, v6),
-            Ok(Transport::PlainLoopback)
-        );
-        assert_eq!(
-            Transport::choose(false, PlainHttp::Never, lo),
-            Err(Refusal::NeedsTls)
-        );
-        assert_eq!(
-            Transport::choose(false, PlainHttp::OnLoopback, any),
-            Err(Refusal::NotLoopback)
-        );
-        assert_eq!(
-            Transport::choose(false, PlainHttp::BehindProxy, any),
-            Ok(Transport::PlainBehindProxy)
-        );
-        assert_eq!(
-            Transport::choose(true, PlainHttp::BehindProxy, lo),
-            Err(Refusal::Both)
-        );
-        assert_eq!(
-            Transport::choose(true, PlainHttp::OnLoopback, lo),
-            Err(Refusal::Both)
-        );
+        use PlainHttp::*;
+        use Refusal::*;
+        let cases = [
+            (true, Never, any, Ok(Transport::Tls)),
+            (false, OnLoopback, lo, Ok(Transport::PlainLoopback)),
+            (false, OnLoopback, v6, Ok(Transport::PlainLoopback)),
+            (false, Never, lo, Err(NeedsTls)),
+            (false, OnLoopback, any, Err(NotLoopback)),
+            (false, BehindProxy, any, Ok(Transport::PlainBehindProxy)),
+            (true, BehindProxy, lo, Err(Both)),
+            (true, OnLoopback, lo, Err(Both)),
+        ];
+        for (tls, plain, listen, expected) in cases {
+            assert_eq!(
+                Transport::choose(tls, plain, listen),
+                expected,
+                "{tls} {plain:?} {listen}"
+            );
+        }
     }
 }

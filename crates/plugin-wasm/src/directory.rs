@@ -136,7 +136,6 @@ impl DirectoryConfig {
 pub struct DirectoryGrant {
     connector: Arc<Connector>,
     pool: Pool,
-    bind_password: Password,
     base_dn: String,
     allow_extended: Vec<String>,
     max_operations: u32,
@@ -151,7 +150,6 @@ impl DirectoryGrant {
         Ok(DirectoryGrant {
             connector: server.connector,
             pool: server.pool,
-            bind_password: server.bind_password,
             base_dn: cfg.base_dn,
             allow_extended: cfg.allow_extended,
             max_operations: cfg.max_operations_per_call,
@@ -174,14 +172,10 @@ impl DirectoryGrant {
     /// connect, tls, bind, read base_dn: for `check-config --connect` and /health.
     pub async fn self_test(&self) -> Vec<HealthCheck> {
         let mut checks = Vec::new();
-        if let Some(session) = writeback_ldap::health::connection_checks(
-            &self.connector,
-            self.pool.bind_dn(),
-            &self.bind_password,
-            &self.base_dn,
-            &mut checks,
-        )
-        .await
+        if let Some(session) = self
+            .pool
+            .connection_checks(&self.base_dn, &mut checks)
+            .await
         {
             session.unbind().await;
         }

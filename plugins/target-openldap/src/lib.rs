@@ -52,7 +52,6 @@ impl ConnectorFactory<dyn DirectoryTarget> for OpenLdapFactory {
         Ok(Arc::new(OpenLdapTarget {
             connector: server.connector,
             pool: server.pool,
-            bind_password: server.bind_password,
             base_dn: cfg.base_dn.clone(),
             scope: cfg.scope,
             template,
