@@ -3,6 +3,7 @@
 
 mod active_directory;
 mod cli;
+mod listeners;
 mod native_plugins;
 mod notifications;
 mod openldap_target;

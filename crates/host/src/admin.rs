@@ -1,5 +1,6 @@
 //! Health and metrics for operators: `/healthz` (the process answers), `/health`
-//! (every target's latest self-test; 503 when one fails) and `/metrics`.
+//! (every target's latest self-test; 503 when one fails) and `/metrics`, served on the
+//! shared listener with small limits; a warning when it listens beyond loopback.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,12 +10,24 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use hyper_util::service::TowerToHyperService;
 use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
 use writeback_core::HealthCheck;
+use writeback_listener::{Limits, Listener};
 
 use crate::config::AdminConfig;
 use crate::pipeline::Pipeline;
+
+/// Few and short: operators' scrapers, not the public. A client that does not send
+/// its request headers within 10 s is disconnected.
+pub const LIMITS: Limits = Limits {
+    max_connections: 64,
+    handshake_timeout: Duration::from_secs(10),
+    header_timeout: Duration::from_secs(10),
+    body_timeout: Duration::from_secs(10),
+    drain_timeout: Duration::from_secs(10),
+};
 
 /// Each target's name with its latest self-test.
 type TargetHealth = Vec<(String, Vec<HealthCheck>)>;
@@ -45,15 +58,20 @@ pub fn spawn(
             .route("/health", get(health))
             .route("/metrics", get(metrics))
             .with_state(state);
-        match tokio::net::TcpListener::bind(config.listen).await {
+        if !config.listen.ip().is_loopback() {
+            tracing::warn!(
+                key = "admin.listen",
+                listen = %config.listen,
+                "the admin endpoint (health with target names and errors, metrics) is served \
+                 over plain HTTP on a non-loopback address: anyone who can reach it can read \
+                 it; listen on 127.0.0.1 and scrape through a proxy or an SSH tunnel"
+            );
+        }
+        match Listener::bind(config.listen, None, LIMITS, "admin endpoint").await {
             Ok(listener) => {
                 tracing::info!(listen = %config.listen, "admin endpoint (health, metrics) listening");
-                let served = axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown.cancelled_owned())
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "admin endpoint stopped");
-                }
+                let serve = move |_peer| TowerToHyperService::new(app.clone());
+                listener.serve(serve, shutdown).await;
             }
             Err(e) => tracing::error!(listen = %config.listen, error = %e,
                 "cannot listen for the admin endpoint; health and metrics are not served"),

@@ -105,12 +105,6 @@ pub fn check_options(options: &ConnectOptions) -> Result<Security, OptionError> 
                 ))
             }
         };
-    if security != Security::Plain && options.ca_file.is_none() {
-        return Err(OptionError::new(
-            "ca_file",
-            "a TLS connection needs `ca_file`: the PEM file of the CA that signed the directory's certificate",
-        ));
-    }
     if options.connect_timeout.is_zero() || options.operation_timeout.is_zero() {
         return Err(OptionError::new(
             "timeout_ms",
@@ -118,6 +112,11 @@ pub fn check_options(options: &ConnectOptions) -> Result<Security, OptionError> 
         ));
     }
     Ok(security)
+}
+
+/// The host of an LDAP URL, when the URL is well-formed.
+pub fn host_of(url: &str) -> Option<&str> {
+    split_url(url).ok().map(|(_, host, _)| host)
 }
 
 /// Splits `scheme://host[:port][/]` into its parts (port defaults by scheme).
@@ -164,20 +163,31 @@ pub struct Connector {
     port: u16,
     security: Security,
     tls: Option<Arc<ClientConfig>>,
+    /// Whom the server's certificate must be signed by, as errors name it.
+    trust: Trust,
     connect_timeout: Duration,
     operation_timeout: Duration,
 }
 
 impl Connector {
-    /// Checks the options and loads the CA file.
+    /// Checks the options and loads the CA file, or the system's trust store when no
+    /// `ca_file` is given.
     pub fn new(options: &ConnectOptions) -> Result<Self, OptionError> {
         let security = check_options(options)?;
         let (scheme, host, port) = split_url(&options.url)?;
-        let tls = match (&options.ca_file, security) {
-            (Some(ca), Security::Ldaps | Security::StartTls) => {
-                Some(crate::tls::client_config(ca).map_err(|m| OptionError::new("ca_file", m))?)
-            }
-            _ => None,
+        let (tls, trust) = match (&options.ca_file, security) {
+            (_, Security::Plain) => (None, Trust::None),
+            (Some(ca), _) => (
+                Some(crate::tls::client_config(ca).map_err(|m| OptionError::new("ca_file", m))?),
+                Trust::CaFile(ca.clone()),
+            ),
+            (None, _) => (
+                Some(
+                    crate::tls::system_client_config()
+                        .map_err(|m| OptionError::new("ca_file", m))?,
+                ),
+                Trust::System,
+            ),
         };
         Ok(Connector {
             server: Arc::from(format!("{scheme}://{host}:{port}")),
@@ -185,6 +195,7 @@ impl Connector {
             port,
             security,
             tls,
+            trust,
             connect_timeout: options.connect_timeout,
             operation_timeout: options.operation_timeout,
         })
@@ -197,6 +208,11 @@ impl Connector {
 
     pub fn security(&self) -> Security {
         self.security
+    }
+
+    /// What the server's certificate is verified against.
+    pub fn trust(&self) -> &Trust {
+        &self.trust
     }
 
     pub fn operation_timeout(&self) -> Duration {
@@ -284,7 +300,7 @@ impl Connector {
             },
             LdapError::Rustls { source } => LdapFailure::Tls {
                 server,
-                detail: source.to_string(),
+                detail: self.trust.explain(source.to_string()),
             },
             LdapError::DNSName { source } => LdapFailure::Tls {
                 server,
@@ -299,12 +315,52 @@ impl Connector {
             },
             LdapError::Io { source } if is_tls_error(&source) => LdapFailure::Tls {
                 server,
-                detail: source.to_string(),
+                detail: self.trust.explain(source.to_string()),
             },
             other => LdapFailure::Connect {
                 server,
                 detail: other.to_string(),
             },
+        }
+    }
+}
+
+/// Whom a server's certificate must be signed by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// Plain LDAP: no certificate.
+    None,
+    /// The CA certificates of the configured `ca_file`.
+    CaFile(PathBuf),
+    /// The system's trust store (no `ca_file` configured).
+    System,
+}
+
+impl Trust {
+    /// "verified against …", for self-tests.
+    pub fn describe(&self) -> String {
+        match self {
+            Trust::None => "no certificate (plain LDAP)".into(),
+            Trust::CaFile(p) => p.display().to_string(),
+            Trust::System => "the system trust store".into(),
+        }
+    }
+
+    /// A TLS error with what to do about an untrusted certificate.
+    fn explain(&self, detail: String) -> String {
+        let untrusted =
+            detail.contains("UnknownIssuer") || detail.contains("invalid peer certificate");
+        match self {
+            Trust::System if untrusted => format!(
+                "{detail}: the server's certificate is not trusted by the system trust store \
+                 (no `ca_file` is configured); set `ca_file` to the PEM file of the CA that \
+                 signed it, or add that CA to the system's trust store"
+            ),
+            Trust::CaFile(p) if untrusted => format!(
+                "{detail}: the server's certificate is not signed by a CA in `ca_file` ({})",
+                p.display()
+            ),
+            _ => detail,
         }
     }
 }
@@ -340,10 +396,12 @@ mod tests {
     }
 
     #[test]
-    fn tls_needs_a_ca_file() {
+    fn tls_without_a_ca_file_uses_the_system_store() {
         let mut o = opts("ldaps://h");
         o.ca_file = None;
-        assert_eq!(check_options(&o).unwrap_err().key, "ca_file");
+        assert_eq!(check_options(&o), Ok(Security::Ldaps));
+        let connector = Connector::new(&o).unwrap();
+        assert_eq!(connector.trust(), &Trust::System);
     }
 
     #[test]

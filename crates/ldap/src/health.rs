@@ -21,17 +21,19 @@ pub async fn connection_checks(
     let mut session = match connector.connect().await {
         Ok(s) => {
             checks.push(HealthCheck::pass("connect", format!("{server} answers")));
+            let trust = connector.trust().describe();
             let tls = match connector.security() {
-                Security::Ldaps => "LDAPS, certificate verified against ca_file",
-                Security::StartTls => "StartTLS, certificate verified against ca_file",
+                Security::Ldaps => format!("LDAPS, certificate verified against {trust}"),
+                Security::StartTls => format!("StartTLS, certificate verified against {trust}"),
                 Security::Plain => {
                     "NO TLS: plain LDAP allowed by allow_plaintext (passwords travel in clear)"
+                        .to_string()
                 }
             };
             checks.push(HealthCheck {
                 check: "tls".into(),
                 ok: connector.security() != Security::Plain,
-                detail: tls.into(),
+                detail: tls,
             });
             s
         }

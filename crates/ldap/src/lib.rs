@@ -1,8 +1,14 @@
 //! LDAP plumbing shared by the directory targets (OpenLDAP, Active Directory/Samba).
 //!
-//! * [`Connector`] opens connections: LDAPS or StartTLS verified against a CA file
-//!   (rustls with ring), plain `ldap://` only with explicit consent, `TCP_NODELAY`,
-//!   connect and operation timeouts. [`check_options`] validates without I/O.
+//! * [`ServerConfig`] is the server part of every LDAP connector's table (url, TLS,
+//!   service account, pool, timeouts) with its checks; [`ServerRules`] carries what
+//!   differs per connector (the plaintext rule, defaults). [`ServerConfig::open`] makes
+//!   the pool at startup.
+//! * [`Connector`] opens connections: LDAPS or StartTLS verified against a CA file or
+//!   the system trust store (rustls with ring), plain `ldap://` only with explicit
+//!   consent, `TCP_NODELAY`, connect and operation timeouts. [`check_options`]
+//!   validates without I/O.
+//! * [`RootDse`] reads what a server says about itself (controls, naming contexts).
 //! * [`Session`] wraps one connection with the operations targets need (bind, search,
 //!   modify, Password Modify), each returning a [`Reply`] or an [`LdapFailure`].
 //! * [`Pool`] keeps a few connections bound as the service account.
@@ -24,14 +30,18 @@ pub mod escape;
 pub mod health;
 pub mod pool;
 pub mod ppolicy;
+pub mod rootdse;
+pub mod server;
 pub mod session;
 pub mod template;
 pub mod tls;
 
-pub use connect::{check_options, ConnectOptions, Connector, OptionError, Security};
+pub use connect::{check_options, ConnectOptions, Connector, OptionError, Security, Trust};
 pub use error::{result_code_name, result_outcome, LdapFailure, Reply};
 pub use pool::{Pool, Pooled};
 pub use ppolicy::{password_outcome, PpolicyError, PpolicyResponse, PpolicyWarning};
+pub use rootdse::RootDse;
+pub use server::{OpenServer, Plaintext, ServerConfig, ServerRules};
 pub use session::{Found, Session};
 pub use template::{FilterTemplate, MissingAttribute};
 

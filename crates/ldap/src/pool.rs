@@ -58,6 +58,24 @@ impl Pool {
         self.size
     }
 
+    /// The self-test steps every LDAP connector starts with (connect, tls, bind as the
+    /// pool's service account, read `base_dn`), on a fresh connection; the bound
+    /// session when the bind passed. See [`crate::health::connection_checks`].
+    pub async fn connection_checks(
+        &self,
+        base_dn: &str,
+        checks: &mut Vec<writeback_core::HealthCheck>,
+    ) -> Option<crate::session::Session> {
+        crate::health::connection_checks(
+            &self.connector,
+            &self.bind_dn,
+            &self.password,
+            base_dn,
+            checks,
+        )
+        .await
+    }
+
     /// Connections open and idle right now.
     pub fn idle_count(&self) -> usize {
         self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()

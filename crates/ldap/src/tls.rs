@@ -1,5 +1,6 @@
-//! The rustls client configuration: the ring provider, and only the CA certificates
-//! of the configured file as trust anchors (a private directory CA, not the web PKI).
+//! The rustls client configuration: the ring provider, and as trust anchors either only
+//! the CA certificates of the configured file (a private directory CA, not the web PKI)
+//! or, when no file is configured, the system's trust store.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -28,6 +29,31 @@ pub fn client_config_from_pem(pem: &[u8]) -> Result<Arc<ClientConfig>, String> {
             .add(cert)
             .map_err(|e| format!("not a usable CA certificate: {e}"))?;
     }
+    with_roots(roots)
+}
+
+/// A client config that trusts the system's trust store (what OpenSSL would use:
+/// `SSL_CERT_FILE`/`SSL_CERT_DIR`, else the distribution's bundle). Certificates the
+/// store holds that rustls cannot use are skipped, as browsers skip them.
+pub fn system_client_config() -> Result<Arc<ClientConfig>, String> {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let why = found
+            .errors
+            .first()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default();
+        return Err(format!(
+            "no `ca_file` is given and the system trust store holds no usable CA certificate{why}: \
+             set `ca_file` to the PEM file of the CA that signed the directory's certificate"
+        ));
+    }
+    with_roots(roots)
+}
+
+fn with_roots(roots: RootCertStore) -> Result<Arc<ClientConfig>, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -3,20 +3,17 @@
 //! account, inside its `base_dn` subtree. The guest never sees the service account's
 //! password; every refusal is logged with the plugin's name.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use writeback_core::{
     BuildContext, ConfigError, ConnectorConfig, HealthCheck, Outcome, OutcomeCode, Password,
-    SecretRef,
 };
 use writeback_ldap::ldap3::{Mod, Scope, SearchEntry};
+use writeback_ldap::server::{self, HasServer, ServerConfig, ServerRules};
 use writeback_ldap::session::FILTER_ERROR;
-use writeback_ldap::{
-    check_options, dn, password_outcome, ConnectOptions, Connector, LdapFailure, Pool, PpolicyError,
-};
+use writeback_ldap::{dn, password_outcome, Connector, LdapFailure, Pool, PpolicyError};
 
 use crate::bindings::target::writeback::plugin::directory::{
     self, DirectoryError, Entry, ErrorKind, Modification, ModifyKind,
@@ -48,17 +45,11 @@ const MAX_VALUE_BYTES: usize = 256 * 1024;
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryConfig {
-    /// `ldaps://host[:port]`, or `ldap://host[:port]` with `starttls = true`.
-    pub url: String,
-    #[serde(default)]
-    pub starttls: bool,
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Permit `ldap://` without StartTLS: passwords travel in clear. Loopback tests only.
-    #[serde(default)]
-    pub allow_plaintext: bool,
-    pub bind_dn: String,
-    pub bind_password: SecretRef,
+    /// The server keys (`url`, `starttls`, `ca_file`, `allow_plaintext`, `bind_dn`,
+    /// `bind_password`, `pool_size`, `connect_timeout_ms`, `timeout_ms` — the plugin
+    /// call's own deadline applies too), in the same table; see [`ServerConfig`].
+    #[serde(skip)]
+    pub server: ServerConfig,
     /// Every DN the plugin reads or writes must be this entry or below it.
     pub base_dn: String,
     /// Extended operations the plugin may send, by OID. Password Modify's user must be
@@ -69,13 +60,18 @@ pub struct DirectoryConfig {
     /// Directory operations one plugin call may make.
     #[serde(default = "default_max_operations")]
     pub max_operations_per_call: u32,
-    #[serde(default = "default_pool_size")]
-    pub pool_size: usize,
-    #[serde(default = "default_connect_timeout_ms")]
-    pub connect_timeout_ms: u64,
-    /// Limit of each operation (the plugin call's own deadline applies too).
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
+}
+
+/// As the `openldap` target, with a smaller pool: a plugin's calls are short.
+pub const RULES: ServerRules = ServerRules {
+    pool_size: 2,
+    ..ServerRules::with_consent()
+};
+
+impl HasServer for DirectoryConfig {
+    fn server_mut(&mut self) -> &mut ServerConfig {
+        &mut self.server
+    }
 }
 
 fn default_extended() -> Vec<String> {
@@ -83,15 +79,6 @@ fn default_extended() -> Vec<String> {
 }
 fn default_max_operations() -> u32 {
     16
-}
-fn default_pool_size() -> usize {
-    2
-}
-fn default_connect_timeout_ms() -> u64 {
-    3_000
-}
-fn default_timeout_ms() -> u64 {
-    5_000
 }
 
 impl DirectoryConfig {
@@ -105,33 +92,22 @@ impl DirectoryConfig {
                  bind_password, base_dn) its directory handle may use",
             ));
         };
-        let parsed: DirectoryConfig = writeback_core::config::deserialize_value(value.clone())
-            .map_err(|(key, m)| {
-                let key = if key.is_empty() {
-                    "directory".to_string()
-                } else {
-                    format!("directory.{key}")
-                };
-                config.error(&key, m)
-            })?;
+        let Some(table) = value.as_table() else {
+            return Err(config.error("directory", "must be a table: `[targets.directory]`"));
+        };
+        let parsed: DirectoryConfig = server::parse_table(table, &RULES)
+            .map_err(|e| config.error(&server::prefixed("directory", &e.key), e.message))?;
         parsed.check(config)?;
         Ok(parsed)
     }
 
     fn check(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        check_options(&self.connect_options(None))
-            .map_err(|e| config.error(&format!("directory.{}", e.key), e.message))?;
-        self.bind_password
-            .check()
-            .map_err(|m| config.error("directory.bind_password", m))?;
-        for (key, value) in [("bind_dn", &self.bind_dn), ("base_dn", &self.base_dn)] {
-            let ok = matches!(dn::parse(value), Ok(rdns) if !rdns.is_empty());
-            if !ok {
-                return Err(config.error(
-                    &format!("directory.{key}"),
-                    "give a distinguished name, e.g. `ou=people,dc=example,dc=org`",
-                ));
-            }
+        let ok = matches!(dn::parse(&self.base_dn), Ok(rdns) if !rdns.is_empty());
+        if !ok {
+            return Err(config.error(
+                "directory.base_dn",
+                "give a distinguished name, e.g. `ou=people,dc=example,dc=org`",
+            ));
         }
         for oid in &self.allow_extended {
             let ok = !oid.is_empty()
@@ -151,34 +127,7 @@ impl DirectoryConfig {
                 "must be from 1 to 1000",
             ));
         }
-        if !(1..=Pool::MAX_SIZE).contains(&self.pool_size) {
-            return Err(config.error(
-                "directory.pool_size",
-                format!("must be from 1 to {}", Pool::MAX_SIZE),
-            ));
-        }
-        for (key, ms) in [
-            ("connect_timeout_ms", self.connect_timeout_ms),
-            ("timeout_ms", self.timeout_ms),
-        ] {
-            if !(1..=600_000).contains(&ms) {
-                return Err(config.error(
-                    &format!("directory.{key}"),
-                    "must be from 1 to 600000 milliseconds",
-                ));
-            }
-        }
         Ok(())
-    }
-
-    fn connect_options(&self, ca_file: Option<PathBuf>) -> ConnectOptions {
-        let mut o = ConnectOptions::new(self.url.clone());
-        o.starttls = self.starttls;
-        o.ca_file = ca_file.or_else(|| self.ca_file.clone());
-        o.allow_plaintext = self.allow_plaintext;
-        o.connect_timeout = Duration::from_millis(self.connect_timeout_ms);
-        o.operation_timeout = Duration::from_millis(self.timeout_ms);
-        o
     }
 }
 
@@ -187,32 +136,20 @@ impl DirectoryConfig {
 pub struct DirectoryGrant {
     connector: Arc<Connector>,
     pool: Pool,
-    bind_password: Password,
     base_dn: String,
     allow_extended: Vec<String>,
     max_operations: u32,
 }
 
 impl DirectoryGrant {
-    /// Resolves the secret and the CA file; connects lazily (on the first call).
+    /// Resolves the secret and the CA file (or the system trust store); connects lazily
+    /// (on the first call).
     pub fn build(config: &ConnectorConfig, ctx: &BuildContext<'_>) -> Result<Self, ConfigError> {
         let cfg = DirectoryConfig::load(config)?;
-        let bind_password = ctx.secret(config, "directory.bind_password", &cfg.bind_password)?;
-        let ca_file = cfg.ca_file.as_deref().map(|p| ctx.path(p));
-        let connector = Arc::new(
-            Connector::new(&cfg.connect_options(ca_file))
-                .map_err(|e| config.error(&format!("directory.{}", e.key), e.message))?,
-        );
-        let pool = Pool::new(
-            connector.clone(),
-            cfg.bind_dn.clone(),
-            bind_password.clone(),
-            cfg.pool_size,
-        );
+        let server = cfg.server.open(&RULES, config, "directory", ctx)?;
         Ok(DirectoryGrant {
-            connector,
-            pool,
-            bind_password,
+            connector: server.connector,
+            pool: server.pool,
             base_dn: cfg.base_dn,
             allow_extended: cfg.allow_extended,
             max_operations: cfg.max_operations_per_call,
@@ -235,14 +172,10 @@ impl DirectoryGrant {
     /// connect, tls, bind, read base_dn: for `check-config --connect` and /health.
     pub async fn self_test(&self) -> Vec<HealthCheck> {
         let mut checks = Vec::new();
-        if let Some(session) = writeback_ldap::health::connection_checks(
-            &self.connector,
-            self.pool.bind_dn(),
-            &self.bind_password,
-            &self.base_dn,
-            &mut checks,
-        )
-        .await
+        if let Some(session) = self
+            .pool
+            .connection_checks(&self.base_dn, &mut checks)
+            .await
         {
             session.unbind().await;
         }

@@ -1,28 +1,23 @@
 //! The `directory` policy's TOML table.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use serde::Deserialize;
-use writeback_core::{ConfigError, ConnectorConfig, SecretRef};
-use writeback_ldap::{check_options, ConnectOptions};
+use writeback_core::{ConfigError, ConnectorConfig};
+use writeback_ldap::server::{self, HasServer, Plaintext, ServerConfig, ServerRules};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryPolicyConfig {
+    /// The domain controller to read the policy from (LDAPS or StartTLS only): the
+    /// server keys (`url`, `starttls`, `ca_file`, `bind_dn`, `bind_password`,
+    /// `pool_size`, `connect_timeout_ms`, `timeout_ms`) in the same table. The account
+    /// may be any that can read the domain object, users' `msDS-ResultantPSO` and the
+    /// Password Settings Container (often the target's service account).
+    #[serde(skip)]
+    pub server: ServerConfig,
     /// The AD target (its `name`) whose resolved account is judged. May be left out
     /// when exactly one target resolves the request.
     #[serde(default)]
     pub target: Option<String>,
-    /// The domain controller to read the policy from (LDAPS or StartTLS only).
-    pub url: String,
-    #[serde(default)]
-    pub starttls: bool,
-    pub ca_file: PathBuf,
-    /// An account that may read the domain object, users' `msDS-ResultantPSO` and the
-    /// Password Settings Container (often the target's service account).
-    pub bind_dn: String,
-    pub bind_password: SecretRef,
     /// How long a read policy is used before it is read again.
     #[serde(default = "default_refresh")]
     pub refresh_seconds: u64,
@@ -30,8 +25,25 @@ pub struct DirectoryPolicyConfig {
     /// AD itself, resets are never held to it.
     #[serde(default = "default_true")]
     pub check_min_age: bool,
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
+}
+
+/// TLS only; two connections are plenty for policy reads (they are cached).
+pub const RULES: ServerRules = ServerRules {
+    plaintext: Plaintext::Refused {
+        url_hint: "use ldaps:// or set `starttls = true`",
+        key_hint: "the directory policy reads from a domain controller over TLS only: remove \
+                   `allow_plaintext` and use ldaps:// or `starttls = true`",
+    },
+    bind_upn: true,
+    pool_size: 2,
+    connect_timeout_ms: 3_000,
+    timeout_ms: 5_000,
+};
+
+impl HasServer for DirectoryPolicyConfig {
+    fn server_mut(&mut self) -> &mut ServerConfig {
+        &mut self.server
+    }
 }
 
 fn default_refresh() -> u64 {
@@ -40,37 +52,48 @@ fn default_refresh() -> u64 {
 fn default_true() -> bool {
     true
 }
-fn default_timeout_ms() -> u64 {
-    5_000
-}
 
 impl DirectoryPolicyConfig {
     pub fn from_connector(config: &ConnectorConfig) -> Result<Self, ConfigError> {
-        let parsed: DirectoryPolicyConfig = config.parse()?;
-        if parsed.url.starts_with("ldap://") && !parsed.starttls {
-            return Err(config.error(
-                "url",
-                format!(
-                    "`{}` is plain LDAP: use ldaps:// or set `starttls = true`",
-                    parsed.url
-                ),
-            ));
-        }
-        check_options(&parsed.connect_options()).map_err(|e| config.error(e.key, e.message))?;
+        let parsed: DirectoryPolicyConfig = server::parse_table(&config.table, &RULES)
+            .map_err(|e| config.error(&e.key, e.message))?;
         if parsed.refresh_seconds == 0 {
             return Err(config.error("refresh_seconds", "must be at least 1"));
         }
-        if parsed.timeout_ms == 0 {
-            return Err(config.error("timeout_ms", "must be greater than zero"));
-        }
         Ok(parsed)
     }
+}
 
-    pub fn connect_options(&self) -> ConnectOptions {
-        let mut options = ConnectOptions::new(self.url.clone());
-        options.starttls = self.starttls;
-        options.ca_file = Some(self.ca_file.clone());
-        options.operation_timeout = Duration::from_millis(self.timeout_ms);
-        options
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use writeback_core::ConnectorKind;
+
+    fn load(extra: &str) -> Result<DirectoryPolicyConfig, ConfigError> {
+        let text = format!(
+            "url = \"ldaps://dc.example.org\"\nbind_dn = \"svc@example.org\"\n\
+             bind_password = {{ env = \"AD_BIND\" }}\n{extra}"
+        );
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        DirectoryPolicyConfig::from_connector(&ConnectorConfig::in_code(
+            ConnectorKind::Policy,
+            "directory",
+            "dir",
+            table,
+        ))
+    }
+
+    #[test]
+    fn defaults_and_refusals() {
+        let c = load("").unwrap();
+        assert_eq!(c.server.pool_size(&RULES), 2);
+        assert_eq!(c.refresh_seconds, 300);
+        assert!(c.check_min_age);
+        let e = load("url2 = 1").unwrap_err();
+        assert!(e.to_string().contains("url2"), "{e}");
+        let e = load("allow_plaintext = true").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("policies.dir.allow_plaintext"));
+        let e = load("starttls = false\nrefresh_seconds = 0").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("policies.dir.refresh_seconds"));
     }
 }

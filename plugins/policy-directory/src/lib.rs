@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use writeback_core::{BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Policy};
-use writeback_ldap::{Connector, Pool};
 
 pub use config::DirectoryPolicyConfig;
 pub use policy::DirectoryPolicy;
@@ -35,11 +34,7 @@ impl DirectoryPolicyFactory {
         ctx: &BuildContext<'_>,
     ) -> Result<DirectoryPolicy, ConfigError> {
         let parsed = DirectoryPolicyConfig::from_connector(config)?;
-        let password = ctx.secret(config, "bind_password", &parsed.bind_password)?;
-        let mut options = parsed.connect_options();
-        options.ca_file = Some(ctx.path(&parsed.ca_file));
-        let connector = Connector::new(&options).map_err(|e| config.error(e.key, e.message))?;
-        let pool = Pool::new(Arc::new(connector), parsed.bind_dn.clone(), password, 2);
+        let pool = parsed.server.open(&config::RULES, config, "", ctx)?.pool;
         Ok(DirectoryPolicy {
             name: config.name.clone(),
             target: parsed.target.clone(),

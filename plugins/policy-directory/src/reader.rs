@@ -63,22 +63,10 @@ impl PolicyReader {
             }
         }
         let mut session = self.pool.get().await.map_err(unavailable)?;
-        let root = session
-            .search(
-                "",
-                Scope::Base,
-                "(objectClass=*)",
-                &["defaultNamingContext"],
-                0,
-            )
+        let naming_context = writeback_ldap::RootDse::read(&mut session)
             .await
-            .map_err(unavailable)?;
-        let naming_context = root
-            .entries
-            .first()
-            .and_then(|e| e.attrs.get("defaultNamingContext"))
-            .and_then(|v| v.first())
-            .cloned()
+            .map_err(unavailable)?
+            .default_naming_context
             .ok_or_else(|| unreadable("the rootDSE", "no defaultNamingContext".into()))?;
         let found = session
             .search(

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 use writeback_core::{ConfigError, ConnectorConfig, SecretRef};
+use writeback_listener::{PlainHttp, Refusal, Transport};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,6 +59,13 @@ pub struct ScimConfig {
     /// Seconds to wait for a pushed request's outcome (the HTTP response waits).
     #[serde(default = "default_outcome_timeout")]
     pub outcome_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Seconds a client gets to send a request body, once its headers are in; a slower
+    /// one gets 408 and its connection slot back.
+    #[serde(default = "default_body_timeout")]
+    pub body_timeout_secs: u64,
     /// How SCIM attributes map to directory attributes and cloud identity attributes.
     #[serde(default)]
     pub attributes: AttributeMap,
@@ -192,6 +200,13 @@ fn default_display_name() -> Option<String> {
 fn default_given_name() -> Option<String> {
     Some("givenname".into())
 }
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_body_timeout() -> u64 {
+    30
+}
+
 fn default_family_name() -> Option<String> {
     Some("sn".into())
 }
@@ -206,30 +221,34 @@ impl ScimConfig {
     }
 
     fn check(&mut self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        match (&self.tls, self.plain_http_on_loopback) {
-            (Some(_), true) => {
-                return Err(config.error(
-                    "plain_http_on_loopback",
-                    "give either `tls` or `plain_http_on_loopback = true`, not both",
-                ))
-            }
-            (None, false) => {
-                return Err(config.error(
-                    "tls",
-                    "passwords travel over this endpoint: set `tls = { cert_file = \"…\", key_file = \"…\" }` \
-                     (plain HTTP only with `plain_http_on_loopback = true` on a loopback address)",
-                ))
-            }
-            (None, true) if !self.listen.ip().is_loopback() => {
-                return Err(config.error(
-                    "listen",
-                    format!(
-                        "plain HTTP is only allowed on a loopback address, not {}: configure `tls`",
-                        self.listen
-                    ),
-                ))
-            }
-            _ => {}
+        let plain = if self.plain_http_on_loopback {
+            PlainHttp::OnLoopback
+        } else {
+            PlainHttp::Never
+        };
+        Transport::choose(self.tls.is_some(), plain, self.listen).map_err(|r| match r {
+            Refusal::Both => config.error(
+                "plain_http_on_loopback",
+                "give either `tls` or `plain_http_on_loopback = true`, not both",
+            ),
+            Refusal::NeedsTls => config.error(
+                "tls",
+                "passwords travel over this endpoint: set `tls = { cert_file = \"…\", key_file = \"…\" }` \
+                 (plain HTTP only with `plain_http_on_loopback = true` on a loopback address)",
+            ),
+            Refusal::NotLoopback => config.error(
+                "listen",
+                format!(
+                    "plain HTTP is only allowed on a loopback address, not {}: configure `tls`",
+                    self.listen
+                ),
+            ),
+        })?;
+        if !(1..=100_000).contains(&self.max_connections) {
+            return Err(config.error("max_connections", "must be between 1 and 100000"));
+        }
+        if !(1..=600).contains(&self.body_timeout_secs) {
+            return Err(config.error("body_timeout_secs", "must be between 1 and 600"));
         }
         self.token.check().map_err(|m| config.error("token", m))?;
         if self.target.trim().is_empty() {

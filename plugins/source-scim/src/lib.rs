@@ -29,7 +29,7 @@ mod server;
 pub mod update;
 mod users;
 
-pub use factory::{load_tls, ScimFactory};
+pub use factory::ScimFactory;
 pub use server::ScimSource;
 
 #[cfg(test)]

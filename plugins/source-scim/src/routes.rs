@@ -118,6 +118,8 @@ impl ScimState {
             .map_err(|e| {
                 if e.is::<http_body_util::LengthLimitError>() {
                     too_large()
+                } else if let Some(slow) = timed_out(&*e) {
+                    ScimError::new(StatusCode::REQUEST_TIMEOUT, None, slow.to_string())
                 } else {
                     ScimError::invalid_syntax("The request body could not be read.")
                 }
@@ -314,4 +316,18 @@ async fn not_found() -> ScimError {
     ScimError::not_found(
         "No such SCIM endpoint. This provider serves /ServiceProviderConfig, /ResourceTypes, /Schemas and /Users under its base URL.",
     )
+}
+
+/// The listener's body-read timeout, wherever it sits in the chain (axum wraps it).
+fn timed_out<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a writeback_listener::BodyTimedOut> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(t) = err.downcast_ref::<writeback_listener::BodyTimedOut>() {
+            return Some(t);
+        }
+        next = err.source();
+    }
+    None
 }

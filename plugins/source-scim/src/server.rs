@@ -1,17 +1,15 @@
-//! The running source: listens (HTTPS, or plain HTTP on loopback when configured),
-//! serves the SCIM routes, and drains in-flight requests on shutdown.
+//! The running source: listens (HTTPS, or plain HTTP on loopback when configured) on
+//! the shared [`writeback_listener::Listener`] (connection cap, handshake, header and
+//! body timeouts, bounded drain) and serves the SCIM routes.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tokio_util::task::TaskTracker;
 use writeback_core::{BoxError, CloudSource, Shutdown, Submit};
+use writeback_listener::{Limits, Listener};
 
 use crate::auth::BearerToken;
 use crate::config::ScimConfig;
@@ -19,7 +17,7 @@ use crate::directory::Directory;
 use crate::idempotency::RetryIds;
 use crate::routes::{self, ScimState, Settings};
 
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longer than the listener's default: identity providers batch pushes over slow links.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct ScimSource {
@@ -76,85 +74,30 @@ impl CloudSource for ScimSource {
         shutdown: Shutdown,
     ) -> Result<(), BoxError> {
         let state = Arc::new(self.state(pipeline)?);
-        let listener = TcpListener::bind(self.config.listen).await.map_err(|e| {
-            format!(
-                "SCIM source `{}`: cannot listen on {}: {e}",
-                self.name, self.config.listen
-            )
-        })?;
+        let limits = Limits {
+            max_connections: self.config.max_connections,
+            header_timeout: HEADER_READ_TIMEOUT,
+            body_timeout: Duration::from_secs(self.config.body_timeout_secs),
+            ..Limits::default()
+        };
+        let name = format!("SCIM source `{}`", self.name);
+        let listener = Listener::bind(self.config.listen, self.tls.clone(), limits, name)
+            .await
+            .map_err(|e| {
+                format!(
+                    "SCIM source `{}`: cannot listen on {}: {e}",
+                    self.name, self.config.listen
+                )
+            })?;
         tracing::info!(source = %self.name, address = %self.describe(), "SCIM endpoint listening");
-        serve(listener, self.tls.clone(), routes::router(state), shutdown).await;
+        let router = routes::router(state);
+        let serve = move |_peer| TowerToHyperService::new(router.clone());
+        listener.serve(serve, shutdown).await;
         Ok(())
     }
 
     fn describe(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}{}", self.config.listen, self.config.base_path)
-    }
-}
-
-/// Accepts connections until `shutdown`, then lets each finish its current request.
-pub async fn serve(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    router: axum::Router,
-    shutdown: Shutdown,
-) {
-    let tracker = TaskTracker::new();
-    loop {
-        let accepted = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            a = listener.accept() => a,
-        };
-        let (stream, peer) = match accepted {
-            Ok(a) => a,
-            Err(e) => {
-                // Out of file descriptors and the like: wait a little rather than spin.
-                tracing::warn!(error = %e, "SCIM endpoint could not accept a connection");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let (router, tls, shutdown) = (router.clone(), tls.clone(), shutdown.clone());
-        tracker.spawn(async move {
-            match tls {
-                None => serve_connection(stream, router, shutdown).await,
-                Some(acceptor) => {
-                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
-                        Ok(Ok(tls_stream)) => serve_connection(tls_stream, router, shutdown).await,
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-                    }
-                }
-            }
-        });
-    }
-    tracker.close();
-    tracker.wait().await;
-}
-
-async fn serve_connection<S>(stream: S, router: axum::Router, shutdown: Shutdown)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    let connection =
-        builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
-    tokio::pin!(connection);
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "SCIM connection ended with an error");
-            }
-        }
-        _ = shutdown.cancelled() => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
-        }
     }
 }

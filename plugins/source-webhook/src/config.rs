@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use writeback_core::{ConfigError, ConnectorConfig, SecretRef};
+pub use writeback_listener::Transport;
+use writeback_listener::{PlainHttp, Refusal};
 
 /// The only words that allow plain HTTP on a non-loopback address: they say why it is
 /// safe (a proxy in front terminates TLS).
@@ -61,16 +63,6 @@ mod defaults {
     pub fn max_connections() -> usize {
         1024
     }
-}
-
-/// How the listener speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Tls,
-    /// Plain HTTP on a loopback address (tests, a proxy on the same host).
-    PlainLoopback,
-    /// Plain HTTP because the config says a TLS-terminating proxy is in front.
-    PlainBehindProxy,
 }
 
 /// The checked config: everything `build` needs except files and secrets.
@@ -129,27 +121,33 @@ fn transport(
     config: &WebhookSourceConfig,
     listen: SocketAddr,
 ) -> Result<Transport, ConfigError> {
-    match (&config.tls, config.plain_http.as_deref()) {
-        (Some(_), Some(_)) => Err(connector.error(
+    let plain = match config.plain_http.as_deref() {
+        None if config.tls.is_some() => PlainHttp::Never,
+        None => PlainHttp::OnLoopback,
+        Some(PLAIN_HTTP_BEHIND_PROXY) => PlainHttp::BehindProxy,
+        Some(other) => {
+            return Err(connector.error(
+                "plain_http",
+                format!(
+                    "`{other}` is not understood; the only value is \"{PLAIN_HTTP_BEHIND_PROXY}\""
+                ),
+            ))
+        }
+    };
+    Transport::choose(config.tls.is_some(), plain, listen).map_err(|refusal| match refusal {
+        Refusal::Both => connector.error(
             "plain_http",
             "both `tls` and `plain_http` are set: keep `tls` to serve HTTPS, or remove it to serve plain HTTP",
-        )),
-        (Some(_), None) => Ok(Transport::Tls),
-        (None, Some(PLAIN_HTTP_BEHIND_PROXY)) => Ok(Transport::PlainBehindProxy),
-        (None, Some(other)) => Err(connector.error(
-            "plain_http",
-            format!("`{other}` is not understood; the only value is \"{PLAIN_HTTP_BEHIND_PROXY}\""),
-        )),
-        (None, None) if listen.ip().is_loopback() => Ok(Transport::PlainLoopback),
-        (None, None) => Err(connector.error(
+        ),
+        Refusal::NeedsTls | Refusal::NotLoopback => connector.error(
             "tls",
             format!(
                 "passwords must arrive over TLS: give `tls = {{ cert_file = \"...\", key_file = \"...\" }}`, \
                  or set plain_http = \"{PLAIN_HTTP_BEHIND_PROXY}\" when a TLS-terminating proxy is in front, \
                  or listen on a loopback address"
             ),
-        )),
-    }
+        ),
+    })
 }
 
 /// The secret references with the key each sits at, for error messages.

@@ -24,7 +24,7 @@ pub const REQUESTS_PATH: &str = "/v1/requests";
 pub const HEALTH_PATH: &str = "/healthz";
 
 /// A slow sender gets this long to deliver the whole body.
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Handler {
     pub source: String,

@@ -27,9 +27,7 @@ pub mod client;
 mod config;
 mod handler;
 mod replay;
-mod server;
 mod source;
-mod tls;
 mod wire;
 
 pub use config::PLAIN_HTTP_BEHIND_PROXY;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use hyper::service::service_fn;
 use rustls::ServerConfig;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
@@ -19,7 +19,7 @@ use writeback_signing::Secret;
 use crate::config::{check, Transport};
 use crate::handler::{Handler, REQUESTS_PATH};
 use crate::replay::ReplayGuard;
-use crate::server::Server;
+use writeback_listener::{Limits, Listener};
 
 /// Builds `[[sources]] type = "webhook"`.
 pub struct WebhookSourceFactory;
@@ -58,8 +58,11 @@ impl WebhookSource {
         let checked = check(config)?;
         let tls = match &checked.config.tls {
             Some(files) => Some(
-                crate::tls::server_config(&ctx.path(&files.cert_file), &ctx.path(&files.key_file))
-                    .map_err(|m| config.error("tls", m))?,
+                writeback_listener::tls::server_config(
+                    &ctx.path(&files.cert_file),
+                    &ctx.path(&files.key_file),
+                )
+                .map_err(|m| config.error("tls", m))?,
             ),
             None => None,
         };
@@ -133,7 +136,16 @@ impl CloudSource for WebhookSource {
         pipeline: Arc<dyn Submit>,
         shutdown: Shutdown,
     ) -> Result<(), BoxError> {
-        let listener = match TcpListener::bind(self.listen).await {
+        let limits = Limits {
+            max_connections: self.max_connections,
+            // The handler answers a slow body itself (408) after BODY_READ_TIMEOUT; the
+            // listener's own limit is the backstop behind it.
+            body_timeout: crate::handler::BODY_READ_TIMEOUT + Duration::from_secs(5),
+            ..Limits::default()
+        };
+        let tls = self.tls.clone().map(TlsAcceptor::from);
+        let name = format!("webhook source `{}`", self.name);
+        let listener = match Listener::bind(self.listen, tls, limits, name).await {
             Ok(l) => l,
             Err(e) => {
                 self.bound.send_replace(Bound::Failed);
@@ -170,13 +182,11 @@ impl CloudSource for WebhookSource {
         }
         info!(source = %self.name, addr = %local, "webhook source listening on {}://{local}{REQUESTS_PATH}", self.scheme());
         self.bound.send_replace(Bound::Listening(local));
-        let server = Server {
-            listener,
-            tls: self.tls.clone().map(TlsAcceptor::from),
-            handler,
-            max_connections: self.max_connections,
+        let serve = move |peer| {
+            let handler = handler.clone();
+            service_fn(move |request| handler.clone().handle(request, peer))
         };
-        server.serve(shutdown).await;
+        listener.serve(serve, shutdown).await;
         info!(source = %self.name, "webhook source stopped");
         Ok(())
     }

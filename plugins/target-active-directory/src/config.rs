@@ -1,11 +1,8 @@
 //! The `active-directory` target's TOML table, checked without I/O.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use serde::Deserialize;
-use writeback_core::{ConfigError, ConnectorConfig, SecretRef};
-use writeback_ldap::{check_options, ConnectOptions};
+use writeback_core::{ConfigError, ConnectorConfig};
+use writeback_ldap::server::{self, HasServer, Plaintext, ServerConfig, ServerRules};
 
 use crate::matching::MatchRule;
 
@@ -35,15 +32,12 @@ pub enum PolicyHints {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AdConfig {
-    /// `ldaps://dc.example.org` or `ldap://dc.example.org` with `starttls = true`.
-    pub url: String,
-    #[serde(default)]
-    pub starttls: bool,
-    /// PEM file of the CA that signed the domain controller's certificate.
-    pub ca_file: PathBuf,
-    /// The service account: a DN or a UPN (`svc-writeback@example.org`).
-    pub bind_dn: String,
-    pub bind_password: SecretRef,
+    /// The server keys (`url`, `starttls`, `ca_file`, `bind_dn` — a DN or a UPN such
+    /// as `svc-writeback@example.org` —, `bind_password`, `pool_size`,
+    /// `connect_timeout_ms`, `timeout_ms`), written in the same table; see
+    /// [`ServerConfig`]. `allow_plaintext` is refused: see [`RULES`].
+    #[serde(skip)]
+    pub server: ServerConfig,
     /// Where accounts are searched (subtree), e.g. `DC=example,DC=org`.
     pub base_dn: String,
     /// How a cloud identity finds its account; the first rule whose cloud attribute
@@ -60,15 +54,6 @@ pub struct AdConfig {
     pub unlock_on_reset: bool,
     #[serde(default)]
     pub policy_hints: PolicyHints,
-    /// Connections kept bound as the service account.
-    #[serde(default = "default_pool_size")]
-    pub pool_size: usize,
-    #[serde(default = "default_connect_timeout_ms")]
-    pub connect_timeout_ms: u64,
-    /// Limit for each LDAP operation. A reset costs an AD DC ~25 ms of CPU, one at a
-    /// time: under load, writes queue.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
 }
 
 fn default_match() -> Vec<MatchRule> {
@@ -77,50 +62,42 @@ fn default_match() -> Vec<MatchRule> {
 fn default_user_filter() -> String {
     "(&(objectCategory=person)(objectClass=user))".into()
 }
-fn default_pool_size() -> usize {
-    4
-}
-fn default_connect_timeout_ms() -> u64 {
-    3_000
-}
-fn default_timeout_ms() -> u64 {
-    10_000
+
+/// TLS only. The operation timeout is longer than OpenLDAP's: a reset costs an AD DC
+/// ~25 ms of CPU, one at a time, so under load writes queue.
+pub const RULES: ServerRules = ServerRules {
+    plaintext: Plaintext::Refused {
+        url_hint: "Active Directory refuses password writes without TLS \
+                   (and Samba refuses the bind). Use ldaps://host:636, or keep ldap:// and \
+                   set `starttls = true`",
+        key_hint: "Active Directory accepts password writes only over TLS, so plain LDAP is not \
+                   available for this target: remove `allow_plaintext` and use ldaps:// or \
+                   `starttls = true`",
+    },
+    bind_upn: true,
+    pool_size: 4,
+    connect_timeout_ms: 3_000,
+    timeout_ms: 10_000,
+};
+
+impl HasServer for AdConfig {
+    fn server_mut(&mut self) -> &mut ServerConfig {
+        &mut self.server
+    }
 }
 
 impl AdConfig {
     /// Parses and checks the table: TLS only, a filter that parses, sane sizes.
     pub fn from_connector(config: &ConnectorConfig) -> Result<Self, ConfigError> {
-        if config.table.contains_key("allow_plaintext") {
-            return Err(config.error(
-                "allow_plaintext",
-                "Active Directory accepts password writes only over TLS, so plain LDAP is not \
-                 available for this target: remove `allow_plaintext` and use ldaps:// or \
-                 `starttls = true`",
-            ));
-        }
-        let parsed: AdConfig = config.parse()?;
+        let parsed: AdConfig = server::parse_table(&config.table, &RULES)
+            .map_err(|e| config.error(&e.key, e.message))?;
         parsed.check(config)?;
         Ok(parsed)
     }
 
     fn check(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        if self.url.starts_with("ldap://") && !self.starttls {
-            return Err(config.error(
-                "url",
-                format!(
-                    "`{}` is plain LDAP: Active Directory refuses password writes without TLS \
-                     (and Samba refuses the bind). Use ldaps://host:636, or keep ldap:// and \
-                     set `starttls = true`",
-                    self.url
-                ),
-            ));
-        }
-        check_options(&self.connect_options()).map_err(|e| config.error(e.key, e.message))?;
         if self.base_dn.trim().is_empty() {
             return Err(config.error("base_dn", "give the search base, e.g. `DC=example,DC=org`"));
-        }
-        if self.bind_dn.trim().is_empty() {
-            return Err(config.error("bind_dn", "give the service account's DN or UPN"));
         }
         if self.match_rules.is_empty() {
             return Err(config.error("match", "give at least one matching rule"));
@@ -137,23 +114,7 @@ impl AdConfig {
                 "not a valid LDAP filter, e.g. `(&(objectCategory=person)(objectClass=user))`",
             )
         })?;
-        if !(1..=64).contains(&self.pool_size) {
-            return Err(config.error("pool_size", "must be from 1 to 64"));
-        }
-        if self.timeout_ms == 0 || self.connect_timeout_ms == 0 {
-            return Err(config.error("timeout_ms", "timeouts must be greater than zero"));
-        }
         Ok(())
-    }
-
-    pub fn connect_options(&self) -> ConnectOptions {
-        let mut options = ConnectOptions::new(self.url.clone());
-        options.starttls = self.starttls;
-        options.ca_file = Some(self.ca_file.clone());
-        options.allow_plaintext = false;
-        options.connect_timeout = Duration::from_millis(self.connect_timeout_ms);
-        options.operation_timeout = Duration::from_millis(self.timeout_ms);
-        options
     }
 }
 
@@ -184,6 +145,8 @@ mod tests {
         assert_eq!(c.protected_accounts, Protected::Refuse);
         assert_eq!(c.policy_hints, PolicyHints::Auto);
         assert!(!c.unlock_on_reset);
+        assert_eq!(c.server.pool_size(&RULES), 4);
+        assert_eq!(c.server.timeout(&RULES).as_millis(), 10_000);
     }
 
     #[test]

@@ -33,7 +33,6 @@ use async_trait::async_trait;
 use writeback_core::{
     BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, DirectoryTarget,
 };
-use writeback_ldap::Connector;
 
 pub use config::AdConfig;
 pub use target::ActiveDirectoryTarget;
@@ -69,15 +68,11 @@ impl ActiveDirectoryFactory {
         ctx: &BuildContext<'_>,
     ) -> Result<ActiveDirectoryTarget, ConfigError> {
         let parsed = AdConfig::from_connector(config)?;
-        let password = ctx.secret(config, "bind_password", &parsed.bind_password)?;
-        let mut options = parsed.connect_options();
-        options.ca_file = Some(ctx.path(&parsed.ca_file));
-        let connector = Connector::new(&options).map_err(|e| config.error(e.key, e.message))?;
+        let server = parsed.server.open(&config::RULES, config, "", ctx)?;
         Ok(ActiveDirectoryTarget::new(
             config.name.clone(),
             parsed,
-            connector,
-            password,
+            server.pool,
         ))
     }
 }

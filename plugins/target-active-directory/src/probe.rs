@@ -95,10 +95,10 @@ async fn token(session: &mut Session, config: &AdConfig) -> Result<Vec<Vec<u8>>,
     if sids.is_empty() {
         return Err("the rootDSE returned no tokenGroups for this connection".into());
     }
-    let own = if config.bind_dn.contains('=') {
+    let own = if config.server.bind_dn.contains('=') {
         search(
             session,
-            &config.bind_dn,
+            &config.server.bind_dn,
             Scope::Base,
             "(objectClass=*)",
             &["objectSid"],
@@ -106,7 +106,10 @@ async fn token(session: &mut Session, config: &AdConfig) -> Result<Vec<Vec<u8>>,
         )
         .await?
     } else {
-        let filter = format!("(userPrincipalName={})", filter_value(&config.bind_dn));
+        let filter = format!(
+            "(userPrincipalName={})",
+            filter_value(&config.server.bind_dn)
+        );
         search(
             session,
             &config.base_dn,

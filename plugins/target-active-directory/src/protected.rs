@@ -46,21 +46,9 @@ fn builtin_sid(rid: u32) -> Vec<u8> {
 impl Privileged {
     /// Reads the domain SID from the naming context above `base_dn` and finds the groups.
     pub async fn discover(session: &mut Session, base_dn: &str) -> Result<Privileged, LdapFailure> {
-        let root = session
-            .search(
-                "",
-                Scope::Base,
-                "(objectClass=*)",
-                &["defaultNamingContext"],
-                0,
-            )
-            .await?;
-        let naming_context = root
-            .entries
-            .first()
-            .and_then(|e| e.attrs.get("defaultNamingContext"))
-            .and_then(|v| v.first())
-            .cloned()
+        let naming_context = writeback_ldap::RootDse::read(session)
+            .await?
+            .default_naming_context
             .unwrap_or_else(|| base_dn.to_string());
         let domain = session
             .search(

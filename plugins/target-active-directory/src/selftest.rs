@@ -18,7 +18,7 @@ pub async fn run(target: &ActiveDirectoryTarget) -> Vec<HealthCheck> {
                 format!(
                     "{} answered; certificate verified against {}",
                     connector.server(),
-                    config.ca_file.display()
+                    connector.trust().describe()
                 ),
             ));
             session.unbind().await;
@@ -31,10 +31,10 @@ pub async fn run(target: &ActiveDirectoryTarget) -> Vec<HealthCheck> {
     match target.pool().get().await {
         Ok(_) => checks.push(HealthCheck::pass(
             "bind",
-            format!("bound as {}", config.bind_dn),
+            format!("bound as {}", config.server.bind_dn),
         )),
         Err(f) => {
-            let outcome = errors::service_bind_outcome(&f, &config.bind_dn);
+            let outcome = errors::service_bind_outcome(&f, &config.server.bind_dn);
             checks.push(HealthCheck::fail(
                 "bind",
                 outcome.admin_detail.unwrap_or_else(|| f.to_string()),

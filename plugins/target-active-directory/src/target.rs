@@ -2,7 +2,6 @@
 //! protected-account refusal, and search for sources that list users.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
@@ -13,7 +12,7 @@ use writeback_ldap::escape::filter_value;
 use writeback_ldap::ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use writeback_ldap::ldap3::controls::RawControl;
 use writeback_ldap::ldap3::{LdapError, Mod, Scope, SearchEntry};
-use writeback_ldap::{Connector, LdapFailure, Pool, Pooled};
+use writeback_ldap::{LdapFailure, Pool, Pooled};
 
 use crate::account::{self, ATTRIBUTES};
 use crate::config::{AdConfig, PolicyHints, Protected};
@@ -32,18 +31,8 @@ pub struct ActiveDirectoryTarget {
 }
 
 impl ActiveDirectoryTarget {
-    pub fn new(
-        name: String,
-        config: AdConfig,
-        connector: Connector,
-        password: writeback_core::Password,
-    ) -> Self {
-        let pool = Pool::new(
-            Arc::new(connector),
-            config.bind_dn.clone(),
-            password,
-            config.pool_size,
-        );
+    /// `pool` is bound as the service account (see [`writeback_ldap::ServerConfig::open`]).
+    pub fn new(name: String, config: AdConfig, pool: Pool) -> Self {
         ActiveDirectoryTarget {
             name,
             config,
@@ -70,7 +59,7 @@ impl ActiveDirectoryTarget {
         self.pool
             .get()
             .await
-            .map_err(|f| errors::service_bind_outcome(&f, &self.config.bind_dn))
+            .map_err(|f| errors::service_bind_outcome(&f, &self.config.server.bind_dn))
     }
 
     /// The rootDSE, read once (a failure is not cached).
@@ -278,7 +267,7 @@ impl DirectoryTarget for ActiveDirectoryTarget {
                     &failure,
                     &account.dn,
                     &rights,
-                    &self.config.bind_dn,
+                    &self.config.server.bind_dn,
                 ))
             }
         }
@@ -338,7 +327,7 @@ impl ActiveDirectoryTarget {
     async fn paged_search(&self, filter: &str, limit: usize) -> Result<Vec<Account>, Outcome> {
         let mut session = self.session().await?;
         let server = session.server().to_string();
-        let timeout = std::time::Duration::from_millis(self.config.timeout_ms);
+        let timeout = self.config.server.timeout(&crate::config::RULES);
         let failed = |e: LdapError| {
             LdapFailure::Transport {
                 server: server.clone(),

@@ -1,12 +1,11 @@
 //! The `openldap` target's TOML table, and its checks without I/O.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::Deserialize;
-use writeback_core::{ConfigError, ConnectorConfig, SecretRef};
-use writeback_ldap::{check_options, ConnectOptions, FilterTemplate, Pool};
+use writeback_core::{ConfigError, ConnectorConfig};
+use writeback_ldap::server::{self, HasServer, ServerConfig, ServerRules};
+use writeback_ldap::FilterTemplate;
 
 /// ```toml
 /// [[targets]]
@@ -21,20 +20,11 @@ use writeback_ldap::{check_options, ConnectOptions, FilterTemplate, Pool};
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct OpenLdapConfig {
-    /// `ldaps://host[:port]`, or `ldap://host[:port]` with `starttls = true`.
-    pub url: String,
-    #[serde(default)]
-    pub starttls: bool,
-    /// PEM file of the CA that signed the directory's certificate (relative paths are
-    /// relative to the config file).
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Permit `ldap://` without StartTLS: passwords travel in clear. Loopback tests only.
-    #[serde(default)]
-    pub allow_plaintext: bool,
-    /// The service account: `write` (not `manage`) on userPassword, see docs/openldap.md.
-    pub bind_dn: String,
-    pub bind_password: SecretRef,
+    /// The server keys (`url`, `starttls`, `ca_file`, `allow_plaintext`, `bind_dn`,
+    /// `bind_password`, `pool_size`, `connect_timeout_ms`, `timeout_ms`), written in
+    /// the same table; see [`ServerConfig`].
+    #[serde(skip)]
+    pub server: ServerConfig,
     /// Where accounts are searched.
     pub base_dn: String,
     /// `sub` (default) or `one`.
@@ -43,14 +33,6 @@ pub struct OpenLdapConfig {
     /// Filter template with `{identity_attribute}` placeholders, values escaped.
     #[serde(default = "default_filter")]
     pub filter: String,
-    /// Bound service-account connections kept open (1 to 64).
-    #[serde(default = "default_pool_size")]
-    pub pool_size: usize,
-    #[serde(default = "default_connect_timeout_ms")]
-    pub connect_timeout_ms: u64,
-    /// Limit for each LDAP operation.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
     /// Reset with the Password Modify extended operation (RFC 3062) instead of a
     /// modify of userPassword. A reset with must-change always uses one modify, so that
     /// `pwdReset: TRUE` is set together with the password.
@@ -73,57 +55,35 @@ pub enum SearchScope {
 fn default_filter() -> String {
     "(&(objectClass=inetOrgPerson)(uid={username}))".into()
 }
-fn default_pool_size() -> usize {
-    4
-}
-fn default_connect_timeout_ms() -> u64 {
-    3_000
-}
-fn default_timeout_ms() -> u64 {
-    5_000
-}
 fn default_true() -> bool {
     true
 }
 
-/// Longest timeout accepted (10 minutes): longer is a typo, not a setting.
-const MAX_TIMEOUT_MS: u64 = 600_000;
+/// Plain `ldap://` with `allow_plaintext = true` (warned about for a remote host).
+pub const RULES: ServerRules = ServerRules::with_consent();
+
+impl HasServer for OpenLdapConfig {
+    fn server_mut(&mut self) -> &mut ServerConfig {
+        &mut self.server
+    }
+}
 
 impl OpenLdapConfig {
     /// Parses the table and checks every value that can be checked without I/O.
     pub fn load(config: &ConnectorConfig) -> Result<Self, ConfigError> {
-        let cfg: OpenLdapConfig = config.parse()?;
+        let cfg: OpenLdapConfig = server::parse_table(&config.table, &RULES)
+            .map_err(|e| config.error(&e.key, e.message))?;
         cfg.check(config)?;
         Ok(cfg)
     }
 
     fn check(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        check_options(&self.connect_options(None)).map_err(|e| config.error(e.key, e.message))?;
         self.template().map_err(|m| config.error("filter", m))?;
-        self.bind_password
-            .check()
-            .map_err(|m| config.error("bind_password", m))?;
-        for (key, value) in [("bind_dn", &self.bind_dn), ("base_dn", &self.base_dn)] {
-            if value.trim().is_empty() || !value.contains('=') {
-                return Err(config.error(
-                    key,
-                    "give a distinguished name, e.g. `ou=people,dc=example,dc=org`",
-                ));
-            }
-        }
-        if !(1..=Pool::MAX_SIZE).contains(&self.pool_size) {
-            return Err(config.error("pool_size", format!("must be from 1 to {}", Pool::MAX_SIZE)));
-        }
-        for (key, ms) in [
-            ("connect_timeout_ms", self.connect_timeout_ms),
-            ("timeout_ms", self.timeout_ms),
-        ] {
-            if ms == 0 || ms > MAX_TIMEOUT_MS {
-                return Err(config.error(
-                    key,
-                    format!("must be from 1 to {MAX_TIMEOUT_MS} milliseconds"),
-                ));
-            }
+        if !matches!(writeback_ldap::dn::parse(&self.base_dn), Ok(rdns) if !rdns.is_empty()) {
+            return Err(config.error(
+                "base_dn",
+                "give a distinguished name, e.g. `ou=people,dc=example,dc=org`",
+            ));
         }
         for (cloud, ldap) in &self.attribute_map {
             let ok = !ldap.is_empty()
@@ -142,17 +102,6 @@ impl OpenLdapConfig {
 
     pub fn template(&self) -> Result<FilterTemplate, String> {
         FilterTemplate::parse(&self.filter)
-    }
-
-    /// The connection options, with `ca_file` resolved by the caller when given.
-    pub fn connect_options(&self, ca_file: Option<PathBuf>) -> ConnectOptions {
-        let mut o = ConnectOptions::new(self.url.clone());
-        o.starttls = self.starttls;
-        o.ca_file = ca_file.or_else(|| self.ca_file.clone());
-        o.allow_plaintext = self.allow_plaintext;
-        o.connect_timeout = Duration::from_millis(self.connect_timeout_ms);
-        o.operation_timeout = Duration::from_millis(self.timeout_ms);
-        o
     }
 
     /// The attribute map with the defaults filled in (keys lower-case).
@@ -198,8 +147,9 @@ mod tests {
     #[test]
     fn defaults() {
         let c = load("").unwrap();
+        assert_eq!(c.server.pool_size(&RULES), 4);
+        assert_eq!(c.server.ca_file, Some("ca.pem".into()));
         assert_eq!(c.filter, "(&(objectClass=inetOrgPerson)(uid={username}))");
-        assert_eq!(c.pool_size, 4);
         assert!(c.use_password_modify_exop);
         assert_eq!(
             c.attribute_map().get("object_id").map(String::as_str),

@@ -36,17 +36,11 @@ pub(crate) async fn password_expiries(
             .with_admin_detail(format!("{server}: {what}: {e}"))
     };
 
-    let contexts = search_all(
-        session.ldap(),
-        "",
-        Scope::Base,
-        "(objectClass=*)",
-        &["namingContexts"],
-    )
-    .await
-    .map_err(|e| fail("reading the root DSE", e))?;
+    let root = writeback_ldap::RootDse::read(&mut session)
+        .await
+        .map_err(|e| fail("reading the root DSE", e.to_string()))?;
     let mut policies = Vec::new();
-    for base in contexts.iter().flat_map(|e| values(e, "namingContexts")) {
+    for base in &root.naming_contexts {
         let found = search_all(
             session.ldap(),
             &base,

@@ -18,7 +18,6 @@ use async_trait::async_trait;
 use writeback_core::{
     BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, DirectoryTarget,
 };
-use writeback_ldap::{Connector, Pool};
 
 pub use config::OpenLdapConfig;
 pub use target::{OpenLdapTarget, ACCOUNT_ATTRIBUTES};
@@ -40,8 +39,8 @@ impl ConnectorFactory<dyn DirectoryTarget> for OpenLdapFactory {
         OpenLdapConfig::load(config).map(|_| ())
     }
 
-    /// Loads the CA file and resolves the bind password; connects lazily (the first
-    /// request or `check-config --connect` does).
+    /// Loads the CA file (or the system trust store) and resolves the bind password;
+    /// connects lazily (the first request or `check-config --connect` does).
     async fn build(
         &self,
         config: &ConnectorConfig,
@@ -49,22 +48,10 @@ impl ConnectorFactory<dyn DirectoryTarget> for OpenLdapFactory {
     ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
         let cfg = OpenLdapConfig::load(config)?;
         let template = cfg.template().map_err(|m| config.error("filter", m))?;
-        let bind_password = ctx.secret(config, "bind_password", &cfg.bind_password)?;
-        let ca_file = cfg.ca_file.as_deref().map(|p| ctx.path(p));
-        let connector = Arc::new(
-            Connector::new(&cfg.connect_options(ca_file))
-                .map_err(|e| config.error(e.key, e.message))?,
-        );
-        let pool = Pool::new(
-            connector.clone(),
-            cfg.bind_dn.clone(),
-            bind_password.clone(),
-            cfg.pool_size,
-        );
+        let server = cfg.server.open(&config::RULES, config, "", ctx)?;
         Ok(Arc::new(OpenLdapTarget {
-            connector,
-            pool,
-            bind_password,
+            connector: server.connector,
+            pool: server.pool,
             base_dn: cfg.base_dn.clone(),
             scope: cfg.scope,
             template,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use writeback_core::{
-    Account, CloudIdentity, DirectoryTarget, HealthCheck, Operation, Outcome, OutcomeCode, Password,
+    Account, CloudIdentity, DirectoryTarget, HealthCheck, Operation, Outcome, OutcomeCode,
 };
 use writeback_ldap::ldap3::{Scope, SearchEntry};
 use writeback_ldap::{escape, Connector, FilterTemplate, LdapFailure, Pool};
@@ -30,7 +30,6 @@ pub const MAX_SEARCH_LIMIT: usize = 1000;
 pub struct OpenLdapTarget {
     pub(crate) connector: Arc<Connector>,
     pub(crate) pool: Pool,
-    pub(crate) bind_password: Password,
     pub(crate) base_dn: String,
     pub(crate) scope: SearchScope,
     pub(crate) template: FilterTemplate,
@@ -155,28 +154,16 @@ impl DirectoryTarget for OpenLdapTarget {
 
     async fn self_test(&self) -> Vec<HealthCheck> {
         let mut checks = Vec::new();
-        let Some(mut session) = writeback_ldap::health::connection_checks(
-            &self.connector,
-            self.pool.bind_dn(),
-            &self.bind_password,
-            &self.base_dn,
-            &mut checks,
-        )
-        .await
+        let Some(mut session) = self
+            .pool
+            .connection_checks(&self.base_dn, &mut checks)
+            .await
         else {
             return checks;
         };
-        match session
-            .search("", Scope::Base, "(objectClass=*)", &["supportedControl"], 1)
-            .await
-        {
-            Ok(found) => {
-                let has = found.entries.iter().any(|e| {
-                    e.attrs
-                        .iter()
-                        .any(|(_, v)| v.iter().any(|c| c == writeback_ldap::ppolicy::PPOLICY_OID))
-                });
-                checks.push(if has {
+        match writeback_ldap::RootDse::read(&mut session).await {
+            Ok(root) => {
+                checks.push(if root.supports_control(writeback_ldap::ppolicy::PPOLICY_OID) {
                     HealthCheck::pass("ppolicy", "the password policy control is supported")
                 } else {
                     HealthCheck::fail(

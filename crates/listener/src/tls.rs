@@ -30,6 +30,11 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConf
     Ok(Arc::new(config))
 }
 
+/// [`server_config`] as the acceptor [`crate::Listener::bind`] takes.
+pub fn acceptor(cert_file: &Path, key_file: &Path) -> Result<tokio_rustls::TlsAcceptor, String> {
+    server_config(cert_file, key_file).map(tokio_rustls::TlsAcceptor::from)
+}
+
 fn open(path: &Path) -> Result<BufReader<File>, String> {
     File::open(path)
         .map(BufReader::new)
@@ -58,4 +63,32 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
                 path.display()
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        let missing = server_config(&cert, &key).unwrap_err();
+        assert!(missing.contains("cert.pem"), "{missing}");
+        std::fs::write(&cert, "not pem").unwrap();
+        let empty = server_config(&cert, &key).unwrap_err();
+        assert!(
+            empty.contains("cert.pem") && empty.contains("BEGIN CERTIFICATE"),
+            "{empty}"
+        );
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        std::fs::write(&cert, generated.cert.pem()).unwrap();
+        std::fs::write(&key, "").unwrap();
+        let no_key = server_config(&cert, &key).unwrap_err();
+        assert!(no_key.contains("key.pem"), "{no_key}");
+        std::fs::write(&key, generated.key_pair.serialize_pem()).unwrap();
+        let config = server_config(&cert, &key).unwrap();
+        assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+    }
 }

@@ -1,0 +1,29 @@
+//! The listener every HTTP endpoint of writeback serves on (the webhook and SCIM
+//! sources, the `[admin]` endpoint; the relay edge and the password page to come):
+//!
+//! * [`tls::server_config`]: a rustls server config (ring) from PEM certificate and
+//!   key files, errors naming the file;
+//! * [`Transport::choose`]: plain HTTP only on a loopback address, or where the config
+//!   declares a TLS-terminating proxy in front; each connector words the refusal with
+//!   its own keys;
+//! * [`Listener`]: the accept loop with a connection cap, timeouts for the TLS
+//!   handshake, the request headers and the request body ([`Limits`]), and on shutdown
+//!   a drain bounded in time.
+//!
+//! A new crate rather than a module of `writeback-core` (which has no I/O) or of
+//! `writeback-host` (which sources must not depend on): the sources and the host both
+//! sit above it, and it depends on no writeback crate.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod body;
+mod serve;
+pub mod tls;
+mod transport;
+
+pub use body::{BodyTimedOut, TimedBody};
+pub use serve::{Limits, Listener};
+pub use transport::{PlainHttp, Refusal, Transport};
+
+/// The request body a served service reads: hyper's, with the body-read timeout.
+pub type Body = TimedBody<hyper::body::Incoming>;
