@@ -27,6 +27,7 @@ pub mod ppolicy;
 pub mod session;
 pub mod template;
 pub mod tls;
+pub mod wiped;
 
 pub use connect::{check_options, ConnectOptions, Connector, OptionError, Security};
 pub use error::{result_code_name, result_outcome, LdapFailure, Reply};
@@ -34,5 +35,6 @@ pub use pool::{Pool, Pooled};
 pub use ppolicy::{password_outcome, PpolicyError, PpolicyResponse, PpolicyWarning};
 pub use session::{Found, Session};
 pub use template::{FilterTemplate, MissingAttribute};
+pub use wiped::WipedBytes;
 
 pub use ldap3;
