@@ -29,10 +29,11 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// An outbox over an opened store, for these notifiers. Only a store from
-    /// [`Store::open_for_delivery`] delivers; over one from [`Store::open`] the outbox
-    /// only persists. Call it inside a tokio runtime: it starts the task that writes to
-    /// the store.
+    /// An outbox over an opened store, for these notifiers. Only the holder of the
+    /// delivery lock delivers ([`Store::open_for_delivery`]); over a store from
+    /// [`Store::open`], [`Outbox::run`] takes the lock when it is free and only persists
+    /// until then. Call it inside a tokio runtime: it starts the task that writes to the
+    /// store.
     pub fn with_store(
         store: Store,
         config: OutboxConfig,
@@ -138,13 +139,13 @@ impl Outbox {
 
     /// Delivers due rows until `shutdown`, then waits (up to one attempt timeout) for
     /// the deliveries in flight. While another process holds the delivery lock, waits
-    /// for it (checking every second) and delivers nothing. Rows still in flight at a crash are delivered again on
-    /// the next start: at least once.
+    /// for it (checking every second) and delivers nothing. Rows still in flight at a
+    /// crash are delivered again by the next deliverer: at least once.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         // While another process delivers from this file, this one only persists; it
         // takes over when that process ends (its lock goes with it).
         loop {
-            match self.store.try_become_deliverer() {
+            match self.blocking(|s| s.try_become_deliverer()).await {
                 Ok(true) => break,
                 Ok(false) => {}
                 Err(e) => tracing::error!(error = %e, "outbox: cannot take the delivery lock"),
