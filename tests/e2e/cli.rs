@@ -83,6 +83,38 @@ async fn check_config_connect_tests_every_directory() {
     assert!(text.contains("FAIL"), "{text}");
 }
 
+/// Issue 15, item 12: a relative `{ file = "…" }` secret is read from the config file's
+/// folder, as every other relative path in the config, wherever writeback is started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relative_secret_files_are_relative_to_the_config_file() {
+    let s = slapd::shared();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let elsewhere = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let target = openldap_target(s, dir.path(), "ldap", BY_UID);
+    let absolute = dir.path().join("ldap-bind.secret").display().to_string();
+    assert!(target.contains(&absolute), "{target}");
+    let relative = target.replace(&absolute, "ldap-bind.secret");
+    let path = dir.path().join("w.toml");
+    std::fs::write(&path, relative).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(binary::writeback())
+        .arg("check-config")
+        .arg(&path)
+        .arg("--connect")
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap_or_else(|e| panic!("run writeback: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("target ldap:") && !text.contains("FAIL"),
+        "{text}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_request_and_graceful_shutdown_through_the_binary() {
     let s = slapd::shared();

@@ -464,6 +464,74 @@ async fn pending_notifications_survive_sigkill_and_arrive_once_after_restart() {
     }
 }
 
+/// Finding 6 of issue 15: `writeback outbox list` beside a running daemon must not hand
+/// the daemon's in-flight rows back to it (that made each one go out twice while a slow
+/// receiver still held the first attempt).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_list_beside_a_running_daemon_sends_nothing_twice() {
+    let s = slapd::shared();
+    let hooks = receiver();
+    hooks.set_delay(Duration::from_secs(4));
+    let (uid, _, _) = user_with_mail(s, "beside").await;
+    let config = binary_config(|dir| {
+        let secret = write_secret(dir, "hook", HOOK_SECRET);
+        format!(
+            "{}{}[[notifiers]]\ntype = \"webhook\"\nname = \"hook\"\nurl = \"{}\"\n\
+             secret = {{ file = \"{}\" }}\ntimeout_seconds = 20\nretries = 0\n\n",
+            outbox_section(dir),
+            openldap_target(s, dir, "ldap", BY_UID),
+            hooks.url(),
+            secret.display()
+        )
+    });
+    let mut child = spawn_writeback(&config);
+    wait_healthy(&config.url, &config.ca).await;
+    let client = Client::new(Some(&config.ca)).unwrap_or_else(|e| panic!("client: {e}"));
+    let secret = Secret::parse(WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}"));
+    const N: u32 = 3;
+    for i in 0..N {
+        let body = RequestBody::reset(
+            &format!("{uid}-{i}"),
+            by_uid(&uid),
+            Password::new(format!("Zk{i}!Beside-pQ")),
+            false,
+        );
+        let answer = client
+            .send(&config.url, &secret, &body)
+            .await
+            .unwrap_or_else(|e| panic!("request: {e}"));
+        expect(&answer, OutcomeCode::Succeeded, 200);
+    }
+    // Every notification is now held by the slow receiver: in flight in the daemon.
+    let held = eventually(Duration::from_secs(3), || hooks.arrived() >= N).await;
+    assert!(
+        held,
+        "{} of {N} notifications reached the receiver",
+        hooks.arrived()
+    );
+    let listed = run_cli(&["outbox", "list"], &config.path);
+    assert!(listed.contains(&format!("{N} pending")), "{listed}");
+    // Room for the daemon's next look at the store (every second) and the held replies.
+    let got = hooks.wait_for(N as usize, Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(got.len(), N as usize, "each notification arrived");
+    assert_eq!(
+        (hooks.arrived(), hooks.duplicates()),
+        (N, 0),
+        "each notification was sent exactly once"
+    );
+    let path = config.dir.path().join("outbox.db");
+    assert!(
+        rows(&path)
+            .iter()
+            .all(|r| r.state == RowState::Delivered && r.attempts == 1),
+        "{:?}",
+        rows(&path)
+    );
+}
+
 /// Adds a password policy with `pwdMaxAge` (seconds) to `slapd`; returns its DN.
 async fn policy_with_max_age(slapd: &Slapd, name: &str, max_age: u64) -> String {
     use std::collections::HashSet;

@@ -488,7 +488,17 @@ async fn self_test_reports_each_step() {
     let checks = target(slapd).await.self_test().await;
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
     let names: Vec<&str> = checks.iter().map(|c| c.check.as_str()).collect();
-    assert_eq!(names, ["connect", "tls", "bind", "read base_dn", "ppolicy"]);
+    assert_eq!(
+        names,
+        [
+            "connect",
+            "tls",
+            "bind",
+            "read base_dn",
+            "ppolicy",
+            "ppolicy hashing"
+        ]
+    );
 
     // A CA that did not sign the server's certificate: TLS fails, and says so.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
@@ -521,6 +531,71 @@ async fn self_test_reports_each_step() {
         checks.iter().any(|c| c.check == "bind" && !c.ok),
         "{checks:?}"
     );
+}
+
+/// Issue 15, item 12: the self-test says whether slapd hashes a userPassword written in
+/// clear (olcPPolicyHashCleartext) when the service account may read cn=config, and that
+/// it could not tell, and why, when it may not.
+#[tokio::test]
+async fn self_test_reports_cleartext_password_hashing() {
+    use ldap3::Mod;
+    use std::collections::HashSet;
+    let slapd = Slapd::start().unwrap_or_else(|e| panic!("slapd: {e}"));
+    let hashing = |checks: &[writeback_core::HealthCheck]| {
+        checks
+            .iter()
+            .find(|c| c.check == "ppolicy hashing")
+            .cloned()
+            .unwrap_or_else(|| panic!("no hashing check: {checks:?}"))
+    };
+    let target = target(&slapd).await;
+
+    // As the test kit sets it up: only cn=admin,cn=config reads cn=config.
+    let c = hashing(&target.self_test().await);
+    assert!(c.ok && c.detail.starts_with("unknown:"), "{c:?}");
+    assert!(c.detail.contains("cannot read cn=config"), "{c:?}");
+
+    let mut config = slapd.connect().await.unwrap_or_else(|e| panic!("{e}"));
+    config
+        .simple_bind("cn=admin,cn=config", slapd.admin_password())
+        .await
+        .and_then(|r| r.success())
+        .unwrap_or_else(|e| panic!("config admin bind: {e}"));
+    let set = |v: &str| HashSet::from([v.to_string()]);
+    let grant = format!("{{0}}to * by dn.exact=\"{}\" read", slapd.service_dn());
+    config
+        .modify(
+            "olcDatabase={0}config,cn=config",
+            vec![Mod::Add("olcAccess".to_string(), set(&grant))],
+        )
+        .await
+        .and_then(|r| r.success())
+        .unwrap_or_else(|e| panic!("grant read on cn=config: {e}"));
+    let c = hashing(&target.self_test().await);
+    assert!(
+        c.ok && c.detail.contains("olcPPolicyHashCleartext: TRUE"),
+        "{c:?}"
+    );
+
+    let overlay = "olcOverlay={0}ppolicy,olcDatabase={1}mdb,cn=config";
+    config
+        .modify(
+            overlay,
+            vec![Mod::Replace(
+                "olcPPolicyHashCleartext".to_string(),
+                set("FALSE"),
+            )],
+        )
+        .await
+        .and_then(|r| r.success())
+        .unwrap_or_else(|e| panic!("turn hashing off: {e}"));
+    let c = hashing(&target.self_test().await);
+    assert!(!c.ok, "{c:?}");
+    assert!(
+        c.detail.contains("olcPPolicyHashCleartext is not TRUE") && c.detail.contains(overlay),
+        "{c:?}"
+    );
+    let _ = config.unbind().await;
 }
 
 #[tokio::test]

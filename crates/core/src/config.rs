@@ -387,7 +387,9 @@ pub struct BuildContext<'a> {
 }
 
 impl BuildContext<'_> {
-    /// Resolves the secret at `key` of `config`, with an error naming the key.
+    /// Resolves the secret at `key` of `config`, with an error naming the key. A
+    /// relative `{ file = "…" }` is relative to the config file's directory, like every
+    /// other path in the config (not to the working directory).
     pub fn secret(
         &self,
         config: &ConnectorConfig,
@@ -395,6 +397,18 @@ impl BuildContext<'_> {
         secret: &SecretRef,
     ) -> Result<Password, ConfigError> {
         secret.check().map_err(|m| config.error(key, m))?;
+        let anchored;
+        let secret = match &secret.file {
+            Some(file) if file.is_relative() => {
+                anchored = SecretRef {
+                    env: secret.env.clone(),
+                    file: Some(self.path(file)),
+                    value: secret.value.clone(),
+                };
+                &anchored
+            }
+            _ => secret,
+        };
         self.secrets
             .resolve(secret)
             .map_err(|m| config.error(key, m))
@@ -494,6 +508,36 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("Marker"), "{err}");
+    }
+
+    /// Issue 15, item 12: `{ file = "name" }` was read from the working directory.
+    #[test]
+    fn a_relative_secret_file_is_relative_to_the_config_directory() {
+        struct Echo;
+        impl SecretResolver for Echo {
+            fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
+                let file = secret.file.as_deref().ok_or("no file")?;
+                Ok(Password::new(file.display().to_string()))
+            }
+        }
+        let ctx = BuildContext {
+            secrets: &Echo,
+            base_dir: Path::new("/etc/writeback"),
+        };
+        let cfg = ConnectorConfig::in_code(ConnectorKind::Target, "t", "t", toml::Table::new());
+        let file = |p: &str| SecretRef {
+            env: None,
+            file: Some(PathBuf::from(p)),
+            value: None,
+        };
+        let read = |r: SecretRef| {
+            ctx.secret(&cfg, "bind_password", &r)
+                .map(|p| p.expose().to_string())
+                .unwrap_or_else(|e| e.to_string())
+        };
+        assert_eq!(read(file("ldap.secret")), "/etc/writeback/ldap.secret");
+        assert_eq!(read(file("sub/x")), "/etc/writeback/sub/x");
+        assert_eq!(read(file("/run/secrets/x")), "/run/secrets/x");
     }
 
     #[test]

@@ -146,15 +146,19 @@ impl Host {
             Some(make) => make(&config, notifiers)?,
             None => crate::notify::dispatcher_for(&config, notifiers, &targets)?,
         };
-        let audit = AuditLog::open(config.audit.path.as_deref().map(|p| ctx.path(p)).as_deref())
-            .map_err(|m| config.source.error("audit.path", m))?;
+        let metrics = Arc::new(Metrics::default());
+        let audit = AuditLog::open(
+            config.audit.path.as_deref().map(|p| ctx.path(p)).as_deref(),
+            metrics.audit_dropped.clone(),
+        )
+        .map_err(|m| config.source.error("audit.path", m))?;
         let pipeline = Pipeline::new(
             config.pipeline.clone(),
             targets,
             policies,
             audit,
             dispatcher.clone(),
-            Arc::new(Metrics::default()),
+            metrics,
         );
         Ok(Host {
             config,

@@ -20,6 +20,9 @@ pub struct Metrics {
     pub in_flight: AtomicU64,
     pub duplicates: AtomicU64,
     pub refused_busy: AtomicU64,
+    /// Audit records left out of the file because its queue was full (the audit log
+    /// holds a clone).
+    pub audit_dropped: std::sync::Arc<AtomicU64>,
 }
 
 impl Metrics {
@@ -94,6 +97,11 @@ impl Metrics {
                 "writeback_refused_busy_total",
                 "Requests refused because max_in_flight was reached.",
                 &self.refused_busy,
+            ),
+            (
+                "writeback_audit_dropped_total",
+                "Audit records not written to the audit file because its queue was full.",
+                &*self.audit_dropped,
             ),
         ] {
             let kind = if name.ends_with("_total") {

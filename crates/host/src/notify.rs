@@ -170,6 +170,18 @@ pub fn dispatcher_for(
     };
     let store = Store::open(&outbox_config.path, outbox_config.sync)
         .map_err(|e| config.source.error("outbox.path", e.to_string()))?;
+    // Another process (a running `writeback run` beside `check-config`, say) may be
+    // delivering from this file: then this one only persists, and the loop takes over
+    // delivery if that process stops.
+    match store.try_become_deliverer() {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            path = %outbox_config.path.display(),
+            "another process delivers from this outbox; this one only queues notifications \
+             until that process stops"
+        ),
+        Err(e) => return Err(config.source.error("outbox.path", e.to_string())),
+    }
     let outbox = Outbox::with_store(
         store,
         outbox_config,

@@ -1,5 +1,7 @@
 //! A minimal BER reader (definite lengths, low tag numbers): enough to read response
-//! control values such as ppolicy's without trusting their lengths.
+//! control values such as ppolicy's without trusting their lengths. And the one value
+//! writeback encodes itself: the Password Modify request, so the passwords in it are
+//! copied once, into a buffer of the exact size, and nowhere else.
 
 use std::fmt;
 
@@ -78,9 +80,84 @@ pub fn read_u32(content: &[u8]) -> Result<u32, BerError> {
     }
 }
 
+/// RFC 3062 Password Modify extended operation.
+pub const PASSWORD_MODIFY_OID: &str = "1.3.6.1.4.1.4203.1.11.1";
+
+/// The request value of Password Modify (RFC 3062):
+/// `SEQUENCE { userIdentity [0] OPTIONAL, oldPasswd [1] OPTIONAL, newPasswd [2] OPTIONAL }`.
+/// Sized before it is written, so it never reallocates (a reallocation would leave a
+/// copy of the passwords behind in freed memory).
+pub fn password_modify_value(user: Option<&str>, old: Option<&str>, new: Option<&str>) -> Vec<u8> {
+    let fields = [(0x80u8, user), (0x81, old), (0x82, new)];
+    let inner: usize = fields
+        .iter()
+        .filter_map(|(_, v)| v.map(|v| 1 + length_size(v.len()) + v.len()))
+        .sum();
+    let mut out = Vec::with_capacity(1 + length_size(inner) + inner);
+    out.push(0x30);
+    write_length(&mut out, inner);
+    for (tag, value) in fields {
+        if let Some(value) = value {
+            out.push(tag);
+            write_length(&mut out, value.len());
+            out.extend_from_slice(value.as_bytes());
+        }
+    }
+    out
+}
+
+/// Octets a definite length takes.
+fn length_size(len: usize) -> usize {
+    if len < 0x80 {
+        1
+    } else {
+        1 + (usize::BITS as usize / 8 - len.leading_zeros() as usize / 8)
+    }
+}
+
+fn write_length(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+        return;
+    }
+    let bytes = len.to_be_bytes();
+    let skip = len.leading_zeros() as usize / 8;
+    out.push(0x80 | (bytes.len() - skip) as u8);
+    out.extend_from_slice(&bytes[skip..]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_modify_value_is_what_ldap3_encodes() {
+        let long = "p".repeat(300);
+        let cases = [
+            (Some("uid=a,dc=x"), Some("old"), Some("new")),
+            (None, Some("old-Pass-1"), Some(long.as_str())),
+            (Some("uid=a,dc=x"), None, Some("new")),
+            (None, None, None),
+        ];
+        for (user, old, new) in cases {
+            let ours = password_modify_value(user, old, new);
+            let theirs = ldap3::exop::Exop::from(ldap3::exop::PasswordModify {
+                user_id: user,
+                old_pass: old,
+                new_pass: new,
+            });
+            let expected = theirs.val.unwrap_or_else(|| vec![0x30, 0x00]);
+            assert_eq!(
+                ours,
+                expected,
+                "{user:?} {old:?} {}",
+                new.map_or(0, str::len)
+            );
+            assert_eq!(ours.len(), ours.capacity(), "sized exactly");
+            let (seq, rest) = read_tlv(&ours).unwrap();
+            assert_eq!((seq.tag, rest.len()), (0x30, 0));
+        }
+    }
 
     #[test]
     fn short_and_long_lengths() {

@@ -35,6 +35,7 @@ pub mod server;
 pub mod session;
 pub mod template;
 pub mod tls;
+pub mod wiped;
 
 pub use connect::{check_options, ConnectOptions, Connector, OptionError, Security, Trust};
 pub use error::{result_code_name, result_outcome, LdapFailure, Reply};
@@ -44,5 +45,6 @@ pub use rootdse::RootDse;
 pub use server::{OpenServer, Plaintext, ServerConfig, ServerRules};
 pub use session::{Found, Session};
 pub use template::{FilterTemplate, MissingAttribute};
+pub use wiped::WipedBytes;
 
 pub use ldap3;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ldap3::controls::RawControl;
-use ldap3::exop::PasswordModify;
 use ldap3::{Ldap, LdapError, LdapResult, Mod, Scope, SearchEntry, SearchOptions};
 use writeback_core::Password;
 
@@ -138,10 +137,12 @@ impl Session {
     }
 
     /// Modify with the given mods and controls (the password policy control is added).
-    pub async fn modify(
+    /// Values may be [`crate::WipedBytes`] (passwords): consumed, and wiped when ldap3
+    /// drops them.
+    pub async fn modify<S: AsRef<[u8]> + Eq + std::hash::Hash>(
         &mut self,
         dn: &str,
-        mods: Vec<Mod<Vec<u8>>>,
+        mods: Vec<Mod<S>>,
         mut controls: Vec<RawControl>,
     ) -> Result<Reply, LdapFailure> {
         controls.push(ppolicy::request_control());
@@ -162,10 +163,15 @@ impl Session {
         old: Option<&Password>,
         new: &Password,
     ) -> Result<Reply, LdapFailure> {
-        let exop = PasswordModify {
-            user_id: user,
-            old_pass: old.map(Password::expose),
-            new_pass: Some(new.expose()),
+        // Encoded here in one exactly sized buffer rather than by ldap3's PasswordModify,
+        // which leaves three unwiped copies of each password in freed memory.
+        let exop = ldap3::exop::Exop {
+            name: Some(crate::ber::PASSWORD_MODIFY_OID.to_string()),
+            val: Some(crate::ber::password_modify_value(
+                user,
+                old.map(Password::expose),
+                Some(new.expose()),
+            )),
         };
         let result = self
             .ldap

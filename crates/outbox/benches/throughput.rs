@@ -105,7 +105,7 @@ async fn outbox(n: usize, sync: SyncMode) -> Duration {
     let mut config = OutboxConfig::at(dir.path().join("outbox.db"));
     config.sync = sync;
     config.concurrency = CONCURRENCY;
-    let store = Store::open(&config.path, sync).unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::open_for_delivery(&config.path, sync).unwrap_or_else(|e| panic!("{e}"));
     let outbox = Outbox::with_store(store, config, vec![("hook".into(), hook)]);
     let stop = CancellationToken::new();
     let delivery = tokio::spawn(outbox.clone().run(stop.clone()));

@@ -29,8 +29,11 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// An outbox over an opened store (see [`Store::open`]), for these notifiers.
-    /// Call it inside a tokio runtime: it starts the task that writes to the store.
+    /// An outbox over an opened store, for these notifiers. Only the holder of the
+    /// delivery lock delivers ([`Store::open_for_delivery`]); over a store from
+    /// [`Store::open`], [`Outbox::run`] takes the lock when it is free and only persists
+    /// until then. Call it inside a tokio runtime: it starts the task that writes to the
+    /// store.
     pub fn with_store(
         store: Store,
         config: OutboxConfig,
@@ -47,13 +50,14 @@ impl Outbox {
     }
 
     /// Opens the store at `config.path` (absolute, or relative to the working
-    /// directory) for these notifiers, by name.
+    /// directory) as its deliverer ([`Store::open_for_delivery`]), for these notifiers,
+    /// by name.
     pub async fn open(
         config: OutboxConfig,
         notifiers: Vec<(String, Arc<dyn Notifier>)>,
     ) -> Result<Arc<Self>, StoreError> {
         let (path, sync) = (config.path.clone(), config.sync);
-        let store = tokio::task::spawn_blocking(move || Store::open(&path, sync))
+        let store = tokio::task::spawn_blocking(move || Store::open_for_delivery(&path, sync))
             .await
             .map_err(|_| StoreError::Poisoned)??;
         Ok(Outbox::with_store(store, config, notifiers))
@@ -134,9 +138,23 @@ impl Outbox {
     }
 
     /// Delivers due rows until `shutdown`, then waits (up to one attempt timeout) for
-    /// the deliveries in flight. Rows still in flight at a crash are delivered again on
-    /// the next start: at least once.
+    /// the deliveries in flight. While another process holds the delivery lock, waits
+    /// for it (checking every second) and delivers nothing. Rows still in flight at a
+    /// crash are delivered again by the next deliverer: at least once.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        // While another process delivers from this file, this one only persists; it
+        // takes over when that process ends (its lock goes with it).
+        loop {
+            match self.blocking(|s| s.try_become_deliverer()).await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => tracing::error!(error = %e, "outbox: cannot take the delivery lock"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
         let slots = Arc::new(Semaphore::new(self.config.concurrency));
         let mut next_purge = std::time::Instant::now();
         loop {

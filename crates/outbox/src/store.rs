@@ -1,8 +1,17 @@
 //! The SQLite file behind the outbox: notification rows and the expiry-reminder ledger.
 //! Blocking calls (callers in async code use `spawn_blocking`); one connection behind a
 //! mutex, which is plenty for notification volumes and keeps commits ordered.
+//!
+//! Several processes may open one store (the daemon, `writeback outbox …`, `writeback
+//! expiry scan`), but only one delivers: the one holding the delivery lock, an advisory
+//! `flock` on `<file>.deliver-lock` that the kernel drops when that process ends, however
+//! it ends. Only that process may take rows and turn rows a dead deliverer left in
+//! flight back into due ones; any other opener leaves them alone, so it cannot make the
+//! daemon send a notification it is still sending.
 
-use std::path::Path;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,6 +37,23 @@ pub enum StoreError {
     Poisoned,
     #[error("outbox store: the batch this write was in failed: {0}")]
     Batch(String),
+    #[error(
+        "outbox store {path}: another process is delivering from it (it holds {lock}); \
+         only one `writeback run` may use an outbox file: stop the other one or give this \
+         one its own [outbox] path"
+    )]
+    Delivering { path: String, lock: String },
+    #[error("outbox store {path}: cannot take the delivery lock {lock}: {source}")]
+    Lock {
+        path: String,
+        lock: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "outbox store: this process opened the store without the delivery lock, so it may \
+         not take rows to deliver (use Store::open_for_delivery)"
+    )]
+    NotDeliverer,
 }
 
 /// Where a row is in its life.
@@ -81,6 +107,10 @@ pub struct ListFilter {
 
 pub struct Store {
     conn: Mutex<Connection>,
+    path: PathBuf,
+    /// The delivery lock once taken, held (open) for as long as the store lives; unset
+    /// for a store that only looks at and acts on rows.
+    delivery_lock: std::sync::OnceLock<File>,
 }
 
 const SCHEMA: &str = "
@@ -119,34 +149,62 @@ pub fn now_ms() -> i64 {
 }
 
 impl Store {
-    /// Opens (or creates) the store. Rows a crashed process left in flight become due
-    /// again at once: they are delivered on this start.
+    /// Opens (or creates) the store to read and act on rows (`outbox list|retry|purge`,
+    /// enqueueing). Rows in flight are left alone: a running daemon may be sending them.
+    /// Such a store cannot take rows to deliver (see [`Store::open_for_delivery`]).
     pub fn open(path: &Path, sync: SyncMode) -> Result<Self, StoreError> {
-        let open_err = |source| StoreError::Open {
-            path: path.display().to_string(),
-            source,
+        Ok(Store {
+            conn: Mutex::new(connect(path, sync)?),
+            path: path.to_path_buf(),
+            delivery_lock: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Opens (or creates) the store as the one process that delivers from it: takes the
+    /// delivery lock ([`StoreError::Delivering`] when another process holds it), then
+    /// makes rows left in flight by a deliverer that died due at once, so they are
+    /// delivered on this start. The lock is released when the store is dropped or the
+    /// process ends.
+    pub fn open_for_delivery(path: &Path, sync: SyncMode) -> Result<Self, StoreError> {
+        let store = Store::open(path, sync)?;
+        if store.try_become_deliverer()? {
+            Ok(store)
+        } else {
+            let lock = delivery_lock_path(path).display().to_string();
+            Err(StoreError::Delivering {
+                path: path.display().to_string(),
+                lock,
+            })
+        }
+    }
+
+    /// Takes the delivery lock if no other process holds it (true), and then makes the
+    /// rows a dead deliverer left in flight due at once. True at once when this store
+    /// holds it already; false while another process delivers.
+    pub fn try_become_deliverer(&self) -> Result<bool, StoreError> {
+        if self.is_deliverer() {
+            return Ok(true);
+        }
+        let lock = match take_delivery_lock(&self.path) {
+            Ok(lock) => lock,
+            Err(StoreError::Delivering { .. }) => return Ok(false),
+            Err(e) => return Err(e),
         };
-        let conn = Connection::open(path).map_err(open_err)?;
-        let sync = match sync {
-            SyncMode::Full => "FULL",
-            SyncMode::Normal => "NORMAL",
-        };
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", sync)
-            .map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(open_err)?;
-        conn.execute_batch(SCHEMA).map_err(open_err)?;
-        conn.execute(
+        // Under the lock, nobody else is delivering: what is in flight was left by a
+        // process that ended mid-delivery.
+        self.conn()?.execute(
             "UPDATE notifications SET in_flight = 0, next_attempt_at = ?1
              WHERE state = 'pending' AND in_flight = 1",
             params![now_ms()],
-        )
-        .map_err(open_err)?;
-        Ok(Store {
-            conn: Mutex::new(conn),
-        })
+        )?;
+        // Only one descriptor can hold the flock, so the cell is still empty here.
+        let _ = self.delivery_lock.set(lock);
+        Ok(true)
+    }
+
+    /// Whether this store holds the delivery lock.
+    pub fn is_deliverer(&self) -> bool {
+        self.delivery_lock.get().is_some()
     }
 
     fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
@@ -281,6 +339,9 @@ impl Store {
     /// Takes up to `limit` due rows and marks them in flight (so the loop does not take
     /// them twice), in one transaction.
     pub fn claim_due(&self, now: i64, limit: usize) -> Result<Vec<Row>, StoreError> {
+        if !self.is_deliverer() {
+            return Err(StoreError::NotDeliverer);
+        }
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         let rows = {
@@ -345,7 +406,8 @@ impl Store {
     }
 
     /// Makes dead rows (all of them, or the given ids) pending again with a fresh
-    /// attempt count, due now. Returns how many changed.
+    /// attempt count, due now. A given row being delivered right now is left as it is
+    /// (making it due again would send it twice). Returns how many changed.
     pub fn retry(&self, ids: &[i64]) -> Result<usize, StoreError> {
         let conn = self.conn()?;
         let now = now_ms();
@@ -360,7 +422,8 @@ impl Store {
         for id in ids {
             n += conn.execute(
                 "UPDATE notifications SET state = 'pending', attempts = 0, in_flight = 0,
-                     next_attempt_at = ?2, updated_at = ?2 WHERE id = ?1 AND state != 'delivered'",
+                     next_attempt_at = ?2, updated_at = ?2
+                     WHERE id = ?1 AND state != 'delivered' AND in_flight = 0",
                 params![id, now],
             )?;
         }
@@ -379,6 +442,62 @@ impl Store {
             )?;
         }
         Ok(n)
+    }
+}
+
+/// The SQLite connection with the store's settings and schema; touches no row.
+fn connect(path: &Path, sync: SyncMode) -> Result<Connection, StoreError> {
+    let open_err = |source| StoreError::Open {
+        path: path.display().to_string(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(open_err)?;
+    let sync = match sync {
+        SyncMode::Full => "FULL",
+        SyncMode::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(open_err)?;
+    conn.pragma_update(None, "synchronous", sync)
+        .map_err(open_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(open_err)?;
+    conn.execute_batch(SCHEMA).map_err(open_err)?;
+    Ok(conn)
+}
+
+/// `<store file>.deliver-lock`, beside the store.
+fn delivery_lock_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".deliver-lock");
+    path.with_file_name(name)
+}
+
+/// Takes the exclusive advisory lock without waiting. A separate file, not the SQLite
+/// file itself: closing any descriptor of a file drops the process's POSIX locks on it,
+/// SQLite's included.
+fn take_delivery_lock(path: &Path) -> Result<File, StoreError> {
+    let lock_path = delivery_lock_path(path);
+    let describe = || (path.display().to_string(), lock_path.display().to_string());
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| {
+            let (path, lock) = describe();
+            StoreError::Lock { path, lock, source }
+        })?;
+    // SAFETY: flock on a descriptor this function owns; no memory is shared.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(file);
+    }
+    let source = std::io::Error::last_os_error();
+    let (path, lock) = describe();
+    if source.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Err(StoreError::Delivering { path, lock })
+    } else {
+        Err(StoreError::Lock { path, lock, source })
     }
 }
 

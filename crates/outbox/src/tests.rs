@@ -9,7 +9,7 @@ use writeback_core::{
     CloudIdentity, Event, Initiator, Notifier, NotifyError, OperationKind, Outcome,
 };
 
-use crate::{ListFilter, Outbox, OutboxConfig, RowState, Store, SyncMode};
+use crate::{ListFilter, Outbox, OutboxConfig, RowState, Store, StoreError, SyncMode};
 
 struct Flaky {
     fail_first: u32,
@@ -136,19 +136,68 @@ fn rows_in_flight_at_a_crash_are_due_on_the_next_open() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("o.db");
     {
-        let store = Store::open(&path, SyncMode::Normal).unwrap_or_else(|e| panic!("{e}"));
+        let store =
+            Store::open_for_delivery(&path, SyncMode::Normal).unwrap_or_else(|e| panic!("{e}"));
         let n = crate::Notification::Outcome(Box::new(event("e1")));
         let _ = store.enqueue(&n, &["a".into()]);
         assert_eq!(store.claim_due(i64::MAX, 10).map(|r| r.len()).ok(), Some(1));
         assert_eq!(store.claim_due(i64::MAX, 10).map(|r| r.len()).ok(), Some(0));
         // dropped without recording a result: as if killed mid-delivery
     }
-    let store = Store::open(&path, SyncMode::Normal).unwrap_or_else(|e| panic!("{e}"));
+    let store = Store::open_for_delivery(&path, SyncMode::Normal).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         store
             .claim_due(crate::store::now_ms(), 10)
             .map(|r| r.len())
             .ok(),
+        Some(1)
+    );
+}
+
+/// Issue 15, finding 6: `writeback outbox list|retry|purge` and `expiry scan` open the
+/// store beside a running daemon; they must not hand its in-flight rows back to it.
+#[test]
+fn only_the_deliverer_recovers_rows_in_flight() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("o.db");
+    let daemon =
+        Store::open_for_delivery(&path, SyncMode::Normal).unwrap_or_else(|e| panic!("{e}"));
+    let n = crate::Notification::Outcome(Box::new(event("e1")));
+    let _ = daemon.enqueue(&n, &["a".into()]);
+    let taken = daemon.claim_due(i64::MAX, 10).unwrap_or_default();
+    assert_eq!(taken.len(), 1);
+
+    let cli = Store::open(&path, SyncMode::Normal).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        cli.list(ListFilter::default()).map(|r| r.len()).ok(),
+        Some(1)
+    );
+    assert_eq!(
+        cli.retry(&[taken[0].id]).ok(),
+        Some(0),
+        "a row in flight is not retried"
+    );
+    assert!(matches!(
+        cli.claim_due(i64::MAX, 10),
+        Err(StoreError::NotDeliverer)
+    ));
+    assert!(matches!(
+        Store::open_for_delivery(&path, SyncMode::Normal),
+        Err(StoreError::Delivering { .. })
+    ));
+    assert_eq!(
+        daemon.claim_due(i64::MAX, 10).map(|r| r.len()).ok(),
+        Some(0),
+        "the row is still in flight for the daemon alone"
+    );
+
+    let waiting = Store::open(&path, SyncMode::Normal).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(waiting.try_become_deliverer().ok(), Some(false));
+
+    drop(daemon); // the deliverer ends: the waiting one takes the lock and the row
+    assert_eq!(waiting.try_become_deliverer().ok(), Some(true));
+    assert_eq!(
+        waiting.claim_due(i64::MAX, 10).map(|r| r.len()).ok(),
         Some(1)
     );
 }

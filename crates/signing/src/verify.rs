@@ -1,17 +1,18 @@
 //! Verification: the receiver's side. Checks, in order: the three headers are there
 //! and well formed, the timestamp is within the tolerance, and one `v1` signature
-//! matches one of the configured keys (constant-time, via `ring::hmac::verify`).
+//! matches one of the configured keys. One HMAC per key, computed over the body in
+//! place; each tag is compared in constant time (`subtle`) with every signature given.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::HeaderMap;
-use ring::hmac;
+use subtle::ConstantTimeEq;
 
 use crate::headers::{check_id, MAX_SIGNATURES, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use crate::secret::Secret;
-use crate::sign::signed_content;
+use crate::sign::tag;
 
 /// How far the timestamp may be from the receiver's clock, either way (the spec's
 /// reference libraries use five minutes).
@@ -68,14 +69,16 @@ pub fn verify(
     check_freshness(timestamp, now, tolerance)?;
     let candidates = parse_signatures(single(headers, WEBHOOK_SIGNATURE)?)?;
 
-    let content = signed_content(id, timestamp, body);
-    let matched = secrets.iter().any(|secret| {
-        let key = secret.hmac_key();
-        candidates
-            .iter()
-            .any(|tag| hmac::verify(&key, &content, tag).is_ok())
-    });
-    if !matched {
+    // Every comparison runs (no early exit), so the time taken does not tell which key
+    // or which entry came close.
+    let mut matched = subtle::Choice::from(0u8);
+    for secret in secrets {
+        let expected = tag(secret, id, timestamp, body);
+        for candidate in &candidates {
+            matched |= expected.as_ref().ct_eq(candidate.as_slice());
+        }
+    }
+    if !bool::from(matched) {
         return Err(VerifyError::NoMatchingSignature);
     }
     Ok(Verified {
@@ -129,7 +132,7 @@ fn check_freshness(
 /// The decoded tags of the `v1` entries. Entries of other versions (such as `v1a`,
 /// asymmetric) are skipped; the header is malformed when no usable `v1` entry is left
 /// and some entry could not be read at all.
-fn parse_signatures(header: &str) -> Result<Vec<Vec<u8>>, VerifyError> {
+fn parse_signatures(header: &str) -> Result<Vec<[u8; 32]>, VerifyError> {
     let mut tags = Vec::new();
     let mut unreadable = false;
     for entry in header
@@ -138,8 +141,8 @@ fn parse_signatures(header: &str) -> Result<Vec<Vec<u8>>, VerifyError> {
         .take(MAX_SIGNATURES)
     {
         match entry.split_once(',') {
-            Some(("v1", encoded)) => match STANDARD.decode(encoded) {
-                Ok(tag) if tag.len() == 32 => tags.push(tag),
+            Some(("v1", encoded)) => match STANDARD.decode(encoded).map(<[u8; 32]>::try_from) {
+                Ok(Ok(tag)) => tags.push(tag),
                 _ => unreadable = true,
             },
             Some(_) => {}
@@ -247,6 +250,29 @@ mod tests {
         // Sender has moved to the new key; receiver still accepts old and new.
         let new_only = sign_headers(&[&secret(ROTATED)], "msg_1", TS, BODY).unwrap();
         assert!(check(&[secret(SECRET), secret(ROTATED)], &new_only, BODY, TS).is_ok());
+    }
+
+    #[test]
+    fn several_secrets_against_several_signatures() {
+        let (a, b, c) = (secret(SECRET), secret(ROTATED), secret(OTHER));
+        let sig = |s: &Secret| crate::sign::sign(s, "msg_1", TS, BODY);
+        let decoy = format!("v1,{}", STANDARD.encode([7u8; 32]));
+        // The matching entry last, behind a decoy and a signature by a key not configured.
+        let header = format!("{decoy} {} {}", sig(&c), sig(&b));
+        let h = headers("msg_1", "1764000000", &header);
+        assert!(check(&[a.clone(), b.clone()], &h, BODY, TS).is_ok());
+        assert!(check(&[b.clone(), a.clone()], &h, BODY, TS).is_ok());
+        assert!(check(std::slice::from_ref(&c), &h, BODY, TS).is_ok());
+        // No configured key signed any entry.
+        assert_eq!(
+            check(std::slice::from_ref(&a), &h, BODY, TS),
+            Err(VerifyError::NoMatchingSignature)
+        );
+        // Right keys, but the body changed under every entry.
+        assert_eq!(
+            check(&[a, b, c], &h, &BODY[1..], TS),
+            Err(VerifyError::NoMatchingSignature)
+        );
     }
 
     #[test]

@@ -3,11 +3,12 @@
 //! deduplicates by `webhook-id` (a repeat gets 200 but is not recorded twice) and keeps
 //! every accepted delivery for the test to read. It runs on its own thread and runtime,
 //! so it outlives any one test's runtime; `stop`/`restart` (same port) simulate an
-//! outage, and `fail_next` makes it answer 503 a number of times.
+//! outage, `fail_next` makes it answer 503 a number of times, and `set_delay` makes it
+//! hold each request before answering (a slow receiver).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -40,6 +41,10 @@ struct Shared {
     secret: Secret,
     state: Mutex<State>,
     fail_next: AtomicU32,
+    /// Milliseconds each request is held before it is looked at.
+    delay_ms: AtomicU64,
+    /// Every request that arrived, counted before the delay.
+    arrived: AtomicU32,
 }
 
 pub struct HttpReceiver {
@@ -65,6 +70,8 @@ impl HttpReceiver {
                 secret,
                 state: Mutex::new(State::default()),
                 fail_next: AtomicU32::new(0),
+                delay_ms: AtomicU64::new(0),
+                arrived: AtomicU32::new(0),
             }),
             running: Mutex::new(None),
         };
@@ -80,6 +87,17 @@ impl HttpReceiver {
     /// Answers 503 to the next `n` requests (before checking them).
     pub fn fail_next(&self, n: u32) {
         self.shared.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Holds every later request this long before checking and answering it.
+    pub fn set_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.shared.delay_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Requests that arrived so far (answered or still held), duplicates included.
+    pub fn arrived(&self) -> u32 {
+        self.shared.arrived.load(Ordering::SeqCst)
     }
 
     /// First-seen deliveries, in arrival order.
@@ -193,6 +211,11 @@ async fn handle(
         *r.status_mut() = status;
         Ok(r)
     };
+    shared.arrived.fetch_add(1, Ordering::SeqCst);
+    let delay = shared.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let failing = shared
         .fail_next
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))

@@ -83,6 +83,9 @@ impl ConnectorFactory<dyn Notifier> for SmtpNotifierFactory {
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn Notifier>, ConfigError> {
         let (c, from, routing) = Self::check(config)?;
+        if let Some(warning) = plaintext_warning(&c) {
+            tracing::warn!(notifier = %config.name, key = "allow_plaintext", "{warning}");
+        }
         let password = match &c.password {
             Some(secret) => Some(ctx.secret(config, "password", secret)?),
             None => None,
@@ -120,10 +123,72 @@ impl ConnectorFactory<dyn Notifier> for SmtpNotifierFactory {
     }
 }
 
+/// What to tell the operator when `allow_plaintext` sends mail unencrypted to a host
+/// that is not this machine. A name is taken at its word (no DNS lookup at startup):
+/// only `localhost` and loopback addresses count as the same host.
+fn plaintext_warning(c: &SmtpConfig) -> Option<String> {
+    if c.tls != TlsMode::None || is_loopback(&c.host) {
+        return None;
+    }
+    Some(format!(
+        "allow_plaintext = true with tls = \"none\" sends mail, and the SMTP password if one \
+         is set, unencrypted to {}, which is not this machine: anyone on the network path can \
+         read or change it. Use tls = \"starttls\" or \"tls\", or a relay on the same host",
+        c.host.trim()
+    ))
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim().trim_end_matches('.');
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use writeback_core::ConnectorKind;
+
+    #[test]
+    fn plaintext_to_another_host_is_warned_about() {
+        let parse = |host: &str, tls: &str| -> SmtpConfig {
+            cfg(&format!(
+                "host = \"{host}\"\ntls = \"{tls}\"\nallow_plaintext = true\nfrom = \"w@example.org\""
+            ))
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        for local in [
+            "localhost",
+            "LOCALHOST.",
+            "127.0.0.1",
+            "127.0.0.53",
+            "::1",
+            "[::1]",
+        ] {
+            assert_eq!(plaintext_warning(&parse(local, "none")), None, "{local}");
+        }
+        for remote in [
+            "mx.example.org",
+            "10.0.0.25",
+            "localhost.example.org",
+            "::2",
+        ] {
+            let warning = plaintext_warning(&parse(remote, "none"));
+            let text = warning.unwrap_or_else(|| panic!("no warning for {remote}"));
+            assert!(
+                text.contains("allow_plaintext") && text.contains(remote),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            plaintext_warning(&parse("mx.example.org", "starttls")),
+            None
+        );
+    }
 
     fn cfg(text: &str) -> ConnectorConfig {
         let table: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("{e}"));

@@ -15,7 +15,7 @@ use writeback_core::{
     Password, SecretRef, SecretResolver,
 };
 use writeback_ldap::ldap3::{Ldap, Mod};
-use writeback_ldap::{ConnectOptions, Connector};
+use writeback_ldap::{ConnectOptions, Connector, WipedBytes};
 use writeback_target_active_directory::{
     unicode_pwd, ActiveDirectoryFactory, ActiveDirectoryTarget,
 };
@@ -168,8 +168,9 @@ async fn main() -> Result<(), BoxError> {
                 async move {
                     let mut ldap = connections[worker].clone();
                     let user = &users[i % users.len()];
-                    let value = HashSet::from([unicode_pwd(&password(i))]);
-                    let mods = vec![Mod::Replace(b"unicodePwd".to_vec(), value)];
+                    let value = HashSet::from([WipedBytes::from(unicode_pwd(&password(i)))]);
+                    let attr = WipedBytes::copy_of(b"unicodePwd");
+                    let mods = vec![Mod::Replace(attr, value)];
                     match ldap.modify(&user.dn, mods).await {
                         Ok(r) if r.rc == 0 => true,
                         other => {

@@ -38,20 +38,21 @@ pub use config::AdConfig;
 pub use target::ActiveDirectoryTarget;
 
 /// `"password"` (quotes included) in UTF-16LE, as AD wants `unicodePwd`. Characters
-/// outside the BMP become surrogate pairs.
-pub fn unicode_pwd(password: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 * password.len() + 4);
-    for unit in std::iter::once('"')
+/// outside the BMP become surrogate pairs. Wiped when dropped; the capacity is enough
+/// for any input (at most two UTF-16 bytes per UTF-8 byte), so it never reallocates and
+/// leaves no copy behind.
+pub fn unicode_pwd(password: &str) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(2 * password.len() + 4));
+    let mut buf = [0u16; 2];
+    for c in std::iter::once('"')
         .chain(password.chars())
         .chain(std::iter::once('"'))
-        .flat_map(|c| {
-            let mut buf = [0u16; 2];
-            let units: Vec<u16> = c.encode_utf16(&mut buf).to_vec();
-            units
-        })
     {
-        out.extend_from_slice(&unit.to_le_bytes());
+        for unit in c.encode_utf16(&mut buf).iter() {
+            out.extend_from_slice(&unit.to_le_bytes());
+        }
     }
+    zeroize::Zeroize::zeroize(&mut buf);
     out
 }
 
@@ -106,12 +107,12 @@ mod tests {
 
     #[test]
     fn unicode_pwd_is_quoted_utf16le_with_surrogates() {
-        assert_eq!(unicode_pwd("ab"), vec![b'"', 0, b'a', 0, b'b', 0, b'"', 0]);
+        assert_eq!(*unicode_pwd("ab"), vec![b'"', 0, b'a', 0, b'b', 0, b'"', 0]);
         // U+1F600 → D83D DE00
         assert_eq!(
-            unicode_pwd("😀"),
+            *unicode_pwd("😀"),
             vec![b'"', 0, 0x3d, 0xd8, 0x00, 0xde, b'"', 0]
         );
-        assert_eq!(unicode_pwd("é"), vec![b'"', 0, 0xe9, 0, b'"', 0]);
+        assert_eq!(*unicode_pwd("é"), vec![b'"', 0, 0xe9, 0, b'"', 0]);
     }
 }

@@ -12,7 +12,7 @@ use writeback_ldap::escape::filter_value;
 use writeback_ldap::ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use writeback_ldap::ldap3::controls::RawControl;
 use writeback_ldap::ldap3::{LdapError, Mod, Scope, SearchEntry};
-use writeback_ldap::{LdapFailure, Pool, Pooled};
+use writeback_ldap::{LdapFailure, Pool, Pooled, WipedBytes};
 
 use crate::account::{self, ATTRIBUTES};
 use crate::config::{AdConfig, PolicyHints, Protected};
@@ -127,22 +127,24 @@ impl ActiveDirectoryTarget {
         }])
     }
 
-    /// The modifications and the rights they need.
-    fn plan(&self, operation: &Operation) -> (Vec<Mod<Vec<u8>>>, Vec<Right>) {
-        let one = |v: &str| HashSet::from([v.as_bytes().to_vec()]);
-        let lockout = || Mod::Replace(b"lockoutTime".to_vec(), one("0"));
+    /// The modifications and the rights they need. Every value is `WipedBytes` (one type
+    /// for the whole list): the password values are wiped when the session drops them.
+    fn plan(&self, operation: &Operation) -> (Vec<Mod<WipedBytes>>, Vec<Right>) {
+        let bytes = WipedBytes::copy_of;
+        let one = |v: &str| HashSet::from([bytes(v.as_bytes())]);
+        let lockout = || Mod::Replace(bytes(b"lockoutTime"), one("0"));
         match operation {
             Operation::Reset {
                 new_password,
                 must_change,
             } => {
                 let mut mods = vec![Mod::Replace(
-                    b"unicodePwd".to_vec(),
-                    HashSet::from([unicode_pwd(new_password.expose())]),
+                    bytes(b"unicodePwd"),
+                    HashSet::from([unicode_pwd(new_password.expose()).into()]),
                 )];
                 let mut rights = vec![Right::ResetPassword];
                 if *must_change {
-                    mods.push(Mod::Replace(b"pwdLastSet".to_vec(), one("0")));
+                    mods.push(Mod::Replace(bytes(b"pwdLastSet"), one("0")));
                     rights.push(Right::WritePwdLastSet);
                 }
                 if self.config.unlock_on_reset {
@@ -157,12 +159,12 @@ impl ActiveDirectoryTarget {
             } => (
                 vec![
                     Mod::Delete(
-                        b"unicodePwd".to_vec(),
-                        HashSet::from([unicode_pwd(old_password.expose())]),
+                        bytes(b"unicodePwd"),
+                        HashSet::from([unicode_pwd(old_password.expose()).into()]),
                     ),
                     Mod::Add(
-                        b"unicodePwd".to_vec(),
-                        HashSet::from([unicode_pwd(new_password.expose())]),
+                        bytes(b"unicodePwd"),
+                        HashSet::from([unicode_pwd(new_password.expose()).into()]),
                     ),
                 ],
                 vec![Right::ChangePassword],

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 
 use writeback_core::{Outcome, OutcomeCode, Password};
 use writeback_ldap::ldap3::Mod;
-use writeback_ldap::{password_outcome, LdapFailure, PpolicyError};
+use writeback_ldap::{password_outcome, LdapFailure, PpolicyError, WipedBytes};
 
 use crate::target::OpenLdapTarget;
 
@@ -25,14 +25,16 @@ impl OpenLdapTarget {
     ) -> Result<(), Outcome> {
         let mut session = self.pool.get().await.map_err(|f| f.to_outcome())?;
         let written = if must_change || !self.use_password_modify_exop {
+            // WipedBytes: the session consumes the mods and the value is wiped when dropped.
+            let bytes = WipedBytes::copy_of;
             let mut mods = vec![Mod::Replace(
-                b"userPassword".to_vec(),
-                HashSet::from([new_password.expose().as_bytes().to_vec()]),
+                bytes(b"userPassword"),
+                HashSet::from([bytes(new_password.expose().as_bytes())]),
             )];
             if must_change {
                 mods.push(Mod::Replace(
-                    b"pwdReset".to_vec(),
-                    HashSet::from([b"TRUE".to_vec()]),
+                    bytes(b"pwdReset"),
+                    HashSet::from([bytes(b"TRUE")]),
                 ));
             }
             session.modify(dn, mods, Vec::new()).await

@@ -10,6 +10,7 @@
 mod apply;
 pub mod config;
 mod expiry;
+mod selftest;
 mod target;
 
 use std::sync::Arc;

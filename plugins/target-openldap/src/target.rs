@@ -174,6 +174,7 @@ impl DirectoryTarget for OpenLdapTarget {
             }
             Err(f) => checks.push(HealthCheck::fail("ppolicy", f.to_string())),
         }
+        checks.push(crate::selftest::hash_cleartext(&mut session, &self.base_dn).await);
         session.unbind().await;
         checks
     }

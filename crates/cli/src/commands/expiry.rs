@@ -13,8 +13,9 @@ use super::{fail_config, load_config};
 
 #[derive(clap::Subcommand)]
 pub enum ExpiryCommand {
-    /// Scan the directories now. Reminders go into the outbox and are delivered before
-    /// this command returns (a running `writeback run` would deliver them too).
+    /// Scan the directories now. Reminders go into the outbox; they are delivered before
+    /// this command returns, or, when a `writeback run` delivers from the same outbox, by
+    /// that process within a second.
     Scan {
         /// The TOML config file ([outbox] required; [expiry] optional, default
         /// thresholds 14, 7 and 1 days).
@@ -84,13 +85,22 @@ pub async fn run(command: ExpiryCommand) -> i32 {
                 .collect()
         })
         .unwrap_or_default();
-    let store = match Store::open(&outbox.path, outbox.sync) {
+    // Deliver only when no running writeback delivers from this outbox: a second
+    // deliverer would race it (and must not touch the rows it has in flight).
+    let store = match Store::open_for_delivery(&outbox.path, outbox.sync) {
+        Err(writeback_outbox::StoreError::Delivering { .. }) => {
+            Store::open(&outbox.path, outbox.sync)
+        }
+        other => other,
+    };
+    let store = match store {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return 1;
         }
     };
+    let delivering = store.is_deliverer();
     let outbox = Outbox::with_store(store, outbox, notifiers);
     let due = match writeback_expiry::send_due(&outbox, &targets, &expiry, dry_run).await {
         Ok(d) => d,
@@ -124,6 +134,13 @@ pub async fn run(command: ExpiryCommand) -> i32 {
     if dry_run {
         println!(
             "{} account(s) inside a threshold; {new} would be reminded (dry run: nothing sent)",
+            due.len()
+        );
+        return 0;
+    }
+    if !delivering {
+        println!(
+            "{} account(s) inside a threshold; {new} reminder(s) queued; the running writeback delivers them",
             due.len()
         );
         return 0;

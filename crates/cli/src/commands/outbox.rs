@@ -1,6 +1,7 @@
 //! `writeback outbox list|retry|purge -c FILE`: see and act on the notification outbox
 //! of a config's `[outbox]`. Works while `writeback run` is running (SQLite locking);
-//! the running process picks up retried rows within a second.
+//! the store is opened without the delivery lock, so rows the running process has in
+//! flight are left alone, and it picks up retried rows within a second.
 
 use std::path::{Path, PathBuf};
 
