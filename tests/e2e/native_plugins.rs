@@ -482,3 +482,172 @@ fn plugins_list_shows_each_plugin_type_with_its_version_and_file() {
     let err = check_config(dir.path(), &twice).err().unwrap_or_default();
     assert!(err.contains("already registered"), "{err}");
 }
+
+/// A `writeback run` process, killed when the test ends, however it ends.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits up to 60 s (the binary may still be starting) for `n` JSON lines.
+async fn wait_lines_long(path: &Path, n: usize) -> Vec<serde_json::Value> {
+    for _ in 0..600 {
+        let found = lines(path);
+        if found.len() >= n {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{} has fewer than {n} lines: {:?}",
+        path.display(),
+        lines(path)
+    );
+}
+
+/// Issue 15, findings 7 and 9, through the real binary: a native policy that quotes the
+/// password in a rule, panics with a message quoting it, or returns a failure coded
+/// `succeeded`, and a target that quotes it in its refusal. The outcomes are the true
+/// ones, and no output of the process (stderr log at trace, the plugin's own panic
+/// output on stderr, audit, outcomes handed back, notifications) holds a password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugin_text_and_panics_never_carry_the_password_and_a_lie_is_no_success() {
+    use std::process::Stdio;
+    use writeback_testkit::process::spawn_tied;
+    use writeback_tests::binary;
+
+    let (example, testing) = (example(), test_plugin());
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let inbox = dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap_or_else(|e| panic!("inbox: {e}"));
+    let audit = dir.path().join("audit.jsonl");
+    let config = format!(
+        "[audit]\npath = \"{}\"\n\n{}{}[[sources]]\ntype = \"test-inbox\"\nname = \"inbox\"\n\
+         inbox = \"inbox\"\noutbox = \"outbox.jsonl\"\n\n{}[[policies]]\ntype = \"test-faulty-policy\"\n\n\
+         [[notifiers]]\ntype = \"example-jsonl-file\"\npath = \"events.jsonl\"\n\n",
+        audit.display(),
+        plugins_entry(&example, ""),
+        plugins_entry(&testing, ""),
+        memory_target(dir.path()),
+    );
+    let config_path = dir.path().join("writeback.toml");
+    std::fs::write(&config_path, config).unwrap_or_else(|e| panic!("{e}"));
+    let stderr_path = dir.path().join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_path).unwrap_or_else(|e| panic!("{e}"));
+    let mut command = Command::new(binary::writeback());
+    command
+        .args(["--log-format", "json", "run", "-c"])
+        .arg(&config_path)
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    let daemon = Daemon(spawn_tied(command).unwrap_or_else(|e| panic!("{e}")));
+
+    let requests = [
+        ("leak-1", "alice", "Marker-LEAK-NOW-7q\"x"),
+        ("panic-1", "alice", "Marker-PANIC-NOW-8r"),
+        ("lie-1", "alice", "Marker-LIE-NOW-9s"),
+        ("tleak-1", "bob", "Marker-TARGET-LEAK-3t"),
+    ];
+    let outbox_path = dir.path().join("outbox.jsonl");
+    for (n, (id, user, password)) in requests.iter().enumerate() {
+        let body = serde_json::json!({"id": id, "upn": format!("{user}@example.org"), "new_password": password});
+        let tmp = inbox.join(format!("{id}.tmp"));
+        std::fs::write(&tmp, body.to_string()).unwrap_or_else(|e| panic!("write: {e}"));
+        std::fs::rename(&tmp, inbox.join(format!("{id}.json")))
+            .unwrap_or_else(|e| panic!("rename: {e}"));
+        wait_lines_long(&outbox_path, n + 1).await;
+    }
+    let outbox = lines(&outbox_path);
+    let of = |id: &str| {
+        outbox
+            .iter()
+            .find(|l| l["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no outcome for {id}: {outbox:?}"))
+    };
+    assert_eq!(of("leak-1")["code"], "rejected_policy");
+    assert_eq!(of("panic-1")["code"], "plugin_fault");
+    // The lie: a failure coded `succeeded` is a plugin fault, never a success.
+    let lie = of("lie-1");
+    assert_eq!(lie["code"], "plugin_fault", "{lie}");
+    assert!(
+        lie["admin_detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("returned a failure with the code `succeeded`"),
+        "{lie}"
+    );
+    assert_eq!(of("tleak-1")["code"], "admin_action_required");
+    assert!(
+        lines(&dir.path().join("applied.jsonl")).is_empty(),
+        "nothing was written"
+    );
+    let events = wait_lines_long(&dir.path().join("events.jsonl"), requests.len()).await;
+    let event_lie = events.iter().find(|l| l["request_id"] == "lie-1");
+    assert_eq!(
+        event_lie.map(|l| l["outcome"].clone()),
+        Some("plugin_fault".into())
+    );
+
+    // Stop the daemon so every line is flushed, then read everything it wrote.
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.0.id().to_string()])
+        .status();
+    for _ in 0..100 {
+        if std::fs::read_to_string(&stderr_path)
+            .unwrap_or_default()
+            .contains("writeback stopped")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(daemon);
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let audit_text = std::fs::read_to_string(&audit).unwrap_or_default();
+    let audit_lie = audit_text
+        .lines()
+        .find(|l| l.contains("\"lie-1\""))
+        .unwrap_or_default();
+    assert!(audit_lie.contains("plugin_fault"), "{audit_lie}");
+    assert!(
+        stderr.contains("its message is withheld"),
+        "the plugin's quiet panic hook ran: {stderr}"
+    );
+    assert!(
+        stderr.contains("writeback stopped"),
+        "the log was read whole: {stderr}"
+    );
+    let outputs = [
+        (
+            "stderr (log at trace and the plugin's panic output)",
+            stderr,
+        ),
+        ("audit", audit_text),
+        (
+            "outcomes handed back",
+            std::fs::read_to_string(&outbox_path).unwrap_or_default(),
+        ),
+        (
+            "notifications",
+            std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap_or_default(),
+        ),
+    ];
+    for (_, _, password) in requests {
+        // The whole password, and the part every marker has beyond its trigger word.
+        for (what, text) in &outputs {
+            assert!(!text.contains(password), "{what} holds a password");
+            assert!(!text.contains("Marker-"), "{what} holds a password: {text}");
+        }
+    }
+    assert_eq!(
+        of("leak-1")["rule_messages"][0],
+        "`[password]` is not allowed",
+        "the rule kept its text, with the password replaced"
+    );
+}

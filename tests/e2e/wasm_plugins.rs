@@ -608,3 +608,204 @@ async fn other_users_are_served_while_a_plugin_loops() {
     expect(&stuck, OutcomeCode::PluginFault, 500);
     assert!(s.can_bind(&stuck_dn, INITIAL).await, "nothing was written");
 }
+
+/// Issue 15 finding 7: text a WASM policy hands back (a rule message, its failure's
+/// message and admin detail) is scrubbed of the password before it reaches the reply,
+/// the audit log or the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_from_a_wasm_plugin_never_carries_the_password() {
+    let g = guests();
+    let s = slapd::shared();
+    let (uid, dn) = user(s, "wasmleak").await;
+    let e = Engine::start(|dir| {
+        format!(
+            "[pipeline]\ndeadline_ms = 8000\n\n{target}{plugin}[[policies]]\ntype = \"misbehaving\"\n\n",
+            target = openldap_target(s, dir, "ldap", BY_UID),
+            plugin = plugin_entry(&g.misbehaving, ""),
+        )
+    })
+    .await;
+
+    let in_rule = "Marker-leak-rule-\"4q";
+    let a = e
+        .send(&RequestBody::reset(
+            "wasm-leak-1",
+            by_uid(&uid),
+            Password::new(in_rule),
+            false,
+        ))
+        .await;
+    expect(&a, OutcomeCode::RejectedPolicy, 422);
+    assert_eq!(a.reply.rules.len(), 1, "{:?}", a.reply.rules);
+    assert_eq!(a.reply.rules[0].message, "`[password]` is not allowed");
+
+    let in_outcome = "Marker-leak-outcome-5r";
+    let a = e
+        .send(&RequestBody::reset(
+            "wasm-leak-2",
+            by_uid(&uid),
+            Password::new(in_outcome),
+            false,
+        ))
+        .await;
+    expect(&a, OutcomeCode::DirectoryUnavailable, 503);
+    assert_eq!(a.reply.message, "cannot check [password]");
+    let audit = e.audit_records(2).await;
+    let detail = audit
+        .iter()
+        .find(|r| r["request_id"] == "wasm-leak-2")
+        .and_then(|r| r["admin_detail"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert!(detail.contains("while checking \"[password]\""), "{detail}");
+    assert!(s.can_bind(&dn, INITIAL).await, "nothing was written");
+
+    for marker in [in_rule, in_outcome] {
+        let reply_text = format!("{:?}", a.reply);
+        assert!(!reply_text.contains("Marker-"), "{reply_text}");
+        assert_no_leak(&e, None, marker).await;
+        assert!(
+            !e.audit_text().contains("Marker-"),
+            "the audit holds a password"
+        );
+    }
+    e.stop().await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Issue 15 finding 8: a guest asleep in a WASI clock call (a host call, which epoch
+/// interruption cannot reach) is stopped by the host at its limit; the user's next
+/// request is not held behind it. When the plugin's limit is the nearer one the answer
+/// is `plugin_fault`; when the request's deadline is, reply and audit both say `timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_asleep_in_a_host_call_is_stopped_at_its_limit() {
+    use std::time::{Duration, Instant};
+    let g = guests();
+    let s = slapd::shared();
+    let (uid, dn) = user(s, "wasmsleep").await;
+    let e = Engine::start(|dir| {
+        format!(
+            "[pipeline]\ndeadline_ms = 4000\n\n{target}{plugin}[[policies]]\ntype = \"misbehaving\"\n\n",
+            target = openldap_target(s, dir, "ldap", BY_UID),
+            plugin = plugin_entry(&g.misbehaving, "timeout_ms = 1000"),
+        )
+    })
+    .await;
+    // Ten minutes of sleep; the test gives up long before.
+    let started = Instant::now();
+    let a = tokio::time::timeout(
+        Duration::from_secs(20),
+        e.send(&RequestBody::reset(
+            "wasm-sleep-1",
+            by_uid(&uid),
+            Password::new("Marker-sleep-ms-600000"),
+            false,
+        )),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no answer 20 s after a 1 s plugin limit"));
+    expect(&a, OutcomeCode::PluginFault, 500);
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    // The same user's next request runs at once.
+    let started = Instant::now();
+    let good = "Marker-Awake-6t!";
+    let a = tokio::time::timeout(
+        Duration::from_secs(20),
+        e.send(&RequestBody::reset(
+            "wasm-sleep-2",
+            by_uid(&uid),
+            Password::new(good),
+            false,
+        )),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("the next request was held"));
+    expect(&a, OutcomeCode::Succeeded, 200);
+    assert!(started.elapsed() < Duration::from_millis(2_500));
+    assert!(s.can_bind(&dn, good).await);
+    e.stop().await.unwrap_or_else(|e| panic!("{e}"));
+
+    // The request's deadline nearer than the plugin's limit: `timeout`, in reply and audit.
+    let e = Engine::start(|dir| {
+        format!(
+            "[pipeline]\ndeadline_ms = 1500\n\n{target}{plugin}[[policies]]\ntype = \"misbehaving\"\n\n",
+            target = openldap_target(s, dir, "ldap", BY_UID),
+            plugin = plugin_entry(&g.misbehaving, "timeout_ms = 60000"),
+        )
+    })
+    .await;
+    let started = Instant::now();
+    let a = tokio::time::timeout(
+        Duration::from_secs(20),
+        e.send(&RequestBody::reset(
+            "wasm-sleep-3",
+            by_uid(&uid),
+            Password::new("Marker-sleep-ms-600000"),
+            false,
+        )),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("no answer 20 s after a 1.5 s deadline"));
+    expect(&a, OutcomeCode::Timeout, 504);
+    assert!(started.elapsed() < Duration::from_millis(3_000));
+    let good = "Marker-Awake-Again-7u!";
+    let a = tokio::time::timeout(
+        Duration::from_secs(20),
+        e.send(&RequestBody::reset(
+            "wasm-sleep-4",
+            by_uid(&uid),
+            Password::new(good),
+            false,
+        )),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("the next request was held"));
+    expect(&a, OutcomeCode::Succeeded, 200);
+    let audit = e.audit_records(2).await;
+    let codes: Vec<String> = audit
+        .iter()
+        .filter(|r| r["request_id"] == "wasm-sleep-3")
+        .map(|r| r["outcome"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        !codes.is_empty() && codes.iter().all(|c| c == "timeout"),
+        "every audit line of the request says timeout: {codes:?}"
+    );
+    e.stop().await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Issue 15 finding 10: more calls than the instance pool has slots queue for a slot
+/// instead of failing; a call that cannot get one before its deadline gets the
+/// retryable busy answer, naming the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_instance_pool_queues_then_answers_busy() {
+    use std::time::Duration;
+    let g = guests();
+    let p = policy(&g.misbehaving, "timeout_ms = 20000", "misbehaving").await;
+
+    // 140 calls at once, each asleep for 1.5 s in a fresh instance: more than the pool
+    // holds. Every one gets its turn.
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..140 {
+        let p = p.clone();
+        calls.spawn(async move { evaluate(&*p, "sleep-ms-1500").await });
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Meanwhile a call whose request has 500 ms left cannot get a slot: busy, retryable.
+    let deadline = std::time::Instant::now() + Duration::from_millis(500);
+    let busy = writeback_core::deadline::within(deadline, evaluate(&*p, "Fine-Password-1"))
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a call got a slot of a full pool"));
+    assert_eq!(busy.code, OutcomeCode::DirectoryUnavailable, "{busy:?}");
+    assert!(busy.code.is_retryable());
+    let detail = busy.admin_detail.unwrap_or_default();
+    assert!(detail.contains("instance pool"), "{detail}");
+    while let Some(done) = calls.join_next().await {
+        let result = done.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(result, Ok(Vec::new()), "a queued call failed");
+    }
+}

@@ -216,6 +216,8 @@ async fn a_wasm_target_cannot_leave_its_directory_grant() {
         ("exop-other", "not in `directory.allow_extended`"),
         ("flood", "more than 16 directory operations in one call"),
         ("bad-filter", "does not parse"),
+        // Issue 15 finding 9: refused by the host, never sent to the server.
+        ("nul-dn", "the DN contains a NUL byte"),
     ];
     for (prefix, why) in cases {
         let (uid, id) = attempt(prefix);

@@ -1,5 +1,6 @@
 //! Every log line of the test process, kept in memory so tests can assert that no
-//! password ever reaches one. Debug level, so even chatty lines are searched.
+//! password ever reaches one. Debug level, and trace for writeback's own crates, so
+//! even chatty lines are searched (dependencies' trace output is left out).
 
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
@@ -27,7 +28,7 @@ impl Write for Capture {
 pub fn init() {
     if CAPTURED.set(Mutex::new(Vec::new())).is_ok() {
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug,writeback=trace"))
             .with_writer(|| Capture)
             .with_ansi(false)
             .try_init();

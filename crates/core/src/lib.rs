@@ -15,6 +15,7 @@ pub mod deadline;
 pub mod event;
 pub mod identity;
 pub mod outcome;
+pub mod redact;
 pub mod reminder;
 pub mod request;
 pub mod secret;

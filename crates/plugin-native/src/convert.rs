@@ -45,6 +45,15 @@ pub fn outcome(o: &abi::Outcome, label: &str) -> Outcome {
             o.code.0
         ));
     };
+    // A failure cannot say `succeeded`: the host would report a write that never
+    // happened (DESIGN invariant 10). The WASM host refuses the same return.
+    if code == OutcomeCode::Succeeded {
+        return Outcome::of(OutcomeCode::PluginFault).with_admin_detail(format!(
+            "{label} returned a failure with the code `succeeded`; nothing was written, so \
+             the request fails with plugin_fault (a bug in the plugin: its error paths must \
+             use a failure code)"
+        ));
+    }
     let mut out = match opt(&o.message) {
         Some(message) => Outcome::new(code, message),
         None => Outcome::of(code),
@@ -301,7 +310,13 @@ mod tests {
     fn codes_map_both_ways() {
         for code in OutcomeCode::ALL {
             let back = outcome(&outcome_to_abi(&Outcome::of(code)), "t");
-            assert_eq!(back.code, code);
+            // A failure carrying `succeeded` is a plugin bug, never a success.
+            let want = if code == OutcomeCode::Succeeded {
+                OutcomeCode::PluginFault
+            } else {
+                code
+            };
+            assert_eq!(back.code, want);
         }
     }
 }

@@ -105,8 +105,15 @@ fn evaluate_with(
         .evaluate(PasswordView::new(password.expose()), &input)
         .into_result()
     {
-        Ok(rules) => Ok(convert::rules(&rules)),
-        Err(outcome) => Err(convert::outcome(&outcome, label)),
+        // The plugin may quote the password it was lent (even in a panic message).
+        Ok(rules) => {
+            let mut rules = convert::rules(&rules);
+            for rule in &mut rules {
+                rule.redact(&[password]);
+            }
+            Ok(rules)
+        }
+        Err(outcome) => Err(convert::outcome(&outcome, label).redacted(&[password])),
     }
 }
 

@@ -63,6 +63,13 @@ impl OwnedOperation {
         }
     }
 
+    fn secrets(&self) -> Vec<&Password> {
+        self.new_password
+            .iter()
+            .chain(self.old_password.iter())
+            .collect()
+    }
+
     fn view(&self) -> OperationView<'_> {
         fn lend(p: &Option<Password>) -> PasswordView<'_> {
             PasswordView::new(p.as_ref().map(Password::expose).unwrap_or(""))
@@ -103,10 +110,11 @@ impl DirectoryTarget for NativeTarget {
             .run("apply", move || {
                 let values: Vec<_> = convert::value_views(&account).collect();
                 let view = convert::account_view("", &account, &values);
-                target
-                    .apply(&view, &operation.view())
-                    .into_result()
-                    .map_err(|outcome| convert::outcome(&outcome, &label))
+                let result = target.apply(&view, &operation.view()).into_result();
+                // The plugin may quote a password it was lent (even in a panic message).
+                result.map_err(|outcome| {
+                    convert::outcome(&outcome, &label).redacted(&operation.secrets())
+                })
             })
             .await?
     }

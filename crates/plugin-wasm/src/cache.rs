@@ -4,9 +4,21 @@
 //! The key is a SHA-256 of the component's bytes together with the engine's
 //! compatibility hash (wasmtime version, target, settings), so a new wasmtime or a
 //! changed config never picks up a stale artifact.
+//!
+//! Loading an entry runs its native code, so anyone who can write the directory could
+//! put code into the host. Before every use the directory and the entry are checked:
+//! owned by the user writeback runs as, not writable by group or others, the entry a
+//! regular file. Anything else is refused with a warning, and the component is
+//! compiled instead. Entries are written to an exclusively created temporary file with
+//! an unpredictable name in the same directory, then renamed into place.
 
+use std::fs::{DirBuilder, Metadata, OpenOptions};
 use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use ring::rand::SecureRandom;
 
 use wasmtime::component::Component;
 use wasmtime::Engine;
@@ -52,23 +64,41 @@ impl CompileCache {
     }
 
     /// Returns the compiled component from the cache, or compiles and stores it.
-    /// A cache that cannot be read or written is logged and bypassed, never fatal.
+    /// A cache that cannot be read or written, or that is not safe to load from, is
+    /// logged and bypassed, never fatal.
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<(Component, CacheUse)> {
+        if let Err(problem) = self.prepare_dir() {
+            tracing::warn!(
+                dir = %self.dir.display(),
+                "refusing the WASM compile cache: {problem}; compiling without it"
+            );
+            let compiled = engine.precompile_component(bytes)?;
+            // SAFETY: the bytes were produced just now by `precompile_component` of this engine.
+            let component = unsafe { Component::deserialize(engine, &compiled)? };
+            return Ok((component, CacheUse::Uncached));
+        }
         let path = self.path_for(engine, bytes);
-        if path.is_file() {
-            // SAFETY: `deserialize_file` runs native code from the file. The file name is
-            // the SHA-256 of the component we were asked to load and the cache directory
-            // is writable by writeback alone (documented in docs/wasm-plugins.md), so the
-            // artifact is one this process (or an earlier one) compiled from these bytes.
-            // wasmtime itself checks the header and the engine compatibility.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok((component, CacheUse::Hit)),
-                Err(e) => tracing::warn!(
-                    path = %path.display(),
-                    error = %e,
-                    "ignoring unusable precompiled component; compiling again"
-                ),
+        match trusted_entry(&path) {
+            Ok(false) => {}
+            Ok(true) => {
+                // SAFETY: `deserialize_file` runs native code from the file. Its name is the
+                // SHA-256 of the component we were asked to load, and the directory and the
+                // file were just checked: owned by this process's user and writable by no
+                // one else, so the artifact is one writeback compiled from these bytes.
+                // wasmtime itself checks the header and the engine compatibility.
+                match unsafe { Component::deserialize_file(engine, &path) } {
+                    Ok(component) => return Ok((component, CacheUse::Hit)),
+                    Err(e) => tracing::warn!(
+                        path = %path.display(),
+                        error = %e,
+                        "ignoring unusable precompiled component; compiling again"
+                    ),
+                }
             }
+            Err(problem) => tracing::warn!(
+                path = %path.display(),
+                "refusing a precompiled component: {problem}; compiling again and replacing it"
+            ),
         }
         let compiled = engine.precompile_component(bytes)?;
         let used = match self.store(&path, &compiled) {
@@ -87,13 +117,80 @@ impl CompileCache {
         Ok((component, used))
     }
 
-    /// Writes atomically (temporary file, then rename) so a crash never leaves half a file.
-    fn store(&self, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, compiled)?;
-        std::fs::rename(&tmp, path)
+    /// Creates the directory (mode 0700) if needed and checks it may be trusted.
+    fn prepare_dir(&self) -> Result<(), String> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(|e| format!("cannot create it: {e}"))?;
+        let meta = std::fs::metadata(&self.dir).map_err(|e| format!("cannot read it: {e}"))?;
+        if !meta.is_dir() {
+            return Err("it is not a directory".into());
+        }
+        check_trusted(&meta, "directory")
     }
+
+    /// Writes atomically: an exclusively created temporary file with an unpredictable
+    /// name (so nobody can prepare it or a symlink in its place), then a rename, so a
+    /// crash never leaves half a file under an entry's name.
+    fn store(&self, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
+        let mut random = [0u8; 16];
+        ring::rand::SystemRandom::new()
+            .fill(&mut random)
+            .map_err(|_| std::io::Error::other("no randomness for a temporary name"))?;
+        let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let tmp = self.dir.join(format!(".tmp-{name}"));
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut file| {
+                file.write_all(compiled)?;
+                file.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
+    }
+}
+
+/// Whether an entry exists and may be loaded; `Err` says why it may not.
+fn trusted_entry(path: &Path) -> Result<bool, String> {
+    // Not followed: a symlink could point anywhere.
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    };
+    if !meta.file_type().is_file() {
+        return Err("it is not a regular file (a symlink or something else)".into());
+    }
+    check_trusted(&meta, "file").map(|()| true)
+}
+
+/// Owned by the user this process runs as, and writable by no one else.
+fn check_trusted(meta: &Metadata, what: &str) -> Result<(), String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(format!(
+            "the {what} is owned by uid {}, not by the user writeback runs as (uid {me}); \
+             `chown` it to that user, or set WRITEBACK_WASM_CACHE to a directory of its own",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "the {what} is writable by group or others (mode {mode:03o}); `chmod go-w` it \
+             (0700 for the directory)"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -127,6 +224,92 @@ mod tests {
             cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
             CacheUse::Hit
         );
+    }
+
+    fn only_entry(dir: &Path) -> PathBuf {
+        let entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(
+            entries.len(),
+            1,
+            "one entry, no temporary files: {entries:?}"
+        );
+        entries.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn a_directory_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let engine = Engine::default();
+        let dir = tempfile::tempdir().unwrap();
+        let wasm = dir.path().join("wasm");
+        let cache = CompileCache::new(&wasm);
+        assert_eq!(
+            cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+            CacheUse::Compiled
+        );
+        // The directory is created 0700 and the entry 0600.
+        assert_eq!(std::fs::metadata(&wasm).unwrap().mode() & 0o777, 0o700);
+        let entry = only_entry(&wasm);
+        assert_eq!(std::fs::metadata(&entry).unwrap().mode() & 0o777, 0o600);
+
+        std::fs::set_permissions(&wasm, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(
+            cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+            CacheUse::Uncached,
+            "an entry in a world-writable directory was loaded"
+        );
+    }
+
+    #[test]
+    fn entries_others_could_have_written_are_never_loaded() {
+        use std::os::unix::fs::PermissionsExt;
+        let engine = Engine::default();
+        let dir = tempfile::tempdir().unwrap();
+        let wasm = dir.path().join("wasm");
+        let cache = CompileCache::new(&wasm);
+        assert_eq!(
+            cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+            CacheUse::Compiled
+        );
+        let entry = only_entry(&wasm);
+
+        // Group-writable: refused, compiled again and replaced by a safe entry.
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o664)).unwrap();
+        assert_eq!(
+            cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+            CacheUse::Compiled
+        );
+        assert_eq!(
+            cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+            CacheUse::Hit
+        );
+
+        // A symlink in its place: refused, whatever it points to.
+        let elsewhere = dir.path().join("elsewhere.cwasm");
+        std::fs::rename(&entry, &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &entry).unwrap();
+        assert_eq!(
+            cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+            CacheUse::Compiled
+        );
+        assert!(!std::fs::symlink_metadata(&entry)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+
+        // Owned by someone else (only root can arrange that here).
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&entry, Some(65534), Some(65534)).unwrap();
+            assert_eq!(
+                cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
+                CacheUse::Compiled
+            );
+            assert_eq!(std::fs::metadata(&entry).unwrap().uid(), 0);
+        }
+        only_entry(&wasm);
     }
 
     #[test]

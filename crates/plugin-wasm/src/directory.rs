@@ -368,6 +368,14 @@ impl HostState {
         what: &str,
         entry: &str,
     ) -> Result<(), DirectoryError> {
+        // A NUL ends the DN early for C servers and logs: refused before any server sees it.
+        if entry.contains('\0') {
+            return Err(invalid(
+                &self.plugin,
+                what,
+                "the DN contains a NUL byte".into(),
+            ));
+        }
         match grant.contains(entry) {
             Ok(true) => Ok(()),
             Ok(false) => Err(not_allowed(

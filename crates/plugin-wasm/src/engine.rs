@@ -2,10 +2,11 @@
 //! epoch ticker that bounds call time, and one linker per world that holds exactly
 //! the imports that world grants.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
@@ -29,6 +30,10 @@ pub struct WasmRuntime {
     pub(crate) http_linker: Linker<HostState>,
     /// … and `directory`: targets (a store without a grant refuses every call).
     pub(crate) directory_linker: Linker<HostState>,
+    /// [`CALL_SLOTS`] permits: one per instance in a call.
+    call_slots: Arc<Semaphore>,
+    /// Idle reused instances kept, at most [`IDLE_SLOTS`].
+    idle: Arc<AtomicUsize>,
     _ticker: Ticker,
 }
 
@@ -61,6 +66,8 @@ impl WasmRuntime {
             })?,
             engine,
             cache,
+            call_slots: Arc::new(Semaphore::new(CALL_SLOTS as usize)),
+            idle: Arc::new(AtomicUsize::new(0)),
             log_linker,
             http_linker,
             directory_linker,
@@ -74,6 +81,26 @@ impl WasmRuntime {
             World::Notifier | World::Source => &self.http_linker,
             World::Target => &self.directory_linker,
         }
+    }
+
+    /// A slot for one call, waiting in arrival order until `until` at most.
+    pub(crate) async fn call_slot(&self, until: Instant) -> Option<OwnedSemaphorePermit> {
+        let wait = self.call_slots.clone().acquire_owned();
+        match tokio::time::timeout_at(tokio::time::Instant::from_std(until), wait).await {
+            Ok(Ok(permit)) => Some(permit),
+            _ => None,
+        }
+    }
+
+    /// An idle place, if fewer than [`IDLE_SLOTS`] instances are idle.
+    pub(crate) fn idle_place(&self) -> Option<IdlePlace> {
+        let taken = self
+            .idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < IDLE_SLOTS as usize).then_some(n + 1)
+            })
+            .is_ok();
+        taken.then(|| IdlePlace(self.idle.clone()))
     }
 
     pub fn engine(&self) -> &Engine {
@@ -103,9 +130,31 @@ impl WasmRuntime {
     }
 }
 
-/// Slots of the instance pool: the most WASM calls in flight at once (each fresh
-/// instance holds one slot until its call ends).
-const POOL_INSTANCES: u32 = 128;
+/// Slots of the instance pool: every live instance (in a call or idle) holds one.
+pub(crate) const POOL_INSTANCES: u32 = 128;
+/// Slots kept for idle reused instances, across all plugins of the host: an idle
+/// instance never takes a slot a call is waiting for.
+pub(crate) const IDLE_SLOTS: u32 = 32;
+/// Instances in calls at once; a call beyond that waits for a slot (within its
+/// deadline) instead of failing on a full pool.
+pub(crate) const CALL_SLOTS: u32 = POOL_INSTANCES - IDLE_SLOTS;
+
+/// Where an instance's pool slot comes from: a call's permit, or an idle place.
+pub(crate) enum Hold {
+    Call(#[allow(dead_code)] OwnedSemaphorePermit),
+    Idle(#[allow(dead_code)] IdlePlace),
+    /// Not counted yet (between states).
+    Nothing,
+}
+
+/// One of the [`IDLE_SLOTS`] places; given back when the idle instance is dropped.
+pub(crate) struct IdlePlace(Arc<AtomicUsize>);
+
+impl Drop for IdlePlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 fn engine_config(pooling: bool) -> Config {
     let mut config = Config::new();

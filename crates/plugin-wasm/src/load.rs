@@ -14,7 +14,7 @@ use crate::engine::WasmRuntime;
 use crate::http::HttpGrant;
 use crate::options::PluginOptions;
 use crate::sandbox::{Plugin, PluginMeta};
-use crate::state::Grants;
+use crate::state::{Grants, Limit};
 use crate::world::{Bindings, World, WIT_VERSION};
 
 /// Largest component file accepted.
@@ -235,7 +235,7 @@ async fn link<B: Bindings>(
     );
     store
         .data_mut()
-        .begin_call(plugin.options.timeout(), Vec::new());
+        .begin_call(Limit::from_now(plugin.options.timeout()), Vec::new());
     let bindings = B::instantiate(&plugin.pre, &mut store).await.map_err(|e| {
         format!(
             "{}: the plugin could not be instantiated: {e:#}",

@@ -43,11 +43,14 @@ impl Notifier for WasmNotifier {
             }
         };
         let mut live = self.sandbox.checkout(Vec::new()).await.map_err(fault)?;
-        let result = live
-            .bindings
-            .writeback_plugin_notifier()
-            .call_notify(&mut live.store, &event)
-            .await;
+        let until = live.until();
+        let result = crate::sandbox::bounded(
+            until,
+            live.bindings
+                .writeback_plugin_notifier()
+                .call_notify(&mut live.store, &event),
+        )
+        .await;
         match self.sandbox.finish(live, result).map_err(fault)? {
             Ok(()) => Ok(()),
             Err(e) => Err(NotifyError {

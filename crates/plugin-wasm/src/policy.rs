@@ -39,11 +39,17 @@ impl WasmPolicy {
         let identity = convert::identity(context.identity);
         let accounts = convert::target_accounts(context.accounts);
         let mut live = self.sandbox.checkout(vec![password.clone()]).await?;
-        let result = live
-            .bindings
-            .writeback_plugin_policy()
-            .call_evaluate(&mut live.store, password.expose(), &identity, &accounts)
-            .await;
+        let until = live.until();
+        let result = crate::sandbox::bounded(
+            until,
+            live.bindings.writeback_plugin_policy().call_evaluate(
+                &mut live.store,
+                password.expose(),
+                &identity,
+                &accounts,
+            ),
+        )
+        .await;
         match self.sandbox.finish(live, result)? {
             Ok(rules) => convert::rules_from_wit(rules).map_err(Fault::InvalidResult),
             Err(outcome) => Err(match convert::failure_from_wit(outcome) {
@@ -62,9 +68,16 @@ impl Policy for WasmPolicy {
         password: &Password,
         context: &PolicyContext<'_>,
     ) -> Result<Vec<RuleViolation>, Outcome> {
-        self.call(password, context)
-            .await
-            .map_err(|fault| fault.report(self.sandbox.name()))
+        // The guest may quote the password it was lent in any text it returns.
+        match self.call(password, context).await {
+            Ok(mut rules) => {
+                for rule in &mut rules {
+                    rule.redact(&[password]);
+                }
+                Ok(rules)
+            }
+            Err(fault) => Err(fault.report_redacted(self.sandbox.name(), &[password])),
+        }
     }
 }
 

@@ -1,20 +1,21 @@
-//! Instances and the life of one call: a store with its limits, the deadline, and
-//! turning whatever went wrong into a [`Fault`].
+//! Instances and the life of one call: a slot of the instance pool, a store with its
+//! limits, the deadline (enforced inside by epoch interruption and outside by
+//! [`bounded`]), and turning whatever went wrong into a [`Fault`].
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::Instant;
 
 use wasmtime::Store;
 use writeback_core::Password;
 
 use crate::cache::CacheUse;
 use crate::directory::DirectoryGrant;
-use crate::engine::WasmRuntime;
+use crate::engine::{Hold, WasmRuntime, EPOCH_TICK};
 use crate::fault::{clip, Fault};
 use crate::http::HttpGrant;
 use crate::options::{InstanceMode, PluginOptions};
-use crate::state::{Grants, HostState};
+use crate::state::{Grants, HostState, Limit};
 use crate::world::{Bindings, World};
 
 /// What a loaded plugin says about itself.
@@ -43,13 +44,51 @@ pub(crate) struct Plugin<B: Bindings> {
 pub(crate) struct Live<B> {
     pub store: Store<HostState>,
     pub bindings: B,
+    /// Its slot of the instance pool (dropped with it).
+    hold: Hold,
+}
+
+impl<B> Live<B> {
+    /// When the current call must end; see [`bounded`].
+    pub fn until(&self) -> Instant {
+        self.store.data().deadline
+    }
+}
+
+/// Set as the error of a call the host abandoned at its deadline.
+#[derive(Debug)]
+struct AbandonedAtDeadline;
+
+impl std::fmt::Display for AbandonedAtDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the call was blocked in a host call at its deadline")
+    }
+}
+
+impl std::error::Error for AbandonedAtDeadline {}
+
+/// Bounds a guest call from outside. Epoch interruption only fires while guest code
+/// runs; a guest blocked in a host call (a WASI sleep or poll) is never interrupted,
+/// so the host stops waiting at the same deadline and drops the call (its instance is
+/// then discarded by [`Sandbox::finish`]).
+pub(crate) async fn bounded<R>(
+    until: Instant,
+    call: impl std::future::Future<Output = wasmtime::Result<R>>,
+) -> wasmtime::Result<R> {
+    // A little after the deadline, so a guest running code is stopped (and named) by
+    // its own epoch check first.
+    let at = tokio::time::Instant::from_std(until) + EPOCH_TICK * 2;
+    match tokio::time::timeout_at(at, call).await {
+        Ok(result) => result,
+        Err(_) => Err(wasmtime::Error::new(AbandonedAtDeadline)),
+    }
 }
 
 impl<B: Bindings> Plugin<B> {
     /// A new instance, not configured. Time and memory limits already apply.
     pub async fn instantiate(
         &self,
-        limit: Duration,
+        limit: Limit,
         redact: Vec<Password>,
         directory: Option<Arc<DirectoryGrant>>,
     ) -> Result<Live<B>, Fault> {
@@ -61,8 +100,13 @@ impl<B: Bindings> Plugin<B> {
             self.runtime
                 .new_store(self.name.clone(), self.options.memory_bytes(), grants);
         store.data_mut().begin_call(limit, redact);
-        match B::instantiate(&self.pre, &mut store).await {
-            Ok(bindings) => Ok(Live { store, bindings }),
+        let until = limit.until;
+        match bounded(until, B::instantiate(&self.pre, &mut store)).await {
+            Ok(bindings) => Ok(Live {
+                store,
+                bindings,
+                hold: Hold::Nothing,
+            }),
             Err(e) => Err(classify(&store, e, Fault::Instantiate)),
         }
     }
@@ -72,12 +116,13 @@ impl<B: Bindings> Plugin<B> {
     pub async fn configured(
         &self,
         config_json: &str,
-        limit: Duration,
+        limit: Limit,
         redact: Vec<Password>,
         directory: Option<Arc<DirectoryGrant>>,
     ) -> Result<Result<Live<B>, String>, Fault> {
         let mut live = self.instantiate(limit, redact, directory).await?;
-        let result = live.bindings.configure(&mut live.store, config_json).await;
+        let until = live.until();
+        let result = bounded(until, live.bindings.configure(&mut live.store, config_json)).await;
         match result {
             Ok(Ok(())) => Ok(Ok(live)),
             Ok(Err(message)) => Ok(Err(clip(message, 1024))),
@@ -104,13 +149,12 @@ impl<B: Bindings> Sandbox<B> {
         mode: InstanceMode,
         directory: Option<Arc<DirectoryGrant>>,
     ) -> Result<Self, String> {
-        let live = match plugin
-            .configured(
-                &config_json,
-                plugin.options.timeout(),
-                Vec::new(),
-                directory.clone(),
-            )
+        let limit = Limit::from_now(plugin.options.timeout());
+        let Some(slot) = plugin.runtime.call_slot(limit.until).await else {
+            return Err(format!("the plugin {}", Fault::Busy { waited: limit.time }));
+        };
+        let mut live = match plugin
+            .configured(&config_json, limit, Vec::new(), directory.clone())
             .await
         {
             Ok(Ok(live)) => live,
@@ -126,17 +170,33 @@ impl<B: Bindings> Sandbox<B> {
             directory,
             idle: Mutex::new(Vec::new()),
         };
+        live.hold = Hold::Call(slot);
         sandbox.give_back(live);
         Ok(sandbox)
     }
 
     /// An instance ready for a call that must end within the plugin's time limit, or
-    /// the request's deadline when that is nearer (instantiation included).
+    /// the request's deadline when that is nearer (waiting for a slot and
+    /// instantiation included).
     pub async fn checkout(&self, redact: Vec<Password>) -> Result<Live<B>, Fault> {
-        let limit = writeback_core::deadline::bound(self.plugin.options.timeout());
+        let timeout = self.plugin.options.timeout();
+        let time = writeback_core::deadline::bound(timeout);
+        let started = Instant::now();
+        let limit = Limit {
+            time,
+            until: started + time,
+            deadline: time < timeout,
+        };
+        // Wait for a slot in arrival order: a full pool is backpressure, not a fault.
+        let Some(slot) = self.plugin.runtime.call_slot(limit.until).await else {
+            return Err(Fault::Busy {
+                waited: started.elapsed(),
+            });
+        };
         if self.mode == InstanceMode::Reused {
             let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
             if let Some(mut live) = idle {
+                live.hold = Hold::Call(slot);
                 live.store.data_mut().begin_call(limit, redact);
                 live.store.set_epoch_deadline(1);
                 return Ok(live);
@@ -147,7 +207,10 @@ impl<B: Bindings> Sandbox<B> {
             .configured(&self.config_json, limit, redact, self.directory.clone())
             .await?
         {
-            Ok(live) => Ok(live),
+            Ok(mut live) => {
+                live.hold = Hold::Call(slot);
+                Ok(live)
+            }
             // It accepted this config at build time: refusing it now is a fault.
             Err(message) => Err(Fault::InvalidResult(format!(
                 "configure refused its config: {message}"
@@ -168,13 +231,21 @@ impl<B: Bindings> Sandbox<B> {
         }
     }
 
-    fn give_back(&self, live: Live<B>) {
-        if self.mode == InstanceMode::Reused {
-            if let Ok(mut idle) = self.idle.lock() {
-                if idle.len() < 16 {
-                    idle.push(live);
-                }
-            }
+    /// Keeps a healthy instance for reuse when there is an idle place for it; its call
+    /// slot is given back either way, so idle instances never hold slots calls need.
+    fn give_back(&self, mut live: Live<B>) {
+        if self.mode != InstanceMode::Reused {
+            return;
+        }
+        let Ok(mut idle) = self.idle.lock() else {
+            return;
+        };
+        if idle.len() >= 16 {
+            return;
+        }
+        if let Some(place) = self.plugin.runtime.idle_place() {
+            live.hold = Hold::Idle(place);
+            idle.push(live);
         }
     }
 
@@ -186,8 +257,11 @@ impl<B: Bindings> Sandbox<B> {
 /// Names the cause of a failed call: the deadline, the memory cap, or a trap.
 fn classify(store: &Store<HostState>, error: wasmtime::Error, other: fn(String) -> Fault) -> Fault {
     let state = store.data();
-    if state.timed_out {
-        return Fault::TimeLimit(state.limit);
+    if state.timed_out || error.is::<AbandonedAtDeadline>() {
+        return Fault::TimeLimit {
+            limit: state.limit,
+            deadline: state.limit_is_deadline,
+        };
     }
     if let Some(wanted) = state.limiter.refused {
         return Fault::MemoryCap {

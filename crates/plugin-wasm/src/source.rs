@@ -187,11 +187,14 @@ impl WasmSource {
         let fault = |f| PollError::Fault(format!("the plugin {f}"));
         // The passwords are not known before the call: nothing to redact in advance.
         let mut live = self.sandbox.checkout(Vec::new()).await.map_err(fault)?;
-        let result = live
-            .bindings
-            .writeback_plugin_source()
-            .call_poll(&mut live.store)
-            .await;
+        let until = live.until();
+        let result = crate::sandbox::bounded(
+            until,
+            live.bindings
+                .writeback_plugin_source()
+                .call_poll(&mut live.store),
+        )
+        .await;
         match self.sandbox.finish(live, result).map_err(fault)? {
             Ok(pending) => Ok(pending),
             Err(message) => Err(PollError::Plugin(clip(message, 1024))),
@@ -206,11 +209,14 @@ impl WasmSource {
             .checkout(Vec::new())
             .await
             .map_err(|f| format!("the plugin {f}"))?;
-        let result = live
-            .bindings
-            .writeback_plugin_source()
-            .call_report(&mut live.store, id, &outcome)
-            .await;
+        let until = live.until();
+        let result = crate::sandbox::bounded(
+            until,
+            live.bindings
+                .writeback_plugin_source()
+                .call_report(&mut live.store, id, &outcome),
+        )
+        .await;
         match self
             .sandbox
             .finish(live, result)

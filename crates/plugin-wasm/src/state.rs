@@ -19,37 +19,68 @@ const MAX_LOG_LINES_PER_CALL: u32 = 200;
 const MAX_LOG_MESSAGE: usize = 2048;
 const MAX_LOG_FIELDS: usize = 32;
 
-/// The limits of one store (one instance).
+/// Bytes one table element is counted as (a function reference on a 64-bit host).
+const TABLE_ELEMENT_BYTES: usize = 8;
+
+/// The memory cap of one store (one instance): every linear memory and table of the
+/// component counts against one total, so a component with several memories or a
+/// large table gets no more than `memory_mb` in all.
 #[derive(Debug)]
 pub(crate) struct MemoryLimiter {
     pub cap: usize,
     /// Set when the guest asked for more than the cap: the call then traps.
     pub refused: Option<usize>,
+    /// Bytes of all memories and tables of the store so far.
+    pub used: usize,
+}
+
+impl MemoryLimiter {
+    pub fn new(cap: usize) -> Self {
+        MemoryLimiter {
+            cap,
+            refused: None,
+            used: 0,
+        }
+    }
+
+    /// Grows one memory or table from `current` to `desired` bytes, or refuses when
+    /// the store's total would pass the cap.
+    fn grow(&mut self, current: usize, desired: usize) -> wasmtime::Result<bool> {
+        let total = self.used.saturating_sub(current).saturating_add(desired);
+        if total > self.cap {
+            self.refused = Some(total);
+            // An error (not `Ok(false)`) traps at once: a guest allocator that gets a
+            // failed grow may spin or abort in confusing ways.
+            return Err(wasmtime::Error::msg("memory cap reached"));
+        }
+        self.used = total;
+        Ok(true)
+    }
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.cap {
-            self.refused = Some(desired);
-            // An error (not `Ok(false)`) traps at once: a guest allocator that gets a
-            // failed grow may spin or abort in confusing ways.
-            return Err(wasmtime::Error::msg("memory cap reached"));
-        }
-        Ok(true)
+        self.grow(current, desired)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        if desired > 100_000 {
+            return Ok(false);
+        }
+        self.grow(
+            current.saturating_mul(TABLE_ELEMENT_BYTES),
+            desired.saturating_mul(TABLE_ELEMENT_BYTES),
+        )
     }
 
     fn instances(&self) -> usize {
@@ -62,6 +93,28 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 
     fn memories(&self) -> usize {
         8
+    }
+}
+
+/// The time one call may take (waiting for a slot and instantiation included).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limit {
+    /// The limit as configured, or the time left before the request's deadline.
+    pub time: Duration,
+    /// When the call must end.
+    pub until: Instant,
+    /// `time` is the request's deadline (nearer than the plugin's `timeout_ms`).
+    pub deadline: bool,
+}
+
+impl Limit {
+    /// A limit of `time` from now that is not the request's deadline.
+    pub fn from_now(time: Duration) -> Self {
+        Limit {
+            time,
+            until: Instant::now() + time,
+            deadline: false,
+        }
     }
 }
 
@@ -89,6 +142,8 @@ pub(crate) struct HostState {
     pub timed_out: bool,
     /// The time limit of the current call (for the fault message).
     pub limit: Duration,
+    /// The limit is the request's deadline (nearer than the plugin's `timeout_ms`).
+    pub limit_is_deadline: bool,
     /// The passwords of the current call, so a guest that logs one gets it redacted.
     pub redact: Vec<Password>,
     log_lines: u32,
@@ -101,25 +156,24 @@ impl HostState {
             // no environment, no arguments, no network, and stdio goes nowhere.
             wasi: WasiCtxBuilder::new().build(),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter {
-                cap: memory_cap,
-                refused: None,
-            },
+            limiter: MemoryLimiter::new(memory_cap),
             plugin,
             grants,
             directory_calls: 0,
             deadline: Instant::now(),
             timed_out: false,
             limit: Duration::ZERO,
+            limit_is_deadline: false,
             redact: Vec::new(),
             log_lines: 0,
         }
     }
 
     /// Starts a call: its time limit and the passwords to keep out of logs.
-    pub fn begin_call(&mut self, limit: Duration, redact: Vec<Password>) {
-        self.deadline = Instant::now() + limit;
-        self.limit = limit;
+    pub fn begin_call(&mut self, limit: Limit, redact: Vec<Password>) {
+        self.deadline = limit.until;
+        self.limit = limit.time;
+        self.limit_is_deadline = limit.deadline;
         self.timed_out = false;
         self.limiter.refused = None;
         self.redact = redact;
@@ -195,3 +249,30 @@ impl log::Host for HostState {
 }
 
 impl crate::bindings::notifier::writeback::plugin::types::Host for HostState {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::ResourceLimiter;
+
+    const MIB: usize = 1024 * 1024;
+
+    #[test]
+    fn the_cap_is_one_total_for_every_memory_and_table_of_a_store() {
+        let mut limiter = MemoryLimiter::new(16 * MIB);
+        // Two memories of 10 MiB each: each alone is under the cap, together over.
+        assert!(limiter.memory_growing(0, 10 * MIB, None).is_ok());
+        assert!(limiter.memory_growing(0, 10 * MIB, None).is_err());
+        assert_eq!(limiter.refused, Some(20 * MIB));
+        // Growing the first memory within the cap still works.
+        assert!(limiter.memory_growing(10 * MIB, 12 * MIB, None).is_ok());
+        // A table counts too: 4 MiB worth of elements passes the remaining 4 MiB.
+        let elements = 4 * MIB / TABLE_ELEMENT_BYTES + 1;
+        assert!(limiter
+            .table_growing(0, elements.min(100_000), None)
+            .is_ok());
+        let mut small = MemoryLimiter::new(MIB);
+        assert!(small.table_growing(0, 100_000, None).is_ok());
+        assert!(small.memory_growing(0, MIB, None).is_err());
+    }
+}

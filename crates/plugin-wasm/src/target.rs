@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use writeback_core::{
     Account, BuildContext, CloudIdentity, ConfigError, ConnectorConfig, ConnectorFactory,
-    DirectoryTarget, HealthCheck, Operation, Outcome,
+    DirectoryTarget, HealthCheck, Operation, Outcome, Password,
 };
 
 use crate::bindings::target::TargetPlugin;
@@ -40,11 +40,14 @@ impl WasmTarget {
     async fn resolve_call(&self, identity: &CloudIdentity) -> Result<Account, Fault> {
         let identity = convert::identity(identity);
         let mut live = self.sandbox.checkout(Vec::new()).await?;
-        let result = live
-            .bindings
-            .writeback_plugin_target()
-            .call_resolve(&mut live.store, &identity)
-            .await;
+        let until = live.until();
+        let result = crate::sandbox::bounded(
+            until,
+            live.bindings
+                .writeback_plugin_target()
+                .call_resolve(&mut live.store, &identity),
+        )
+        .await;
         match self.sandbox.finish(live, result)? {
             Ok(account) => {
                 let account = convert::account_from_wit(account).map_err(Fault::InvalidResult)?;
@@ -75,11 +78,16 @@ impl WasmTarget {
             Operation::Unlock => Vec::new(),
         };
         let mut live = self.sandbox.checkout(secrets).await?;
-        let result = live
-            .bindings
-            .writeback_plugin_target()
-            .call_apply(&mut live.store, &wit_account, &wit_operation)
-            .await;
+        let until = live.until();
+        let result = crate::sandbox::bounded(
+            until,
+            live.bindings.writeback_plugin_target().call_apply(
+                &mut live.store,
+                &wit_account,
+                &wit_operation,
+            ),
+        )
+        .await;
         convert::wipe(&mut wit_operation);
         match self.sandbox.finish(live, result)? {
             Ok(()) => Ok(()),
@@ -106,9 +114,18 @@ impl DirectoryTarget for WasmTarget {
     }
 
     async fn apply(&self, account: &Account, operation: &Operation) -> Result<(), Outcome> {
+        // The guest may quote a password it was lent in any text it returns.
+        let secrets: Vec<&Password> = match operation {
+            Operation::Reset { new_password, .. } => vec![new_password],
+            Operation::Change {
+                old_password,
+                new_password,
+            } => vec![old_password, new_password],
+            Operation::Unlock => Vec::new(),
+        };
         self.apply_call(account, operation)
             .await
-            .map_err(|fault| fault.report(self.sandbox.name()))
+            .map_err(|fault| fault.report_redacted(self.sandbox.name(), &secrets))
     }
 
     /// The granted connection's checks; the plugin itself is checked when it is

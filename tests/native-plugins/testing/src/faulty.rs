@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use writeback_plugin_native_abi::{
-    ConfigProblem, Connector, ConnectorConfig, Outcome, PasswordView, Policy, PolicyInput,
-    RuleViolation,
+    ConfigProblem, Connector, ConnectorConfig, Outcome, OutcomeCode, PasswordView, Policy,
+    PolicyInput, RuleViolation,
 };
 
 #[derive(Deserialize)]
@@ -21,7 +21,8 @@ pub struct FaultyPolicy {
 
 impl Connector for FaultyPolicy {
     const TYPE_NAME: &'static str = "test-faulty-policy";
-    const DESCRIPTION: &'static str = "Test only: panics on PANIC-NOW, stalls on SLOW-NOW";
+    const DESCRIPTION: &'static str =
+        "Test only: panics on PANIC-NOW, stalls on SLOW-NOW, quotes LEAK-NOW, lies on LIE-NOW";
 
     fn from_config(config: &ConnectorConfig<'_>) -> Result<Self, ConfigProblem> {
         let settings: Settings = config.parse()?;
@@ -37,8 +38,23 @@ impl Policy for FaultyPolicy {
         password: PasswordView<'_>,
         _input: &PolicyInput<'_>,
     ) -> Result<Vec<RuleViolation>, Outcome> {
-        if password.expose().contains("PANIC-NOW") {
-            panic!("the test asked for a panic");
+        let text = password.expose();
+        if text.contains("PANIC-NOW") {
+            // Slicing past the end panics with a message that quotes the whole string,
+            // as careless plugin code would.
+            let _ = std::hint::black_box(&text[..text.len() + 1]);
+        }
+        if text.contains("LEAK-NOW") {
+            // A careless verdict that quotes the password.
+            return Ok(vec![RuleViolation::new(
+                "test.leak",
+                &format!("`{text}` is not allowed"),
+            )]);
+        }
+        if text.contains("LIE-NOW") {
+            // A failure that claims success: the host must not report a write.
+            return Err(Outcome::new(OutcomeCode::SUCCEEDED, "all done")
+                .with_admin_detail(&format!("pretended for {text}")));
         }
         if password.expose().contains("SLOW-NOW") {
             std::thread::sleep(self.sleep);

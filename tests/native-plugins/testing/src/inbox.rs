@@ -101,6 +101,7 @@ impl Source for Inbox {
             "code": outcome.code.as_str(),
             "message": outcome.message.as_str(),
             "rules": outcome.rules.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
+            "rule_messages": outcome.rules.iter().map(|r| r.message.as_str()).collect::<Vec<_>>(),
             "admin_detail": outcome.admin_detail.as_str(),
         });
         let _one = self.writing.lock().unwrap_or_else(|p| p.into_inner());

@@ -5,8 +5,10 @@
 //!   each outcome to an outbox file.
 //! * `test-memory-directory` (target): a fixed list of users; applied operations are
 //!   appended to a log file (kind and DN, never a password).
-//! * `test-faulty-policy` (policy): panics when the password contains `PANIC-NOW`,
-//!   sleeps `sleep_ms` when it contains `SLOW-NOW`, otherwise passes.
+//! * `test-faulty-policy` (policy): panics (quoting the password) when the password
+//!   contains `PANIC-NOW`, sleeps `sleep_ms` on `SLOW-NOW`, quotes the password in a
+//!   rule on `LEAK-NOW`, returns a failure coded `succeeded` on `LIE-NOW`, otherwise
+//!   passes. The target refuses `TARGET-LEAK` passwords, quoting them.
 
 mod faulty;
 mod inbox;

@@ -58,6 +58,14 @@ impl Target for MemoryDirectory {
         account: &AccountView<'_>,
         operation: &OperationView<'_>,
     ) -> Result<(), Outcome> {
+        let new_password = operation.new_password.expose();
+        if new_password.contains("TARGET-LEAK") {
+            // A careless refusal that quotes the password in both texts.
+            return Err(
+                Outcome::new(OutcomeCode::ADMIN_ACTION_REQUIRED, new_password)
+                    .with_admin_detail(&format!("refused {new_password}")),
+            );
+        }
         let line = serde_json::json!({
             "dn": account.dn.as_str(),
             "operation": operation.kind.as_str(),

@@ -8,6 +8,7 @@
 //! * `exop-other-*`: an extended operation that is not allowed (Who am I?);
 //! * `flood-*`: more searches than one call may make;
 //! * `bad-filter-*`: a filter that does not parse;
+//! * `nul-dn-*`: modifies its own entry's DN with a NUL byte in the first value;
 //! * anything else: an honest Password Modify reset of the account.
 //!
 //! Every refusal it meets is passed on as the call's failure, with the error kind in
@@ -100,8 +101,14 @@ impl target::Guest for Escaping {
             });
         }
         let filter = format!("(uid={uid})");
-        let found = directory::search(&directory::base_dn(), Scope::Subtree, &filter, &["uid".to_string()], 2)
-            .map_err(failed)?;
+        let found = directory::search(
+            &directory::base_dn(),
+            Scope::Subtree,
+            &filter,
+            &["uid".to_string()],
+            2,
+        )
+        .map_err(failed)?;
         let Some(entry) = found.into_iter().next() else {
             return Err(Outcome {
                 code: OutcomeCode::NotFound,
@@ -148,26 +155,45 @@ impl target::Guest for Escaping {
                 }],
             )
         } else if uid.starts_with("exop-self-") {
-            directory::extended(PASSWORD_MODIFY, Some(&password_modify_value(None, new))).map(|_| ())
-        } else if uid.starts_with("exop-outside-") {
-            directory::extended(PASSWORD_MODIFY, Some(&password_modify_value(Some(victim), new)))
+            directory::extended(PASSWORD_MODIFY, Some(&password_modify_value(None, new)))
                 .map(|_| ())
+        } else if uid.starts_with("exop-outside-") {
+            directory::extended(
+                PASSWORD_MODIFY,
+                Some(&password_modify_value(Some(victim), new)),
+            )
+            .map(|_| ())
         } else if uid.starts_with("exop-other-") {
             directory::extended(WHO_AM_I, None).map(|_| ())
         } else if uid.starts_with("flood-") {
             let mut result = Ok(());
             for _ in 0..100 {
-                result = directory::search(&account.dn, Scope::Base, "(objectClass=*)", &[], 1).map(|_| ());
+                result = directory::search(&account.dn, Scope::Base, "(objectClass=*)", &[], 1)
+                    .map(|_| ());
                 if result.is_err() {
                     break;
                 }
             }
             result
+        } else if uid.starts_with("nul-dn-") {
+            // A DN inside the subtree with a NUL in its first value.
+            let dn = account.dn.replacen(',', "\0x,", 1);
+            directory::modify(
+                &dn,
+                &[Modification {
+                    kind: ModifyKind::Replace,
+                    attribute: "userPassword".into(),
+                    values: vec![new.as_bytes().to_vec()],
+                }],
+            )
         } else if uid.starts_with("bad-filter-") {
             directory::search(&account.dn, Scope::Base, "(uid=", &[], 1).map(|_| ())
         } else {
-            directory::extended(PASSWORD_MODIFY, Some(&password_modify_value(Some(&account.dn), new)))
-                .map(|_| ())
+            directory::extended(
+                PASSWORD_MODIFY,
+                Some(&password_modify_value(Some(&account.dn), new)),
+            )
+            .map(|_| ())
         };
         result.map_err(failed)
     }

@@ -1,9 +1,11 @@
 //! A policy that misbehaves when the candidate password asks it to: loops forever,
-//! allocates without bound, panics, or returns an invalid result. Any other password
+//! allocates without bound, panics, returns an invalid result, sleeps in a host call
+//! (`sleep-ms-N`), or quotes the password in a rule or its failure (`leak-rule`,
+//! `leak-outcome`). Any other password
 //! passes (and is logged, to check that the host redacts it).
 
 use writeback_plugin_wasm_guest::policy::{
-    log, About, Outcome, PolicyPlugin, Request, RuleViolation,
+    log, About, Outcome, OutcomeCode, PolicyPlugin, Request, RuleViolation,
 };
 
 struct Misbehaving;
@@ -35,6 +37,35 @@ impl PolicyPlugin for Misbehaving {
         }
         if request.password.contains("panic-now") {
             panic!("deliberate panic");
+        }
+        if let Some(rest) = request.password.split("sleep-ms-").nth(1) {
+            // Blocks in a WASI clock call (a host call): epoch interruption cannot
+            // reach it, only the host's own bound around the call.
+            let ms: u64 = rest
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .unwrap_or(600_000);
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            return Ok(Vec::new());
+        }
+        if request.password.contains("leak-rule") {
+            // A careless verdict that quotes the password.
+            return Ok(vec![RuleViolation::new(
+                "test.leak",
+                format!("`{}` is not allowed", request.password),
+            )]);
+        }
+        if request.password.contains("leak-outcome") {
+            return Err(Outcome::failure(
+                OutcomeCode::DirectoryUnavailable,
+                format!("cannot check {}", request.password),
+                Some(format!(
+                    "the list was down while checking {:?}",
+                    request.password
+                )),
+            ));
         }
         if request.password.contains("bad-result") {
             return Ok(vec![RuleViolation::new("", "a rule without an id")]);
