@@ -9,15 +9,18 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use writeback_breached_filter::BreachedFilter;
 
-/// One file per fuzzing process, rewritten for each input.
+/// One file per fuzzing process, written for each input and removed after it; in
+/// memory (/dev/shm) where there is one, which is many times faster than a disk.
 fn scratch() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("writeback-fuzz-{}", std::process::id()));
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            panic!("cannot create {}: {e}", dir.display());
-        }
-        dir.join("filter.bin")
+        let shm = std::path::Path::new("/dev/shm");
+        let dir = if shm.is_dir() {
+            shm.to_path_buf()
+        } else {
+            std::env::temp_dir()
+        };
+        dir.join(format!("writeback-fuzz-{}.bin", std::process::id()))
     })
 }
 
@@ -31,7 +34,13 @@ fuzz_target!(|data: &[u8]| {
         Ok(filter) => {
             assert_eq!(filter.file_len(), data.len() as u64);
             // Lookups read only inside the file, whatever its tables say.
-            for key in [0u64, 1, u64::MAX, 0x8000_0000_0000_0000, 0x0123_4567_89ab_cdef] {
+            for key in [
+                0u64,
+                1,
+                u64::MAX,
+                0x8000_0000_0000_0000,
+                0x0123_4567_89ab_cdef,
+            ] {
                 let _ = filter.contains_key(key);
             }
             for chunk in data.chunks_exact(8).take(64) {
@@ -47,4 +56,5 @@ fuzz_target!(|data: &[u8]| {
             assert!(!e.to_string().is_empty());
         }
     }
+    let _ = std::fs::remove_file(path);
 });

@@ -25,7 +25,10 @@ fuzz_target!(|text: &str| {
                 assert!(line >= 1 && line <= lines, "line {line} of {lines}");
             }
             let shown = e.to_string();
-            assert!(shown.starts_with("/etc/writeback/writeback.toml"), "{shown}");
+            assert!(
+                shown.starts_with("/etc/writeback/writeback.toml"),
+                "{shown}"
+            );
         }
     }
 });

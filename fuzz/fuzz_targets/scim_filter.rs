@@ -44,10 +44,13 @@ fuzz_target!(|text: &str| {
                     }
                 };
                 if f.matches(&holds) {
-                    let found = queries.iter().any(|(q, v)| {
-                        Filter::Eq(*q, v.clone()).matches(&holds)
-                    });
-                    assert!(found, "{attribute:?}={value:?} matches but no search finds it");
+                    let found = queries
+                        .iter()
+                        .any(|(q, v)| Filter::Eq(*q, v.clone()).matches(&holds));
+                    assert!(
+                        found,
+                        "{attribute:?}={value:?} matches but no search finds it"
+                    );
                 }
             }
         }

@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
-use writeback_source_scim::update::{from_patch, from_put, UserUpdate};
 use writeback_source_scim::error::ScimError;
+use writeback_source_scim::update::{from_patch, from_put, UserUpdate};
 
 fn current() -> Value {
     json!({

@@ -51,7 +51,10 @@ fuzz_target!(|input: Input<'_>| {
     put(WEBHOOK_TIMESTAMP, input.timestamp);
     let mut signature = input.signature.map(<[u8]>::to_vec);
     if input.add_real_tag {
-        let id = input.id.and_then(|b| std::str::from_utf8(b).ok()).unwrap_or("");
+        let id = input
+            .id
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or("");
         let ts = input
             .timestamp
             .and_then(|b| std::str::from_utf8(b).ok())
