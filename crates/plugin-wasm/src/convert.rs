@@ -162,9 +162,7 @@ fn text(field: &str, value: String) -> Result<String, String> {
 }
 
 /// The rules a policy returned, checked.
-pub fn rules_from_wit(
-    rules: Vec<wit::RuleViolation>,
-) -> Result<Vec<core::RuleViolation>, String> {
+pub fn rules_from_wit(rules: Vec<wit::RuleViolation>) -> Result<Vec<core::RuleViolation>, String> {
     if rules.len() > MAX_RULES {
         return Err(format!(
             "{} rule violations (at most {MAX_RULES})",
