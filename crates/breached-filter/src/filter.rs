@@ -50,14 +50,17 @@ impl BreachedFilter {
         let header = Header::parse(&map).map_err(|e| damaged(path, e))?;
         let len = map.len() as u64;
         let bucket_count = header.bucket_count();
-        let map_end = header.map_offset + 4 * bucket_count as u64;
-        let dir_end = header.directory_offset + (header.segment_count as u64) * ENTRY_LEN as u64;
+        // Every offset and size comes from the file: checked arithmetic, so a file
+        // made to overflow is refused as damaged instead of panicking or wrapping.
+        let map_end = (4u64 * bucket_count as u64).checked_add(header.map_offset);
+        let dir_end = (header.segment_count as u64)
+            .checked_mul(ENTRY_LEN as u64)
+            .and_then(|n| n.checked_add(header.directory_offset));
         let data_end = header.data_offset.checked_add(header.data_len);
-        if map_end > len
-            || dir_end > len
-            || data_end.is_none_or(|e| e > len)
-            || header.data_offset % 2 != 0
-        {
+        let (Some(map_end), Some(dir_end), Some(data_end)) = (map_end, dir_end, data_end) else {
+            return Err(damaged(path, "an offset in the header is out of range"));
+        };
+        if map_end > len || dir_end > len || data_end > len || header.data_offset % 2 != 0 {
             return Err(damaged(
                 path,
                 "the file is shorter than its header says (truncated?)",
@@ -80,14 +83,14 @@ impl BreachedFilter {
         let mut segments = Vec::with_capacity(header.segment_count as usize);
         for c in dir_bytes.chunks_exact(ENTRY_LEN) {
             let e = SegmentEntry::parse(c).map_err(|m| damaged(path, m))?;
-            if e.first_slot + u64::from(e.params.array_length) > total_slots {
+            let end = e.first_slot.checked_add(u64::from(e.params.array_length));
+            if end.is_none_or(|end| end > total_slots) {
                 return Err(damaged(path, "a segment lies outside the file"));
             }
             segments.push(e);
         }
         if verify_checksum {
-            let data =
-                &map[header.data_offset as usize..(header.data_offset + header.data_len) as usize];
+            let data = &map[header.data_offset as usize..data_end as usize];
             let digest = ring::digest::digest(&ring::digest::SHA256, data);
             let expected =
                 format::checksum(&header.to_bytes(), map_bytes, dir_bytes, digest.as_ref());

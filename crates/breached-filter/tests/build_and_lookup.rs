@@ -147,3 +147,41 @@ fn an_empty_download_gives_a_filter_that_finds_nothing() {
     assert!(filter.is_empty());
     assert!(!filter.contains_password("anything"));
 }
+
+/// Offsets and sizes in the header and the directory are read from the file: values
+/// made to overflow (found by the `breached_filter` fuzz target) are refused as a
+/// damaged file, not a panic.
+#[test]
+fn offsets_made_to_overflow_are_refused_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pwned.txt");
+    let output = dir.path().join("pwned.bin");
+    write_download(&input, 1_000);
+    build(&input, &output, 1, false).unwrap();
+    let good = std::fs::read(&output).unwrap();
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+    let directory = u64_at(&good, 48) as usize;
+
+    // (where, value): the bucket map, directory and slot offsets, the slot length,
+    // and the first segment's first slot.
+    let hostile = [
+        (40, u64::MAX - 3),
+        (48, u64::MAX - 31),
+        (56, u64::MAX - 1),
+        (64, u64::MAX - 1),
+        (directory + 8, u64::MAX - 7),
+    ];
+    for (at, value) in hostile {
+        let mut bytes = good.clone();
+        bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        let path = dir.path().join(format!("hostile-{at}.bin"));
+        std::fs::write(&path, &bytes).unwrap();
+        for verify in [false, true] {
+            let err = BreachedFilter::open(&path, verify)
+                .err()
+                .unwrap_or_else(|| panic!("offset {at} = {value:#x} was accepted"))
+                .to_string();
+            assert!(err.contains("rebuild it"), "{err}");
+        }
+    }
+}

@@ -162,9 +162,7 @@ fn text(field: &str, value: String) -> Result<String, String> {
 }
 
 /// The rules a policy returned, checked.
-pub(crate) fn rules_from_wit(
-    rules: Vec<wit::RuleViolation>,
-) -> Result<Vec<core::RuleViolation>, String> {
+pub fn rules_from_wit(rules: Vec<wit::RuleViolation>) -> Result<Vec<core::RuleViolation>, String> {
     if rules.len() > MAX_RULES {
         return Err(format!(
             "{} rule violations (at most {MAX_RULES})",
@@ -186,7 +184,7 @@ pub(crate) fn rules_from_wit(
 }
 
 /// An outcome a plugin returned as its own failure. `succeeded` is not a failure.
-pub(crate) fn failure_from_wit(o: wit::Outcome) -> Result<core::Outcome, String> {
+pub fn failure_from_wit(o: wit::Outcome) -> Result<core::Outcome, String> {
     let code = code_from_wit(o.code);
     if code == core::OutcomeCode::Succeeded {
         return Err("an error outcome with the code `succeeded`".into());
@@ -248,7 +246,7 @@ pub(crate) fn wipe(o: &mut wit::Operation) {
 }
 
 /// An account a target's `resolve` returned, checked.
-pub(crate) fn account_from_wit(a: wit::Account) -> Result<core::Account, String> {
+pub fn account_from_wit(a: wit::Account) -> Result<core::Account, String> {
     if a.dn.trim().is_empty() || a.dn.len() > MAX_TEXT {
         return Err(format!("an account DN must be 1 to {MAX_TEXT} bytes"));
     }
@@ -288,7 +286,7 @@ const MAX_EXTRA_ATTRIBUTES: usize = 32;
 
 /// A cloud identity a source handed over, checked like the webhook source checks its
 /// JSON (`CloudIdentity::validate`: an identifier, sizes, no control characters).
-pub(crate) fn identity_from_wit(i: wit::CloudIdentity) -> Result<core::CloudIdentity, String> {
+pub fn identity_from_wit(i: wit::CloudIdentity) -> Result<core::CloudIdentity, String> {
     if i.extra.len() > MAX_EXTRA_ATTRIBUTES {
         return Err(format!(
             "identity.extra has more than {MAX_EXTRA_ATTRIBUTES} attributes"
@@ -322,7 +320,7 @@ pub(crate) fn identity_from_wit(i: wit::CloudIdentity) -> Result<core::CloudIden
 }
 
 /// Who started a request, as a source handed it over.
-pub(crate) fn initiator_from_wit(i: wit::Initiator) -> Result<core::Initiator, String> {
+pub fn initiator_from_wit(i: wit::Initiator) -> Result<core::Initiator, String> {
     if let Some(id) = &i.id {
         if id.len() > MAX_TEXT || id.chars().any(char::is_control) {
             return Err(format!(
@@ -344,7 +342,7 @@ pub(crate) fn initiator_from_wit(i: wit::Initiator) -> Result<core::Initiator, S
 /// (no copy is left behind; a refused one is zeroized when dropped). A new password
 /// must have the shape every password has; an old one is only checked for emptiness
 /// and length (the directory decides whether it is right).
-pub(crate) fn operation_from_wit(o: wit::Operation) -> Result<core::Operation, String> {
+pub fn operation_from_wit(o: wit::Operation) -> Result<core::Operation, String> {
     fn new_password(value: String) -> Result<core::Password, String> {
         let password = core::Password::new(value);
         password

@@ -57,6 +57,17 @@ pub use source::{SourceSettings, WasmSource, WasmSourceFactory};
 pub use target::{WasmTarget, WasmTargetFactory};
 pub use world::{World, WIT_VERSION};
 
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API): the checks every
+/// value a guest hands back goes through, and the WIT types they take.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::bindings::notifier::writeback::plugin::types as wit;
+    pub use crate::convert::{
+        account_from_wit, failure_from_wit, identity_from_wit, initiator_from_wit,
+        operation_from_wit, rules_from_wit,
+    };
+}
+
 /// A factory made from a loaded component, for the host's registry.
 #[derive(Clone)]
 pub enum WasmFactory {

@@ -35,5 +35,12 @@ pub use handler::{HEALTH_PATH, REQUESTS_PATH};
 pub use source::{WebhookSource, WebhookSourceFactory};
 pub use wire::Reply;
 
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API): the body parser
+/// the HTTP handler calls once the signature has checked out.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::wire::{parse_request, InvalidRequest};
+}
+
 #[cfg(test)]
 mod tests;
