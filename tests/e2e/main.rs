@@ -6,6 +6,7 @@ mod cli;
 mod native_plugins;
 mod notifications;
 mod openldap_target;
+mod pipeline_semantics;
 mod policies;
 mod scim;
 mod support;

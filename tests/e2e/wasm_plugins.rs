@@ -399,6 +399,7 @@ fn event(request_id: &str) -> Event {
         initiator: Initiator::default(),
         targets: Vec::new(),
         outcome: Outcome::succeeded(),
+        after_deadline: false,
     }
 }
 

@@ -436,16 +436,17 @@ async fn a_directory_that_goes_away_gives_directory_unavailable_then_recovers() 
     private
         .start_again()
         .unwrap_or_else(|e| panic!("restart: {e}"));
+    // The sender retries exactly as the protocol says: the same request, same id.
     let back = e
         .send(&RequestBody::reset(
-            "out-2",
+            "out-1",
             by_uid(&uid),
-            Password::new("Marker-Back-3eD#"),
+            Password::new("Marker-Down-2wS@"),
             false,
         ))
         .await;
     expect(&back, OutcomeCode::Succeeded, 200);
-    assert!(private.can_bind(&dn, "Marker-Back-3eD#").await);
+    assert!(private.can_bind(&dn, "Marker-Down-2wS@").await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,4 +34,12 @@ pub struct Event {
     #[serde(default)]
     pub targets: Vec<TargetResult>,
     pub outcome: Outcome,
+    /// The real result of a request whose caller was already answered `timeout` at
+    /// its deadline: a second event for the same `request_id` (absent when false).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub after_deadline: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }

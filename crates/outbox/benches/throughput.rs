@@ -62,6 +62,7 @@ fn event(run: &str, i: usize) -> Event {
         initiator: Initiator::default(),
         targets: vec![],
         outcome: Outcome::succeeded(),
+        after_deadline: false,
     }
 }
 

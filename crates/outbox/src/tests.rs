@@ -42,6 +42,7 @@ fn event(id: &str) -> Event {
         initiator: Initiator::default(),
         targets: vec![],
         outcome: Outcome::succeeded(),
+        after_deadline: false,
     }
 }
 

@@ -229,6 +229,7 @@ mod tests {
             initiator: Initiator::default(),
             targets: vec![],
             outcome,
+            after_deadline: false,
         }
     }
 

@@ -122,6 +122,7 @@ fn event() -> Event {
             "length.min",
             "Use at least 12 characters.",
         )]),
+        after_deadline: false,
     }
 }
 

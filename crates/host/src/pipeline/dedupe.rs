@@ -1,38 +1,65 @@
-//! Request ids seen recently: a duplicate gets the first outcome again and applies
-//! nothing. Bounded by count and age.
+//! Request ids seen recently, each bound to a fingerprint of what it asked. A retry
+//! (same id, same fingerprint) gets the id's final outcome again and applies nothing;
+//! the same id asking something else is refused. Only final outcomes are kept: a
+//! retryable one (`directory_unavailable`, the busy refusal, `timeout`) ends the
+//! entry, so the retry the protocol asks for is applied. An id whose work is still
+//! running — even past its deadline — stays "running", and a retry waits for it
+//! instead of writing a second time. Bounded by count and age.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use writeback_core::Outcome;
 
+use super::fingerprint::Fingerprint;
+
 type Key = (String, String);
 
 enum Entry {
-    InFlight(watch::Receiver<Option<Outcome>>),
-    Done(Outcome),
+    Running {
+        fingerprint: Fingerprint,
+        outcome: watch::Receiver<Option<Outcome>>,
+    },
+    Done {
+        fingerprint: Fingerprint,
+        outcome: Outcome,
+    },
+}
+
+impl Entry {
+    fn fingerprint(&self) -> &Fingerprint {
+        match self {
+            Entry::Running { fingerprint, .. } | Entry::Done { fingerprint, .. } => fingerprint,
+        }
+    }
 }
 
 /// What `begin` found.
 pub enum Seen {
-    /// First time: run it, then call `finish` through the ticket.
+    /// First time (or the last try ended retryable): run it, then `finish` the ticket.
     New(Ticket),
-    /// The same id is running now: wait for its outcome.
+    /// The same request is running now: wait for its outcome (`None` until then; the
+    /// sender going away means it ended without one).
     Running(watch::Receiver<Option<Outcome>>),
     /// Finished before: this is its outcome.
     Done(Outcome),
+    /// The id was used for a different request.
+    Mismatch,
 }
 
-/// Held by the first request with an id; publishes its outcome to duplicates.
+/// Held by the request that runs an id; publishes its outcome to duplicates. Dropped
+/// without `finish` (a panic), it frees the id so a retry can run.
 pub struct Ticket {
     key: Key,
     sender: watch::Sender<Option<Outcome>>,
+    inner: Arc<Mutex<Inner>>,
+    finished: bool,
 }
 
 pub struct Dedupe {
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
     capacity: usize,
     ttl: Duration,
 }
@@ -46,38 +73,63 @@ struct Inner {
 impl Dedupe {
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         Dedupe {
-            inner: Mutex::new(Inner {
+            inner: Arc::new(Mutex::new(Inner {
                 entries: HashMap::new(),
                 order: VecDeque::new(),
-            }),
+            })),
             capacity: capacity.max(1),
             ttl,
         }
     }
 
-    pub fn begin(&self, source: &str, id: &str) -> Seen {
+    pub fn begin(&self, source: &str, id: &str, fingerprint: Fingerprint) -> Seen {
         let key = (source.to_string(), id.to_string());
         let mut inner = lock(&self.inner);
         self.evict(&mut inner, Instant::now());
         match inner.entries.get(&key) {
-            Some(Entry::Done(outcome)) => Seen::Done(outcome.clone()),
-            Some(Entry::InFlight(rx)) => Seen::Running(rx.clone()),
+            Some(entry) if entry.fingerprint() != &fingerprint => Seen::Mismatch,
+            Some(Entry::Done { outcome, .. }) => Seen::Done(outcome.clone()),
+            Some(Entry::Running { outcome, .. }) => Seen::Running(outcome.clone()),
             None => {
                 let (sender, rx) = watch::channel(None);
-                inner.entries.insert(key.clone(), Entry::InFlight(rx));
-                Seen::New(Ticket { key, sender })
+                inner.entries.insert(
+                    key.clone(),
+                    Entry::Running {
+                        fingerprint,
+                        outcome: rx,
+                    },
+                );
+                Seen::New(Ticket {
+                    key,
+                    sender,
+                    inner: self.inner.clone(),
+                    finished: false,
+                })
             }
         }
     }
 
-    pub fn finish(&self, ticket: Ticket, outcome: &Outcome) {
+    /// Ends the id's work with its real outcome: kept when final, forgotten when
+    /// retryable. Waiting duplicates get it either way.
+    pub fn finish(&self, mut ticket: Ticket, outcome: &Outcome) {
         let now = Instant::now();
         let mut inner = lock(&self.inner);
-        inner
-            .entries
-            .insert(ticket.key.clone(), Entry::Done(outcome.clone()));
-        inner.order.push_back((ticket.key, now));
-        self.evict(&mut inner, now);
+        let key = ticket.key.clone();
+        if outcome.code.is_retryable() {
+            inner.entries.remove(&key);
+        } else if let Some(Entry::Running { fingerprint, .. }) = inner.entries.remove(&key) {
+            inner.entries.insert(
+                key.clone(),
+                Entry::Done {
+                    fingerprint,
+                    outcome: outcome.clone(),
+                },
+            );
+            inner.order.push_back((key, now));
+            self.evict(&mut inner, now);
+        }
+        drop(inner);
+        ticket.finished = true;
         let _ = ticket.sender.send(Some(outcome.clone()));
     }
 
@@ -89,7 +141,7 @@ impl Dedupe {
             }
             let key = key.clone();
             inner.order.pop_front();
-            if matches!(inner.entries.get(&key), Some(Entry::Done(..))) {
+            if matches!(inner.entries.get(&key), Some(Entry::Done { .. })) {
                 inner.entries.remove(&key);
             }
         }
@@ -104,6 +156,17 @@ impl Dedupe {
     }
 }
 
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut inner = lock(&self.inner);
+            if matches!(inner.entries.get(&self.key), Some(Entry::Running { .. })) {
+                inner.entries.remove(&self.key);
+            }
+        }
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding this lock leaves plain data behind; keep serving.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -114,29 +177,84 @@ mod tests {
     use super::*;
     use writeback_core::OutcomeCode;
 
+    fn fp(n: u8) -> Fingerprint {
+        Fingerprint::from_bytes([n; 32])
+    }
+
     #[test]
     fn duplicate_gets_first_outcome_and_window_is_bounded() {
         let d = Dedupe::new(2, Duration::from_secs(60));
-        let Seen::New(t) = d.begin("s", "a") else {
+        let Seen::New(t) = d.begin("s", "a", fp(1)) else {
             panic!("new")
         };
-        assert!(matches!(d.begin("s", "a"), Seen::Running(_)));
+        assert!(matches!(d.begin("s", "a", fp(1)), Seen::Running(_)));
         d.finish(t, &Outcome::of(OutcomeCode::NotFound));
-        match d.begin("s", "a") {
+        match d.begin("s", "a", fp(1)) {
             Seen::Done(o) => assert_eq!(o.code, OutcomeCode::NotFound),
             _ => panic!("done"),
         }
         // same id from another source is another request
-        assert!(matches!(d.begin("t", "a"), Seen::New(_)));
+        assert!(matches!(d.begin("t", "a", fp(1)), Seen::New(_)));
         for id in ["b", "c"] {
-            let Seen::New(t) = d.begin("s", id) else {
+            let Seen::New(t) = d.begin("s", id, fp(1)) else {
                 panic!("new")
             };
             d.finish(t, &Outcome::succeeded());
         }
         assert!(
-            matches!(d.begin("s", "a"), Seen::New(_)),
+            matches!(d.begin("s", "a", fp(1)), Seen::New(_)),
             "oldest evicted past capacity"
         );
+    }
+
+    #[tokio::test]
+    async fn a_retryable_outcome_is_not_the_answer_to_a_retry() {
+        for code in [OutcomeCode::DirectoryUnavailable, OutcomeCode::Timeout] {
+            let d = Dedupe::new(10, Duration::from_secs(60));
+            let Seen::New(t) = d.begin("s", "r", fp(1)) else {
+                panic!("new")
+            };
+            let Seen::Running(mut waiting) = d.begin("s", "r", fp(1)) else {
+                panic!("running")
+            };
+            d.finish(t, &Outcome::of(code));
+            // The duplicate that waited gets what happened ...
+            let seen = waiting.wait_for(Option::is_some).await.map(|o| o.clone());
+            assert_eq!(seen.ok().flatten().map(|o| o.code), Some(code));
+            // ... and a retry afterwards runs again.
+            let Seen::New(t) = d.begin("s", "r", fp(1)) else {
+                panic!("a retry after {code} must run")
+            };
+            d.finish(t, &Outcome::succeeded());
+            assert!(matches!(d.begin("s", "r", fp(1)), Seen::Done(o) if o.is_success()));
+        }
+    }
+
+    #[test]
+    fn an_id_is_bound_to_what_it_asked() {
+        let d = Dedupe::new(10, Duration::from_secs(60));
+        let Seen::New(t) = d.begin("s", "x", fp(1)) else {
+            panic!("new")
+        };
+        assert!(
+            matches!(d.begin("s", "x", fp(2)), Seen::Mismatch),
+            "while running"
+        );
+        d.finish(t, &Outcome::succeeded());
+        assert!(
+            matches!(d.begin("s", "x", fp(2)), Seen::Mismatch),
+            "once done"
+        );
+        assert!(matches!(d.begin("s", "x", fp(1)), Seen::Done(_)));
+    }
+
+    #[test]
+    fn a_ticket_dropped_unfinished_frees_the_id() {
+        let d = Dedupe::new(10, Duration::from_secs(60));
+        let Seen::New(t) = d.begin("s", "p", fp(1)) else {
+            panic!("new")
+        };
+        drop(t);
+        assert!(matches!(d.begin("s", "p", fp(1)), Seen::New(_)));
     }
 }

@@ -1,7 +1,14 @@
-//! The pipeline: dedupe → one user at a time → deadline → resolve → policies →
-//! targets → outcome → audit and notifiers.
+//! The pipeline: dedupe (an id bound to what it asks) → one user at a time →
+//! deadline → resolve → one account at a time → policies → targets → outcome → audit
+//! and notifiers.
+//!
+//! The deadline rule: the caller is answered by the deadline whatever the directory
+//! does; no write starts after it; work still running then goes on in the background,
+//! its id stays "running" for retries, and its real result is audited (with
+//! `after_deadline`), becomes the id's outcome and is notified as a second event.
 
 mod dedupe;
+mod fingerprint;
 mod ordering;
 
 use std::sync::atomic::Ordering;
@@ -10,7 +17,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use futures::future::join_all;
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, Semaphore};
 use tokio_util::task::TaskTracker;
 use writeback_core::event::TargetResult;
 use writeback_core::{
@@ -73,6 +80,7 @@ struct Shared {
     targets: Vec<TargetEntry>,
     policies: Vec<PolicyEntry>,
     dedupe: Dedupe,
+    fingerprints: fingerprint::Fingerprinter,
     users: Arc<UserQueues>,
     audit: AuditLog,
     dispatcher: Arc<dyn Dispatcher>,
@@ -107,6 +115,7 @@ impl Pipeline {
                 targets,
                 policies,
                 dedupe,
+                fingerprints: fingerprint::Fingerprinter::new(),
                 users: Arc::new(UserQueues::default()),
                 audit,
                 dispatcher,
@@ -158,7 +167,11 @@ impl Submit for Pipeline {
         let shared = &self.shared;
         let deadline = tokio::time::Instant::now() + shared.config.deadline();
         let facts = Facts::of(&request);
-        let ticket = match shared.dedupe.begin(&facts.source, &facts.request_id) {
+        let fingerprint = shared.fingerprints.of(&request);
+        let ticket = match shared
+            .dedupe
+            .begin(&facts.source, &facts.request_id, fingerprint)
+        {
             dedupe::Seen::New(ticket) => ticket,
             dedupe::Seen::Done(outcome) => {
                 shared.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
@@ -166,15 +179,38 @@ impl Submit for Pipeline {
                 return outcome;
             }
             dedupe::Seen::Running(mut rx) => {
+                // The same request is being worked on (maybe past its own deadline):
+                // wait for its real outcome, within this try's deadline.
                 shared.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
                 let waited = tokio::time::timeout_at(deadline, rx.wait_for(Option::is_some)).await;
                 let outcome = match waited {
-                    Ok(Ok(o)) => o
-                        .clone()
-                        .unwrap_or_else(|| Outcome::of(OutcomeCode::Timeout)),
-                    _ => Outcome::of(OutcomeCode::Timeout),
+                    Ok(Ok(o)) => o.clone().unwrap_or_else(still_running),
+                    _ => still_running(),
                 };
                 shared.record(&facts, &outcome, &[], started, false, true);
+                return outcome;
+            }
+            dedupe::Seen::Mismatch => {
+                let outcome = Outcome::new(
+                    OutcomeCode::InvalidRequest,
+                    format!(
+                        "The request id `{}` was already used for a different request \
+                         (another user, operation or password), so nothing was done. Send \
+                         this request with a new id.",
+                        facts.request_id
+                    ),
+                )
+                .with_admin_detail(
+                    "request id reused: an earlier request from this source had the same id \
+                     but another operation, identity, must-change flag or password",
+                );
+                shared.metrics.observe(
+                    &facts.source,
+                    facts.operation,
+                    outcome.code,
+                    started.elapsed(),
+                );
+                shared.record(&facts, &outcome, &[], started, false, false);
                 return outcome;
             }
         };
@@ -191,7 +227,7 @@ impl Submit for Pipeline {
                 shared.config.max_in_flight
             ));
             shared.dedupe.finish(ticket, &outcome);
-            shared.finish(&facts, &outcome, &[], started);
+            shared.finish(&facts, &outcome, &[], started, false);
             return outcome;
         };
         shared.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -202,6 +238,7 @@ impl Submit for Pipeline {
         let mut work = shared.tasks.spawn(async move {
             let _permit = permit;
             turn.ready().await;
+            let mut turns = vec![turn];
             if tokio::time::Instant::now() >= deadline {
                 // The caller was already told `timeout`: write nothing late.
                 let processed = Processed {
@@ -209,61 +246,71 @@ impl Submit for Pipeline {
                         OutcomeCode::Timeout,
                         "The request waited too long behind earlier requests for the same \
                          user and was not applied. Try again.",
-                    ),
+                    )
+                    .with_admin_detail("deadline passed in the user's queue; nothing was written"),
                     targets: Vec::new(),
                 };
-                return (processed, turn);
+                return (processed, turns);
             }
-            // The turn goes back with the result: the next request for this user starts
-            // only after this one's outcome is recorded.
-            let processed =
-                writeback_core::deadline::within(deadline.into_std(), worker.process(&request))
-                    .await;
-            (processed, turn)
+            // The turns go back with the result: the next request for this user (and
+            // its accounts) starts only after this one's outcome is recorded.
+            let processed = writeback_core::deadline::within(
+                deadline.into_std(),
+                worker.process(&request, &mut turns),
+            )
+            .await;
+            (processed, turns)
         });
 
-        // Bookkeeping runs in its own task so it completes even if the caller goes away.
+        // Bookkeeping runs in its own task so it completes even if the caller goes
+        // away. It answers the caller through `answer` by the deadline at the latest,
+        // and only then, if the work is still going, waits for its real result.
+        let (answer, answered) = oneshot::channel();
         let keeper = self.shared.clone();
-        let finished = shared.tasks.spawn(async move {
-            let result = tokio::time::timeout_at(deadline, &mut work).await;
-            let mut turn = None;
-            let (outcome, targets, late) = match result {
-                Ok(Ok((p, t))) => {
-                    turn = Some(t);
-                    (p.outcome, p.targets, false)
+        shared.tasks.spawn(async move {
+            match tokio::time::timeout_at(deadline, &mut work).await {
+                Ok(result) => {
+                    let (processed, turns) = unpack(result);
+                    keeper.dedupe.finish(ticket, &processed.outcome);
+                    keeper.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    keeper.finish(
+                        &facts,
+                        &processed.outcome,
+                        &processed.targets,
+                        started,
+                        false,
+                    );
+                    let _ = answer.send(processed.outcome);
+                    drop(turns);
                 }
-                Ok(Err(join)) => (fault_outcome(&join), Vec::new(), false),
-                Err(_) => (
-                    Outcome::new(
+                Err(_) => {
+                    let outcome = Outcome::new(
                         OutcomeCode::Timeout,
                         "The request did not finish in time, so its result is not known yet. \
                          Wait a minute before trying again.",
                     )
                     .with_admin_detail(format!(
-                        "deadline of {} ms passed; see the audit log for the late result",
+                        "deadline of {} ms passed while the directory was still working; the \
+                         late result is audited and notified when it comes",
                         keeper.config.deadline_ms
-                    )),
-                    Vec::new(),
-                    true,
-                ),
-            };
-            keeper.dedupe.finish(ticket, &outcome);
-            keeper.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
-            keeper.finish(&facts, &outcome, &targets, started);
-            drop(turn);
-            if late {
-                // Record what really happened once the work ends.
-                let (real, targets) = match work.await {
-                    Ok((p, _turn)) => (p.outcome, p.targets),
-                    Err(join) => (fault_outcome(&join), Vec::new()),
-                };
-                keeper.record(&facts, &real, &targets, started, true, false);
+                    ));
+                    keeper.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    keeper.finish(&facts, &outcome, &[], started, false);
+                    let _ = answer.send(outcome);
+                    // The id stays "running" until the real result is known, so a
+                    // retry waits for it instead of writing a second time.
+                    let (processed, turns) = unpack(work.await);
+                    keeper.dedupe.finish(ticket, &processed.outcome);
+                    keeper.late(&facts, &processed.outcome, &processed.targets, started);
+                    drop(turns);
+                }
             }
-            outcome
         });
-        match finished.await {
+        match answered.await {
             Ok(outcome) => outcome,
-            Err(join) => fault_outcome(&join),
+            Err(_) => Outcome::of(OutcomeCode::PluginFault).with_admin_detail(
+                "the pipeline's bookkeeping task stopped; see the writeback log",
+            ),
         }
     }
 
@@ -273,6 +320,31 @@ impl Submit for Pipeline {
             .iter()
             .find(|t| t.name == name)
             .map(|t| t.target.clone())
+    }
+}
+
+/// What a retry hears while the same request is still being worked on.
+fn still_running() -> Outcome {
+    Outcome::new(
+        OutcomeCode::Timeout,
+        "The same request is still being processed and its result is not known yet. \
+         Wait a minute before trying again.",
+    )
+    .with_admin_detail("a duplicate waited for the running request until its own deadline")
+}
+
+fn unpack(
+    result: Result<(Processed, Vec<Turn>), tokio::task::JoinError>,
+) -> (Processed, Vec<Turn>) {
+    match result {
+        Ok(done) => done,
+        Err(join) => (
+            Processed {
+                outcome: fault_outcome(&join),
+                targets: Vec::new(),
+            },
+            Vec::new(),
+        ),
     }
 }
 
@@ -288,16 +360,21 @@ fn fault_outcome(join: &tokio::task::JoinError) -> Outcome {
 }
 
 impl Shared {
-    async fn process(&self, request: &Request) -> Processed {
+    async fn process(&self, request: &Request, turns: &mut Vec<Turn>) -> Processed {
         let mut done = Vec::new();
-        let outcome = self.process_into(request, &mut done).await;
+        let outcome = self.process_into(request, &mut done, turns).await;
         Processed {
             outcome,
             targets: done,
         }
     }
 
-    async fn process_into(&self, request: &Request, results: &mut Vec<TargetResult>) -> Outcome {
+    async fn process_into(
+        &self,
+        request: &Request,
+        results: &mut Vec<TargetResult>,
+        turns: &mut Vec<Turn>,
+    ) -> Outcome {
         if let Err(message) = request.identity.validate() {
             return Outcome::new(OutcomeCode::InvalidRequest, message);
         }
@@ -322,6 +399,34 @@ impl Shared {
             }
         }
 
+        // One account at a time too: requests that name one entry by different cloud
+        // identifiers passed the identity queue side by side. Turns are taken in one
+        // sorted order after the identity's own, so two requests never wait on each
+        // other crosswise.
+        let mut keys: Vec<String> = accounts
+            .iter()
+            .map(|(target, account)| account_key(target, &account.dn))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let mut turn = self.users.enter(&key);
+            let left = writeback_core::deadline::remaining()
+                .unwrap_or(std::time::Duration::from_secs(24 * 3600));
+            if tokio::time::timeout(left, turn.ready()).await.is_err() {
+                return Outcome::new(
+                    OutcomeCode::Timeout,
+                    "The request waited too long behind another request for the same \
+                     account and was not applied. Try again.",
+                )
+                .with_admin_detail(
+                    "deadline passed waiting for another request for the same directory \
+                     entry; nothing was written",
+                );
+            }
+            turns.push(turn);
+        }
+
         if let Some(password) = request.operation.new_password() {
             let operation = request.operation.kind();
             match self
@@ -336,6 +441,18 @@ impl Shared {
 
         let mut applied: Vec<&str> = Vec::new();
         for (entry, (_, account)) in self.targets.iter().zip(&accounts) {
+            // The caller hears `timeout` at the deadline: no write may start after it.
+            if writeback_core::deadline::remaining().is_some_and(|left| left.is_zero()) {
+                let outcome = Outcome::new(
+                    OutcomeCode::Timeout,
+                    "The request could not be finished in time and was not applied here. \
+                     Try again.",
+                )
+                .with_admin_detail(
+                    "deadline passed before this target's write started; not written",
+                );
+                return in_target(outcome, &entry.name, &applied);
+            }
             if let Err(outcome) = entry.target.apply(account, &request.operation).await {
                 return in_target(outcome, &entry.name, &applied);
             }
@@ -386,14 +503,41 @@ impl Shared {
     }
 
     /// Outcome bookkeeping for a request the pipeline ran: audit, metrics, notifiers.
-    fn finish(&self, facts: &Facts, outcome: &Outcome, targets: &[TargetResult], started: Instant) {
-        self.record(facts, outcome, targets, started, false, false);
+    fn finish(
+        &self,
+        facts: &Facts,
+        outcome: &Outcome,
+        targets: &[TargetResult],
+        started: Instant,
+        after_deadline: bool,
+    ) {
+        self.record(facts, outcome, targets, started, after_deadline, false);
         self.metrics.observe(
             &facts.source,
             facts.operation,
             outcome.code,
             started.elapsed(),
         );
+        self.notify(facts, outcome, targets, after_deadline);
+    }
+
+    /// The real result of a request whose caller was told `timeout`: audited, and
+    /// notified (a second event for the request id, with `after_deadline`) unless it
+    /// is a `timeout` again, which tells a receiver nothing new.
+    fn late(&self, facts: &Facts, outcome: &Outcome, targets: &[TargetResult], started: Instant) {
+        self.record(facts, outcome, targets, started, true, false);
+        if outcome.code != OutcomeCode::Timeout {
+            self.notify(facts, outcome, targets, true);
+        }
+    }
+
+    fn notify(
+        &self,
+        facts: &Facts,
+        outcome: &Outcome,
+        targets: &[TargetResult],
+        after_deadline: bool,
+    ) {
         self.dispatcher.dispatch(Event {
             event_id: uuid::Uuid::new_v4().to_string(),
             time: now_rfc3339(),
@@ -404,6 +548,7 @@ impl Shared {
             initiator: facts.initiator.clone(),
             targets: targets.to_vec(),
             outcome: outcome.clone(),
+            after_deadline,
         });
     }
 
@@ -460,6 +605,23 @@ fn in_target(mut outcome: Outcome, target: &str, applied: &[&str]) -> Outcome {
     }
     outcome.admin_detail = Some(detail);
     outcome
+}
+
+/// The queue key of one directory entry: the target and its DN, compared the way
+/// directories compare DNs for the common case (case and spaces around separators).
+fn account_key(target: &str, dn: &str) -> String {
+    let mut normal = String::with_capacity(dn.len());
+    for part in dn.split(',') {
+        if !normal.is_empty() {
+            normal.push(',');
+        }
+        let (name, value) = part.split_once('=').unwrap_or((part, ""));
+        normal.push_str(&name.trim().to_lowercase());
+        normal.push('=');
+        normal.push_str(&value.trim().to_lowercase());
+    }
+    // Identity keys start with an identifier name and a colon; this never does.
+    format!("account:{target}:{normal}")
 }
 
 pub fn now_rfc3339() -> String {
