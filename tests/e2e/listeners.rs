@@ -30,6 +30,21 @@ async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<St
     Some(String::from_utf8_lossy(&got).into_owned())
 }
 
+/// Whether `send` gets a 200 within `tries` × 25 ms.
+async fn answers_200<F, Fut>(tries: u32, send: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+{
+    for _ in 0..tries {
+        if send().await.is_ok_and(|r| r.status() == 200) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}
+
 #[tokio::test]
 async fn scim_source_caps_connections_and_times_out_a_slow_body() {
     let slapd = slapd::shared();
@@ -59,15 +74,10 @@ async fn scim_source_caps_connections_and_times_out_a_slow_body() {
             .bearer_auth(TOKEN)
             .send()
     };
-    let mut ready = false;
-    for _ in 0..200 {
-        if config().await.is_ok_and(|r| r.status() == 200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(ready, "the SCIM source did not answer");
+    assert!(
+        answers_200(200, config).await,
+        "the SCIM source did not answer"
+    );
 
     // One client holds the only slot: the next is not served until it lets go.
     let held = TcpStream::connect(("127.0.0.1", port))
@@ -80,15 +90,10 @@ async fn scim_source_caps_connections_and_times_out_a_slow_body() {
         "served beyond max_connections = 1: {while_held:?}"
     );
     drop(held);
-    let mut served = false;
-    for _ in 0..40 {
-        if config().await.is_ok_and(|r| r.status() == 200) {
-            served = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(served, "not served after the slot was given back");
+    assert!(
+        answers_200(80, config).await,
+        "not served after the slot was given back"
+    );
 
     // Headers, then a body that stops half-way: 408 after body_timeout_secs, and the
     // connection is closed.
@@ -130,19 +135,11 @@ async fn admin_endpoint_drops_a_client_that_never_finishes_its_headers() {
     })
     .await;
     let http = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..200 {
-        let r = http
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await;
-        if r.is_ok_and(|r| r.status() == 200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(ready, "the admin endpoint did not answer");
+    let healthz = || http.get(format!("http://127.0.0.1:{port}/healthz")).send();
+    assert!(
+        answers_200(200, healthz).await,
+        "the admin endpoint did not answer"
+    );
 
     // Half a request, then nothing: the endpoint must not keep the connection forever.
     let mut stream = TcpStream::connect(("127.0.0.1", port))

@@ -278,7 +278,7 @@ impl ServerConfig {
         self.check(rules)
             .map_err(|e| config.error(&at(&e.key), e.message))?;
         for (key, message) in self.warnings(rules) {
-            let key = config.error(&at(key), "").key.unwrap_or_default();
+            let key = format!("{}.{}", config.key_path, at(key));
             tracing::warn!(key = %key, "{message}");
         }
         let password = ctx.secret(config, &at("bind_password"), &self.bind_password)?;

@@ -43,7 +43,7 @@ pub(crate) async fn password_expiries(
     for base in &root.naming_contexts {
         let found = search_all(
             session.ldap(),
-            &base,
+            base,
             Scope::Subtree,
             "(objectClass=pwdPolicy)",
             &["pwdMaxAge"],
