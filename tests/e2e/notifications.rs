@@ -356,6 +356,26 @@ fn binary_config(rest: impl FnOnce(&Path) -> String) -> BinaryConfig {
     }
 }
 
+/// `n` resets of `uid` through the running binary, one after the other, each succeeding
+/// (request ids `{uid}-0`…, passwords made with `tag`).
+async fn reset_in_turn(config: &BinaryConfig, uid: &str, n: usize, tag: &str) {
+    let client = Client::new(Some(&config.ca)).unwrap_or_else(|e| panic!("client: {e}"));
+    let secret = Secret::parse(WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..n {
+        let body = RequestBody::reset(
+            &format!("{uid}-{i}"),
+            by_uid(uid),
+            Password::new(format!("Zk{i}!{tag}-pQ")),
+            false,
+        );
+        let answer = client
+            .send(&config.url, &secret, &body)
+            .await
+            .unwrap_or_else(|e| panic!("request: {e}"));
+        expect(&answer, OutcomeCode::Succeeded, 200);
+    }
+}
+
 fn spawn_writeback(config: &BinaryConfig) -> Child {
     let mut command = Command::new(writeback_tests::binary::writeback());
     command
@@ -407,22 +427,8 @@ async fn pending_notifications_survive_sigkill_and_arrive_once_after_restart() {
     });
     let mut child = spawn_writeback(&config);
     wait_healthy(&config.url, &config.ca).await;
-    let client = Client::new(Some(&config.ca)).unwrap_or_else(|e| panic!("client: {e}"));
-    let secret = Secret::parse(WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}"));
     const N: usize = 5;
-    for i in 0..N {
-        let body = RequestBody::reset(
-            &format!("{uid}-{i}"),
-            by_uid(&uid),
-            Password::new(format!("Zk{i}!Marker-pQ")),
-            false,
-        );
-        let answer = client
-            .send(&config.url, &secret, &body)
-            .await
-            .unwrap_or_else(|e| panic!("request: {e}"));
-        expect(&answer, OutcomeCode::Succeeded, 200);
-    }
+    reset_in_turn(&config, &uid, N, "Marker").await;
     let path = config.dir.path().join("outbox.db");
     let pending = eventually(Duration::from_secs(10), || {
         let r = rows(&path);
@@ -486,24 +492,10 @@ async fn outbox_list_beside_a_running_daemon_sends_nothing_twice() {
     });
     let mut child = spawn_writeback(&config);
     wait_healthy(&config.url, &config.ca).await;
-    let client = Client::new(Some(&config.ca)).unwrap_or_else(|e| panic!("client: {e}"));
-    let secret = Secret::parse(WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}"));
-    const N: u32 = 3;
-    for i in 0..N {
-        let body = RequestBody::reset(
-            &format!("{uid}-{i}"),
-            by_uid(&uid),
-            Password::new(format!("Zk{i}!Beside-pQ")),
-            false,
-        );
-        let answer = client
-            .send(&config.url, &secret, &body)
-            .await
-            .unwrap_or_else(|e| panic!("request: {e}"));
-        expect(&answer, OutcomeCode::Succeeded, 200);
-    }
+    const N: usize = 3;
+    reset_in_turn(&config, &uid, N, "Beside").await;
     // Every notification is now held by the slow receiver: in flight in the daemon.
-    let held = eventually(Duration::from_secs(3), || hooks.arrived() >= N).await;
+    let held = eventually(Duration::from_secs(3), || hooks.arrived() as usize >= N).await;
     assert!(
         held,
         "{} of {N} notifications reached the receiver",
@@ -512,14 +504,14 @@ async fn outbox_list_beside_a_running_daemon_sends_nothing_twice() {
     let listed = run_cli(&["outbox", "list"], &config.path);
     assert!(listed.contains(&format!("{N} pending")), "{listed}");
     // Room for the daemon's next look at the store (every second) and the held replies.
-    let got = hooks.wait_for(N as usize, Duration::from_secs(10));
+    let got = hooks.wait_for(N, Duration::from_secs(10));
     tokio::time::sleep(Duration::from_secs(6)).await;
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(got.len(), N as usize, "each notification arrived");
+    assert_eq!(got.len(), N, "each notification arrived");
     assert_eq!(
         (hooks.arrived(), hooks.duplicates()),
-        (N, 0),
+        (N as u32, 0),
         "each notification was sent exactly once"
     );
     let path = config.dir.path().join("outbox.db");

@@ -678,91 +678,47 @@ async fn text_from_a_wasm_plugin_never_carries_the_password() {
 /// is `plugin_fault`; when the request's deadline is, reply and audit both say `timeout`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guest_asleep_in_a_host_call_is_stopped_at_its_limit() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let g = guests();
     let s = slapd::shared();
     let (uid, dn) = user(s, "wasmsleep").await;
-    let e = Engine::start(|dir| {
-        format!(
-            "[pipeline]\ndeadline_ms = 4000\n\n{target}{plugin}[[policies]]\ntype = \"misbehaving\"\n\n",
-            target = openldap_target(s, dir, "ldap", BY_UID),
-            plugin = plugin_entry(&g.misbehaving, "timeout_ms = 1000"),
-        )
-    })
-    .await;
-    // Ten minutes of sleep; the test gives up long before.
-    let started = Instant::now();
-    let a = tokio::time::timeout(
-        Duration::from_secs(20),
-        e.send(&RequestBody::reset(
-            "wasm-sleep-1",
-            by_uid(&uid),
-            Password::new("Marker-sleep-ms-600000"),
-            false,
-        )),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("no answer 20 s after a 1 s plugin limit"));
+    let engine = |deadline_ms: u64, plugin_timeout_ms: u64| {
+        Engine::start(move |dir| {
+            format!(
+                "[pipeline]\ndeadline_ms = {deadline_ms}\n\n{target}{plugin}[[policies]]\ntype = \"misbehaving\"\n\n",
+                target = openldap_target(s, dir, "ldap", BY_UID),
+                plugin = plugin_entry(&g.misbehaving, &format!("timeout_ms = {plugin_timeout_ms}")),
+            )
+        })
+    };
+    // "sleep-ms-600000": ten minutes of sleep; the test gives up long before.
+    let e = engine(4000, 1000).await;
+    let (a, took) = timed_reset(&e, "wasm-sleep-1", &uid, "Marker-sleep-ms-600000").await;
     expect(&a, OutcomeCode::PluginFault, 500);
     assert!(
-        started.elapsed() < Duration::from_millis(2_500),
-        "answered after {:?}",
-        started.elapsed()
+        took < Duration::from_millis(2_500),
+        "answered after {took:?}"
     );
     // The same user's next request runs at once.
-    let started = Instant::now();
     let good = "Marker-Awake-6t!";
-    let a = tokio::time::timeout(
-        Duration::from_secs(20),
-        e.send(&RequestBody::reset(
-            "wasm-sleep-2",
-            by_uid(&uid),
-            Password::new(good),
-            false,
-        )),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("the next request was held"));
+    let (a, took) = timed_reset(&e, "wasm-sleep-2", &uid, good).await;
     expect(&a, OutcomeCode::Succeeded, 200);
-    assert!(started.elapsed() < Duration::from_millis(2_500));
+    assert!(
+        took < Duration::from_millis(2_500),
+        "answered after {took:?}"
+    );
     assert!(s.can_bind(&dn, good).await);
     e.stop().await.unwrap_or_else(|e| panic!("{e}"));
 
     // The request's deadline nearer than the plugin's limit: `timeout`, in reply and audit.
-    let e = Engine::start(|dir| {
-        format!(
-            "[pipeline]\ndeadline_ms = 1500\n\n{target}{plugin}[[policies]]\ntype = \"misbehaving\"\n\n",
-            target = openldap_target(s, dir, "ldap", BY_UID),
-            plugin = plugin_entry(&g.misbehaving, "timeout_ms = 60000"),
-        )
-    })
-    .await;
-    let started = Instant::now();
-    let a = tokio::time::timeout(
-        Duration::from_secs(20),
-        e.send(&RequestBody::reset(
-            "wasm-sleep-3",
-            by_uid(&uid),
-            Password::new("Marker-sleep-ms-600000"),
-            false,
-        )),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("no answer 20 s after a 1.5 s deadline"));
+    let e = engine(1500, 60000).await;
+    let (a, took) = timed_reset(&e, "wasm-sleep-3", &uid, "Marker-sleep-ms-600000").await;
     expect(&a, OutcomeCode::Timeout, 504);
-    assert!(started.elapsed() < Duration::from_millis(3_000));
-    let good = "Marker-Awake-Again-7u!";
-    let a = tokio::time::timeout(
-        Duration::from_secs(20),
-        e.send(&RequestBody::reset(
-            "wasm-sleep-4",
-            by_uid(&uid),
-            Password::new(good),
-            false,
-        )),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("the next request was held"));
+    assert!(
+        took < Duration::from_millis(3_000),
+        "answered after {took:?}"
+    );
+    let (a, _) = timed_reset(&e, "wasm-sleep-4", &uid, "Marker-Awake-Again-7u!").await;
     expect(&a, OutcomeCode::Succeeded, 200);
     let audit = e.audit_records(2).await;
     let codes: Vec<String> = audit
@@ -775,6 +731,24 @@ async fn a_guest_asleep_in_a_host_call_is_stopped_at_its_limit() {
         "every audit line of the request says timeout: {codes:?}"
     );
     e.stop().await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// A reset by uid, with how long its answer took; a request held 20 s fails the test.
+async fn timed_reset(
+    e: &Engine,
+    id: &str,
+    uid: &str,
+    password: &str,
+) -> (
+    writeback_source_webhook::client::Answer,
+    std::time::Duration,
+) {
+    let started = std::time::Instant::now();
+    let body = RequestBody::reset(id, by_uid(uid), Password::new(password), false);
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), e.send(&body))
+        .await
+        .unwrap_or_else(|_| panic!("request {id} had no answer after 20 s"));
+    (answer, started.elapsed())
 }
 
 /// Issue 15 finding 10: more calls than the instance pool has slots queue for a slot

@@ -239,9 +239,8 @@ mod tests {
         entries.into_iter().next().unwrap()
     }
 
-    #[test]
-    fn a_directory_others_can_write_is_refused() {
-        use std::os::unix::fs::PermissionsExt;
+    /// A cache in a fresh directory that has just compiled the empty component once.
+    fn cache_after_one_compile() -> (Engine, tempfile::TempDir, PathBuf, CompileCache) {
         let engine = Engine::default();
         let dir = tempfile::tempdir().unwrap();
         let wasm = dir.path().join("wasm");
@@ -250,6 +249,13 @@ mod tests {
             cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
             CacheUse::Compiled
         );
+        (engine, dir, wasm, cache)
+    }
+
+    #[test]
+    fn a_directory_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let (engine, _dir, wasm, cache) = cache_after_one_compile();
         // The directory is created 0700 and the entry 0600.
         assert_eq!(std::fs::metadata(&wasm).unwrap().mode() & 0o777, 0o700);
         let entry = only_entry(&wasm);
@@ -266,14 +272,7 @@ mod tests {
     #[test]
     fn entries_others_could_have_written_are_never_loaded() {
         use std::os::unix::fs::PermissionsExt;
-        let engine = Engine::default();
-        let dir = tempfile::tempdir().unwrap();
-        let wasm = dir.path().join("wasm");
-        let cache = CompileCache::new(&wasm);
-        assert_eq!(
-            cache.load(&engine, EMPTY_COMPONENT).unwrap().1,
-            CacheUse::Compiled
-        );
+        let (engine, dir, wasm, cache) = cache_after_one_compile();
         let entry = only_entry(&wasm);
 
         // Group-writable: refused, compiled again and replaced by a safe entry.
