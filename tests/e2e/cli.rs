@@ -115,14 +115,21 @@ async fn relative_secret_files_are_relative_to_the_config_file() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_request_and_graceful_shutdown_through_the_binary() {
-    let s = slapd::shared();
-    let uid = s.unique_uid("op");
-    let dn = s
-        .add_user(&uid, "Initial-Pass-1", &[])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+/// `writeback run` as a child process: the webhook source over TLS, the shared slapd as
+/// target, the basic policy, an audit file, stderr into a log file.
+struct Running {
+    server: Server,
+    url: String,
+    ca: std::path::PathBuf,
+    secret: std::path::PathBuf,
+    audit: std::path::PathBuf,
+    log: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// `args` go before `run` (e.g. `--log-format json`); `rust_log` None leaves `RUST_LOG`
+/// unset, as an operator who sets nothing has it.
+fn start_run(s: &slapd::Slapd, args: &[&str], rust_log: Option<&str>) -> Running {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let certs = TestCerts::generate(&["127.0.0.1"])
         .and_then(|c| c.write_to(&dir.path().join("tls")))
@@ -143,26 +150,57 @@ async fn run_request_and_graceful_shutdown_through_the_binary() {
     );
     let config_path = dir.path().join("writeback.toml");
     std::fs::write(&config_path, config).unwrap_or_else(|e| panic!("{e}"));
-    let log_path = dir.path().join("writeback.log");
-    let log = std::fs::File::create(&log_path).unwrap_or_else(|e| panic!("{e}"));
+    let log = dir.path().join("writeback.log");
+    let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("{e}"));
     let mut command = Command::new(binary::writeback());
     command
-        .args(["--log-format", "json", "run", "-c"])
+        .args(args)
+        .args(["run", "-c"])
         .arg(&config_path)
-        .env("RUST_LOG", "debug")
+        .env_remove("RUST_LOG")
         .stdout(Stdio::null())
-        .stderr(log);
+        .stderr(log_file);
+    if let Some(level) = rust_log {
+        command.env("RUST_LOG", level);
+    }
     // Tied to the test binary: it dies with it even when an assertion fails.
-    let mut server = Server(spawn_tied(command).unwrap_or_else(|e| panic!("{e}")));
+    let server = Server(spawn_tied(command).unwrap_or_else(|e| panic!("{e}")));
+    Running {
+        server,
+        url: format!("https://127.0.0.1:{port}"),
+        ca: certs.ca,
+        secret,
+        audit,
+        log,
+        _dir: dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_request_and_graceful_shutdown_through_the_binary() {
+    let s = slapd::shared();
+    let uid = s.unique_uid("op");
+    let dn = s
+        .add_user(&uid, "Initial-Pass-1", &[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let Running {
+        mut server,
+        url,
+        ca,
+        secret,
+        audit,
+        log: log_path,
+        _dir,
+    } = start_run(s, &["--log-format", "json"], Some("debug"));
     let server_pid = server.0.id();
 
-    let url = format!("https://127.0.0.1:{port}");
     let marker = "Marker-Qz7-6tZ%q";
     let mut answer = None;
     for _ in 0..100 {
         let mut request = Command::new(binary::writeback())
             .args(["request", "--url", &url, "--ca-file"])
-            .arg(&certs.ca)
+            .arg(&ca)
             .arg("--secret-file")
             .arg(&secret)
             .args(["--username", &uid, "--id", "bin-1"])
@@ -226,4 +264,57 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Issue 19: at the default level a request is one log line (the audit's), and a log that
+/// is not a terminal carries no colour codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_log_is_one_plain_line_per_request() {
+    use writeback_core::{OutcomeCode, Password};
+    use writeback_signing::Secret;
+    use writeback_source_webhook::client::{Client, RequestBody};
+    let s = slapd::shared();
+    let uid = s.unique_uid("log");
+    s.add_user(&uid, "Initial-Pass-1", &[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let run = start_run(s, &[], None);
+    let client = Client::new(Some(&run.ca)).unwrap_or_else(|e| panic!("client: {e}"));
+    let secret = Secret::parse(WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}"));
+    let ids: Vec<String> = (0..3).map(|i| format!("{uid}-line-{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let body = RequestBody::reset(
+            id,
+            crate::support::by_uid(&uid),
+            Password::new(format!("Lg{i}!Marker-wQ7")),
+            false,
+        );
+        let mut answer = None;
+        for _ in 0..100 {
+            match client.send(&run.url, &secret, &body).await {
+                Ok(a) => {
+                    answer = Some(a);
+                    break;
+                }
+                // Still starting.
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        let answer = answer.unwrap_or_else(|| panic!("writeback never answered {id}"));
+        crate::support::expect(&answer, OutcomeCode::Succeeded, 200);
+    }
+    drop(run.server);
+    let log = std::fs::read_to_string(&run.log).unwrap_or_default();
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a log file:\n{log}"
+    );
+    for id in &ids {
+        let lines = log.lines().filter(|l| l.contains(id.as_str())).count();
+        assert_eq!(
+            lines, 1,
+            "{id} has {lines} log lines at the default level:\n{log}"
+        );
+    }
+    assert!(!log.contains("Marker-wQ7"), "the password reached the log");
 }

@@ -101,6 +101,8 @@ impl AuditLog {
         })
     }
 
+    /// Also the request's one log line at the default level (sources log theirs at
+    /// debug), so a busy host writes one line per request besides the audit file.
     pub fn record(&self, record: AuditRecord) {
         tracing::info!(
             target: "writeback::audit",
@@ -112,6 +114,7 @@ impl AuditLog {
             duration_ms = record.duration_ms,
             duplicate = record.duplicate,
             after_deadline = record.after_deadline,
+            admin_detail = record.admin_detail.as_deref().unwrap_or(""),
             "request finished"
         );
         let Some(sender) = &self.sender else { return };

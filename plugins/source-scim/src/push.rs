@@ -188,10 +188,12 @@ fn log_outcome(
     scim_id: &str,
     outcome: &Outcome,
 ) {
+    // Debug: the audit's "request finished" line (with the admin detail) is the
+    // request's line at the default level.
     if outcome.is_success() {
-        tracing::info!(source, request_id = %request_id, operation = %kind, scim_id, "SCIM push applied");
+        tracing::debug!(source, request_id = %request_id, operation = %kind, scim_id, "SCIM push applied");
     } else {
-        tracing::warn!(
+        tracing::debug!(
             source,
             request_id = %request_id,
             operation = %kind,

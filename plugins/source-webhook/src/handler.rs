@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use tracing::{info, warn};
+use tracing::{debug, warn};
 use writeback_core::{OutcomeCode, Submit};
 use writeback_signing::{verify, Secret, WEBHOOK_ID};
 use zeroize::Zeroizing;
@@ -145,7 +145,8 @@ impl Handler {
         let answer = Reply::from_outcome(Some(request_id.clone()), outcome);
         let status =
             StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        info!(
+        // Debug: the audit's "request finished" line is the request's line at info.
+        debug!(
             source = %self.source,
             %peer,
             webhook_id = %verified.id,
