@@ -187,7 +187,13 @@ pub async fn local_policy_of(
     entry_dn: &str,
 ) -> Result<Option<String>, LdapFailure> {
     let found = session
-        .search(entry_dn, Scope::Base, "(objectClass=*)", &["pwdpolicysubentry"], 0)
+        .search(
+            entry_dn,
+            Scope::Base,
+            "(objectClass=*)",
+            &["pwdpolicysubentry"],
+            0,
+        )
         .await?;
     Ok(found
         .entries
@@ -342,7 +348,10 @@ mod tests {
         let local = PolicySource::Local("cn=x,dc=y".into());
         let p = Ds389Policy::from_attrs(local, &attrs(&[("passwordMustChange", "on")])).unwrap();
         assert!(p.must_change && !p.check_syntax && p.history == 0);
-        assert_eq!(Ds389Policy::from_attrs(PolicySource::Global, &attrs(&[("cn", "config")])), None);
+        assert_eq!(
+            Ds389Policy::from_attrs(PolicySource::Global, &attrs(&[("cn", "config")])),
+            None
+        );
     }
 
     #[test]
@@ -351,6 +360,9 @@ mod tests {
             "userPassword:wo, passwordRetryCount:rscwo, accountUnlock\u{0}Time:none",
         );
         assert_eq!(r.get("userpassword").map(String::as_str), Some("wo"));
-        assert_eq!(r.get("passwordretrycount").map(String::as_str), Some("rscwo"));
+        assert_eq!(
+            r.get("passwordretrycount").map(String::as_str),
+            Some("rscwo")
+        );
     }
 }

@@ -63,7 +63,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 #[cfg(test)]
@@ -77,7 +85,10 @@ mod tests {
         assert_eq!(parse("20251125190405Z"), Some(t));
         assert_eq!(parse("20251125190405.123456Z"), Some(t));
         assert_eq!(parse("19700101000000Z"), Some(UNIX_EPOCH));
-        assert_eq!(parse("20240229000000Z").map(format).as_deref(), Some("20240229000000Z"));
+        assert_eq!(
+            parse("20240229000000Z").map(format).as_deref(),
+            Some("20240229000000Z")
+        );
         assert_eq!(parse("2025112519Z"), None);
         assert_eq!(parse("20251325190405Z"), None);
     }
