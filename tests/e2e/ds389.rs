@@ -439,3 +439,60 @@ async fn check_config_connect_reports_the_aci_and_the_policy() {
     assert!(all.contains("nsPwPolicyEntry_subtree"), "{all}");
     assert!(all.contains("must change after reset on"), "{all}");
 }
+
+/// The `directory-389ds` policy in front of the target: the policy 389 DS will apply
+/// (here ou=strict's subtree policy) is checked before anything is sent, with rule ids
+/// the server's own refusal would not give.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_policy_prechecks_the_389ds_policy_that_applies() {
+    let ds = ds389::shared();
+    let receiver = Receiver::start().await;
+    let e = Engine::start(|dir| {
+        let secret = write_secret(dir, "ds-policy-bind", ds.service_password());
+        format!(
+            "[pipeline]\ndeadline_ms = 10000\n\n{}[[policies]]\ntype = \"directory-389ds\"\n\
+             target = \"ds\"\nurl = \"{url}\"\nca_file = \"{ca}\"\nbind_dn = \"{bind}\"\n\
+             bind_password = {{ file = \"{secret}\" }}\n\n{}",
+            target_toml(ds, dir),
+            notifier(&receiver, dir),
+            url = ds.ldaps_url(),
+            ca = ds.ca_file().display(),
+            bind = ds.service_dn(),
+            secret = secret.display(),
+        )
+    })
+    .await;
+    // 11 characters: the subtree policy wants 12.
+    let (uid, dn) = person(ds, "prestrict", true).await;
+    let eleven = "Rb5$Ky8!Wm3";
+    let a = e.send(&reset("ds-pre-1", &uid, eleven, false)).await;
+    expect(&a, OutcomeCode::RejectedPolicy, 422);
+    let rules: Vec<&str> = a.reply.rules.iter().map(|r| r.rule.as_str()).collect();
+    assert_eq!(rules, ["directory.min_length"], "{:?}", a.reply.rules);
+    assert!(
+        a.reply.rules[0].message.contains("12"),
+        "{}",
+        a.reply.rules[0].message
+    );
+    assert!(ds.can_bind(&dn, INITIAL).await, "nothing was written");
+    // The same password passes for ou=people (global policy: 10).
+    let (uid, dn) = person(ds, "prepeople", false).await;
+    let a = e.send(&reset("ds-pre-2", &uid, eleven, false)).await;
+    expect(&a, OutcomeCode::Succeeded, 200);
+    assert!(ds.can_bind(&dn, eleven).await);
+    // Minimum age, from the account's passwordAllowChangeTime, for the person's change.
+    let (uid, dn) = person(ds, "preyoung", true).await;
+    let first = "Hv6!Tq9#Bn3$Xe5";
+    let a = e.send(&change("ds-pre-3", &uid, INITIAL, first)).await;
+    expect(&a, OutcomeCode::Succeeded, 200);
+    let marker = "Mk3#Vd7!Jy9$Fp4";
+    let a = e.send(&change("ds-pre-4", &uid, first, marker)).await;
+    // The rule id says the pre-check caught it (the server's refusal has no rules).
+    expect(&a, OutcomeCode::RejectedMinAge, 422);
+    let rules: Vec<&str> = a.reply.rules.iter().map(|r| r.rule.as_str()).collect();
+    assert_eq!(rules, ["directory.min_age"], "{:?}", a.reply.rules);
+    assert!(ds.can_bind(&dn, first).await, "nothing was written");
+    for m in [eleven, first, marker] {
+        assert_no_leak(&e, Some(&receiver), m).await;
+    }
+}

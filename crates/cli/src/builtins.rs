@@ -22,6 +22,9 @@ pub fn builtin_registry() -> Registry {
     r.register_policy(Arc::new(writeback_policy_basic::BasicFactory));
     r.register_policy(Arc::new(writeback_policy_directory::DirectoryPolicyFactory));
     r.register_policy(Arc::new(
+        writeback_policy_directory::Ds389DirectoryPolicyFactory,
+    ));
+    r.register_policy(Arc::new(
         writeback_policy_ad_complexity::AdComplexityFactory,
     ));
     r.register_policy(Arc::new(writeback_policy_banned_words::BannedWordsFactory));

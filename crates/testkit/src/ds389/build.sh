@@ -55,7 +55,7 @@ port = $LDAP_PORT
 secure_port = $LDAPS_PORT
 root_dn = cn=Directory Manager
 root_password = $DM_PW
-self_sign_cert = True
+self_sign_cert = False
 user = root
 group = root
 [backend-userroot]
@@ -63,6 +63,9 @@ suffix = $BASE
 sample_entries = no
 create_suffix_entry = yes
 EOF
+# No self-signed certificate: dscreate would make its CA in /etc/dirsrv/ssca, outside
+# the prefix; the test CA and server certificate are imported instead, and TLS is
+# switched on with the policy below.
 PREFIX="$P" dscreate from-file "$P/instance.inf"
 rm -f "$P/instance.inf"
 PREFIX="$P" dsctl "$INST" tls import-ca "$CA_PEM" writeback-test-ca
@@ -120,6 +123,12 @@ EOF
 dm <<EOF
 dn: cn=config
 changetype: modify
+replace: nsslapd-security
+nsslapd-security: on
+-
+replace: nsslapd-securePort
+nsslapd-securePort: $LDAPS_PORT
+-
 replace: nsslapd-pwpolicy-local
 nsslapd-pwpolicy-local: on
 -
