@@ -23,12 +23,13 @@ use writeback_testkit::ds389::Ds389;
 
 const USERS: usize = 128;
 
-/// A password never used before in this run (389 DS remembers 3 per user), with no
+/// A password never used before in this run (389 DS remembers 3 per user), long enough
+/// for the global policy (10), with no
 /// 3-character piece of the uids (`bench-…` in letters).
 fn fresh_password() -> String {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("Zq{n}#Wx!Ty")
+    format!("Zq{n}#Wx!Ty%Kp")
 }
 
 async fn raw_connections(ds: &Ds389, n: usize) -> Vec<Arc<Mutex<ldap3::Ldap>>> {
