@@ -418,7 +418,7 @@ async fn check_config_connect_reports_the_aci_and_the_policy() {
         "the bind password is printed"
     );
 
-    // ou=strict: the subtree policy; a bind account without the ACI fails the check.
+    // ou=strict: the subtree policy.
     let strict = target_toml(ds, dir.path()).replace(
         &format!("base_dn = \"{}\"", ds.base_dn()),
         &format!("base_dn = \"{}\"", ds.strict_dn()),
@@ -438,6 +438,78 @@ async fn check_config_connect_reports_the_aci_and_the_policy() {
     );
     assert!(all.contains("nsPwPolicyEntry_subtree"), "{all}");
     assert!(all.contains("must change after reset on"), "{all}");
+}
+
+/// An account that may read the accounts but has no ACI to write passwords: the
+/// self-test fails, naming what is missing, and `check-config --connect` exits non-zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_connect_fails_without_the_write_aci() {
+    let ds = ds389::shared();
+    person(ds, "samplenoaci", false).await;
+    let name = ds.unique_uid("reader");
+    let reader = format!("cn={name},ou=system,{}", ds.base_dn());
+    let reader_password = "Rd7#Qm2$Lx9!Vn";
+    let mut admin = ds.admin().await.unwrap_or_else(|e| panic!("{e}"));
+    let set = |v: &str| std::collections::HashSet::from([v.to_string()]);
+    admin
+        .add(
+            &reader,
+            vec![
+                ("objectClass".to_string(), set("person")),
+                ("cn".to_string(), set(&name)),
+                ("sn".to_string(), set(&name)),
+                ("userPassword".to_string(), set(reader_password)),
+            ],
+        )
+        .await
+        .and_then(|r| r.success())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let aci = format!(
+        "(targetattr=\"objectClass || uid || cn || sn || mail\")(version 3.0; acl \"{name} reads\"; \
+         allow (read, search, compare) userdn=\"ldap:///{reader}\";)"
+    );
+    admin
+        .modify(
+            &ds.people_dn(),
+            vec![ldap3::Mod::Add("aci".to_string(), set(&aci))],
+        )
+        .await
+        .and_then(|r| r.success())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let _ = admin.unbind().await;
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let secret = write_secret(dir.path(), "reader", reader_password);
+    let text = format!(
+        "[[targets]]\ntype = \"389ds\"\nname = \"ds\"\nurl = \"{url}\"\nca_file = \"{ca}\"\n\
+         bind_dn = \"{reader}\"\nbind_password = {{ file = \"{secret}\" }}\nbase_dn = \"{base}\"\n",
+        url = ds.ldaps_url(),
+        ca = ds.ca_file().display(),
+        secret = secret.display(),
+        base = ds.people_dn(),
+    );
+    let path = dir.path().join("reader.toml");
+    std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let out = std::process::Command::new(binary::writeback())
+        .arg("check-config")
+        .arg(&path)
+        .arg("--connect")
+        .output()
+        .unwrap_or_else(|e| panic!("run writeback: {e}"));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{all}");
+    assert!(
+        all.contains("may not write userPassword, passwordRetryCount, accountUnlockTime"),
+        "{all}"
+    );
+    assert!(
+        !all.contains(reader_password),
+        "the bind password is printed"
+    );
 }
 
 /// The `directory-389ds` policy in front of the target: the policy 389 DS will apply
