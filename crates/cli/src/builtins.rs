@@ -16,10 +16,14 @@ pub fn builtin_registry() -> Registry {
     r.register_target(Arc::new(
         writeback_target_active_directory::ActiveDirectoryFactory,
     ));
+    r.register_target(Arc::new(writeback_target_389ds::Ds389Factory));
 
     // policies
     r.register_policy(Arc::new(writeback_policy_basic::BasicFactory));
     r.register_policy(Arc::new(writeback_policy_directory::DirectoryPolicyFactory));
+    r.register_policy(Arc::new(
+        writeback_policy_directory::Ds389DirectoryPolicyFactory,
+    ));
     r.register_policy(Arc::new(
         writeback_policy_ad_complexity::AdComplexityFactory,
     ));

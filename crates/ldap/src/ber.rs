@@ -106,6 +106,15 @@ pub fn password_modify_value(user: Option<&str>, old: Option<&str>, new: Option<
     out
 }
 
+/// A universal OCTET STRING holding `value`.
+pub fn octet_string(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + length_size(value.len()) + value.len());
+    out.push(0x04);
+    write_length(&mut out, value.len());
+    out.extend_from_slice(value);
+    out
+}
+
 /// Octets a definite length takes.
 fn length_size(len: usize) -> usize {
     if len < 0x80 {

@@ -12,6 +12,9 @@
 //! * [`Session`] wraps one connection with the operations targets need (bind, search,
 //!   modify, Password Modify), each returning a [`Reply`] or an [`LdapFailure`].
 //! * [`Pool`] keeps a few connections bound as the service account.
+//! * [`ds389`] reads which 389 Directory Server password policy applies to an entry,
+//!   and the bound account's effective rights; [`gentime`] reads and writes
+//!   GeneralizedTime.
 //! * [`escape`] has RFC 4515 filter and RFC 4514 DN value escaping; [`FilterTemplate`]
 //!   fills `(uid={username})`-style templates from a cloud identity, escaped.
 //! * [`ppolicy`] reads the password policy response control and maps refused password
@@ -25,8 +28,10 @@
 pub mod ber;
 pub mod connect;
 pub mod dn;
+pub mod ds389;
 pub mod error;
 pub mod escape;
+pub mod gentime;
 pub mod health;
 pub mod pool;
 pub mod ppolicy;

@@ -2,6 +2,8 @@
 //!
 //! * [`slapd`] — a throwaway OpenLDAP with ppolicy and TLS: [`slapd::shared`] for the
 //!   server a test binary shares, [`slapd::Slapd::start`] for a private one.
+//! * [`ds389`] — a throwaway 389 Directory Server (global, subtree policies, ACIs, TLS):
+//!   [`ds389::shared`], or [`ds389::Ds389::start`] for a private copy.
 //! * [`tls`] — a CA and a server certificate made with rcgen.
 //! * [`delay_proxy`] — a TCP proxy that holds a server's replies on demand (a slow
 //!   directory).
@@ -13,6 +15,7 @@
 
 pub mod components;
 pub mod delay_proxy;
+pub mod ds389;
 pub mod process;
 pub mod samba;
 pub mod slapd;

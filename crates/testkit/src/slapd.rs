@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use crate::process::{free_ports, pid_alive, spawn_tied, stop_child};
 use crate::tls::TestCerts;
 
+pub(crate) use ldif::random_password;
 pub use ldif::DEFAULT_POLICY;
 
 const INSTALL_HINT: &str =
@@ -340,7 +341,7 @@ fn build_database(tools: &Tools, dir: &Path, names: &ldif::Names<'_>) -> Result<
 }
 
 /// Whether something on the port answers an anonymous LDAP bind with success.
-fn answers_ldap(port: u16) -> bool {
+pub(crate) fn answers_ldap(port: u16) -> bool {
     use std::io::{Read, Write};
     // BindRequest, message id 1, version 3, empty name, empty simple password.
     const ANONYMOUS_BIND: [u8; 14] = [

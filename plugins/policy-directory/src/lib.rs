@@ -5,11 +5,14 @@
 //! reason: `directory.min_length`, `directory.complexity`, `directory.complexity.name`,
 //! `directory.min_age`. History cannot be checked before the write (AD keeps only
 //! hashes); the `active-directory` target maps AD's own history refusal.
+//!
+//! Policy `directory-389ds` ([`ds389`]) does the same for 389 Directory Server.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod complexity;
 pub mod config;
+pub mod ds389;
 pub mod effective;
 pub mod policy;
 pub mod reader;
@@ -21,6 +24,7 @@ use async_trait::async_trait;
 use writeback_core::{BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Policy};
 
 pub use config::DirectoryPolicyConfig;
+pub use ds389::{Ds389DirectoryPolicy, Ds389DirectoryPolicyFactory};
 pub use policy::DirectoryPolicy;
 
 pub struct DirectoryPolicyFactory;

@@ -1,0 +1,177 @@
+//! The `389ds` target's TOML table, and its checks without I/O. The server keys are
+//! `writeback-ldap`'s [`ServerConfig`], as for every LDAP connector.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use writeback_core::{ConfigError, ConnectorConfig};
+use writeback_ldap::server::{self, HasServer, ServerConfig, ServerRules};
+use writeback_ldap::FilterTemplate;
+
+/// ```toml
+/// [[targets]]
+/// type = "389ds"
+/// url = "ldaps://ds.example.org"
+/// ca_file = "/etc/writeback/ldap-ca.pem"
+/// bind_dn = "cn=pwmgr,ou=system,dc=example,dc=org"
+/// bind_password = { env = "WRITEBACK_LDAP_PASSWORD" }
+/// base_dn = "ou=people,dc=example,dc=org"
+/// filter = "(&(objectClass=inetOrgPerson)(uid={username}))"
+/// ```
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Ds389Config {
+    /// The server keys (`url`, `starttls`, `ca_file`, `allow_plaintext`, `bind_dn`,
+    /// `bind_password`, `pool_size`, `connect_timeout_ms`, `timeout_ms`), written in
+    /// the same table; see [`ServerConfig`].
+    #[serde(skip)]
+    pub server: ServerConfig,
+    /// Where accounts are searched.
+    pub base_dn: String,
+    /// `sub` (default) or `one`.
+    #[serde(default)]
+    pub scope: SearchScope,
+    /// Filter template with `{identity_attribute}` placeholders, values escaped.
+    #[serde(default = "default_filter")]
+    pub filter: String,
+    /// Cloud identity attribute → LDAP attribute, for searches (SCIM). Merged over the
+    /// defaults `upn`/`username` → `uid`, `mail` → `mail`, `object_id` → `nsUniqueId`.
+    #[serde(default)]
+    pub attribute_map: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchScope {
+    #[default]
+    Sub,
+    One,
+}
+
+fn default_filter() -> String {
+    "(&(objectClass=inetOrgPerson)(uid={username}))".into()
+}
+
+/// Plain `ldap://` with `allow_plaintext = true` (warned about for a remote host).
+pub const RULES: ServerRules = ServerRules::with_consent();
+
+impl HasServer for Ds389Config {
+    fn server_mut(&mut self) -> &mut ServerConfig {
+        &mut self.server
+    }
+}
+
+impl Ds389Config {
+    /// Parses the table and checks every value that can be checked without I/O.
+    pub fn load(config: &ConnectorConfig) -> Result<Self, ConfigError> {
+        let cfg: Ds389Config = server::parse_table(&config.table, &RULES)
+            .map_err(|e| config.error(&e.key, e.message))?;
+        cfg.check(config)?;
+        Ok(cfg)
+    }
+
+    fn check(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+        self.template().map_err(|m| config.error("filter", m))?;
+        if !matches!(writeback_ldap::dn::parse(&self.base_dn), Ok(rdns) if !rdns.is_empty()) {
+            return Err(config.error(
+                "base_dn",
+                "give a distinguished name, e.g. `ou=people,dc=example,dc=org`",
+            ));
+        }
+        for (cloud, ldap) in &self.attribute_map {
+            let ok = !ldap.is_empty()
+                && ldap
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';');
+            if !ok {
+                return Err(config.error(
+                    &format!("attribute_map.{cloud}"),
+                    "must be an LDAP attribute name (letters, digits, `-`)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn template(&self) -> Result<FilterTemplate, String> {
+        FilterTemplate::parse(&self.filter)
+    }
+
+    /// The attribute map with the defaults filled in (keys lower-case).
+    pub fn attribute_map(&self) -> BTreeMap<String, String> {
+        let mut map: BTreeMap<String, String> = [
+            ("upn", "uid"),
+            ("username", "uid"),
+            ("mail", "mail"),
+            ("object_id", "nsUniqueId"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in &self.attribute_map {
+            map.insert(k.to_ascii_lowercase(), v.clone());
+        }
+        map
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use writeback_core::ConnectorKind;
+
+    fn table(extra: &str) -> toml::Table {
+        let text = format!(
+            "url = \"ldaps://127.0.0.1:1636\"\nca_file = \"ca.pem\"\nbind_dn = \"cn=pwmgr,dc=x\"\n\
+             bind_password = {{ env = \"LDAP_PW\" }}\nbase_dn = \"ou=people,dc=x\"\n{extra}"
+        );
+        text.parse().unwrap_or_default()
+    }
+
+    fn load(extra: &str) -> Result<Ds389Config, ConfigError> {
+        Ds389Config::load(&ConnectorConfig::in_code(
+            ConnectorKind::Target,
+            "389ds",
+            "ds",
+            table(extra),
+        ))
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load("").unwrap();
+        assert_eq!(c.server.pool_size(&RULES), 4);
+        assert_eq!(c.server.ca_file, Some("ca.pem".into()));
+        assert_eq!(c.filter, "(&(objectClass=inetOrgPerson)(uid={username}))");
+        assert_eq!(
+            c.attribute_map().get("object_id").map(String::as_str),
+            Some("nsUniqueId")
+        );
+    }
+
+    #[test]
+    fn refusals_name_the_key() {
+        let e = load("allow_plaintext = false\nstarttls = false\nurl2 = 1").unwrap_err();
+        assert!(e.to_string().contains("url2"), "{e}");
+        let mut t = table("");
+        t.insert(
+            "url".into(),
+            toml::Value::String("ldap://127.0.0.1:389".into()),
+        );
+        let e = Ds389Config::load(&ConnectorConfig::in_code(
+            ConnectorKind::Target,
+            "389ds",
+            "ds",
+            t,
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("allow_plaintext"), "{e}");
+        assert_eq!(e.key.as_deref(), Some("targets.ds.url"));
+        let e = load("filter = \"(uid=x)\"").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("targets.ds.filter"));
+        let e = load("pool_size = 0").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("targets.ds.pool_size"));
+        let e = load("attribute_map = { upn = \"uid)(x\" }").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("targets.ds.attribute_map.upn"));
+    }
+}

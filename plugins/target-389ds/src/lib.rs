@@ -1,0 +1,68 @@
+//! Directory target `389ds`: 389 Directory Server (the engine of FreeIPA and Red Hat
+//! Directory Server), with its own password semantics.
+//!
+//! Resets with Password Modify over TLS as a service account that an ACI lets write
+//! `userPassword` (not a password administrator, so the policy is enforced); changes as
+//! the user; unlocks by resetting `passwordRetryCount` and removing
+//! `accountUnlockTime`. Refusals are mapped from the password policy response control
+//! (389 DS's text is always "Failed to update password"). Must-change follows the
+//! policy's `passwordMustChange`; expiry comes from `passwordExpirationTime`. A crate of
+//! its own rather than a flavour of `openldap`: the write, unlock, must-change and
+//! expiry paths all differ, and the shared parts live in `writeback-ldap`. See
+//! docs/389ds.md.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod apply;
+pub mod config;
+mod expiry;
+mod selftest;
+mod target;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use writeback_core::{
+    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, DirectoryTarget,
+};
+
+pub use config::Ds389Config;
+pub use target::{Ds389Target, ACCOUNT_ATTRIBUTES};
+
+/// Builds `type = "389ds"` targets.
+pub struct Ds389Factory;
+
+#[async_trait]
+impl ConnectorFactory<dyn DirectoryTarget> for Ds389Factory {
+    fn type_name(&self) -> &'static str {
+        "389ds"
+    }
+
+    fn description(&self) -> &'static str {
+        "389 Directory Server (FreeIPA, Red Hat DS): Password Modify over LDAPS/StartTLS as a service account with an ACI"
+    }
+
+    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+        Ds389Config::load(config).map(|_| ())
+    }
+
+    /// Loads the CA file (or the system trust store) and resolves the bind password;
+    /// connects lazily (the first request or `check-config --connect` does).
+    async fn build(
+        &self,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
+        let cfg = Ds389Config::load(config)?;
+        let template = cfg.template().map_err(|m| config.error("filter", m))?;
+        let server = cfg.server.open(&config::RULES, config, "", ctx)?;
+        Ok(Arc::new(Ds389Target {
+            connector: server.connector,
+            pool: server.pool,
+            base_dn: cfg.base_dn.clone(),
+            subtree: cfg.scope == config::SearchScope::Sub,
+            template,
+            attribute_map: cfg.attribute_map(),
+        }))
+    }
+}

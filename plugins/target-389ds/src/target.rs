@@ -1,0 +1,193 @@
+//! The running `389ds` target: resolving identities, listing accounts. Password
+//! writes are in `apply.rs`, the self-test in `selftest.rs`, expiry in `expiry.rs`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use writeback_core::{
+    Account, CloudIdentity, DirectoryTarget, HealthCheck, Operation, Outcome, OutcomeCode,
+};
+use writeback_ldap::ldap3::{Scope, SearchEntry};
+use writeback_ldap::{escape, Connector, FilterTemplate, LdapFailure, Pool};
+
+/// Attributes read for every account (Account.attributes keys are their lower-case names).
+pub const ACCOUNT_ATTRIBUTES: [&str; 7] = [
+    "nsUniqueId",
+    "uid",
+    "cn",
+    "displayName",
+    "givenName",
+    "sn",
+    "mail",
+];
+
+/// Most entries one `search` returns.
+pub const MAX_SEARCH_LIMIT: usize = 1000;
+
+pub struct Ds389Target {
+    pub(crate) connector: Arc<Connector>,
+    pub(crate) pool: Pool,
+    pub(crate) base_dn: String,
+    pub(crate) subtree: bool,
+    pub(crate) template: FilterTemplate,
+    pub(crate) attribute_map: BTreeMap<String, String>,
+}
+
+impl Ds389Target {
+    pub(crate) fn scope(&self) -> Scope {
+        if self.subtree {
+            Scope::Subtree
+        } else {
+            Scope::OneLevel
+        }
+    }
+
+    /// A search failure as an outcome; a missing base DN is a config problem.
+    fn search_failure(&self, f: &LdapFailure) -> Outcome {
+        if f.result_code() == Some(32) {
+            return Outcome::of(OutcomeCode::AdminActionRequired)
+                .with_admin_detail(format!("{f} — base_dn `{}` does not exist", self.base_dn));
+        }
+        f.to_outcome()
+    }
+
+    /// Searches with a pooled connection. A read is safe to repeat, so a connection
+    /// that turns out dead (the directory restarted) gets one retry on a fresh one.
+    async fn find(&self, filter: &str, limit: usize) -> Result<(Vec<Account>, bool), Outcome> {
+        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+        let mut retried = false;
+        loop {
+            let mut session = self.pool.get().await.map_err(|f| f.to_outcome())?;
+            match session
+                .search(
+                    &self.base_dn,
+                    self.scope(),
+                    filter,
+                    &ACCOUNT_ATTRIBUTES,
+                    limit,
+                )
+                .await
+            {
+                Ok(found) => {
+                    return Ok((
+                        found.entries.into_iter().map(account_of).collect(),
+                        found.truncated,
+                    ))
+                }
+                Err(f @ LdapFailure::Transport { .. }) if !retried => {
+                    tracing::debug!(error = %f, "retrying a search on a fresh connection");
+                    retried = true;
+                }
+                Err(f) => return Err(self.search_failure(&f)),
+            }
+        }
+    }
+}
+
+/// An Account from a search entry: nsUniqueId as id, the other attributes lower-cased.
+pub(crate) fn account_of(entry: SearchEntry) -> Account {
+    let mut attributes = BTreeMap::new();
+    let mut id = None;
+    for (name, values) in entry.attrs {
+        let key = name.to_ascii_lowercase();
+        if key == "nsuniqueid" {
+            id = values.first().cloned();
+        } else {
+            attributes.insert(key, values);
+        }
+    }
+    Account {
+        dn: entry.dn,
+        id,
+        attributes,
+    }
+}
+
+#[async_trait]
+impl DirectoryTarget for Ds389Target {
+    async fn resolve(&self, identity: &CloudIdentity) -> Result<Account, Outcome> {
+        let filter = self.template.fill(identity).map_err(|missing| {
+            Outcome::of(OutcomeCode::NotFound).with_admin_detail(format!(
+                "{missing} ({}); nothing was searched or written",
+                self.template
+            ))
+        })?;
+        let (mut accounts, truncated) = self.find(&filter, 2).await?;
+        match (accounts.len(), truncated) {
+            (1, false) => Ok(accounts.remove(0)),
+            (0, false) => Err(
+                Outcome::of(OutcomeCode::NotFound).with_admin_detail(format!(
+                    "{}: no entry under `{}` matches {filter}",
+                    self.connector.server(),
+                    self.base_dn
+                )),
+            ),
+            _ => {
+                let dns: Vec<&str> = accounts.iter().map(|a| a.dn.as_str()).collect();
+                Err(
+                    Outcome::of(OutcomeCode::AmbiguousIdentity).with_admin_detail(format!(
+                        "{}: {filter} matches more than one entry ({}); nothing was written",
+                        self.connector.server(),
+                        dns.join("; ")
+                    )),
+                )
+            }
+        }
+    }
+
+    async fn apply(&self, account: &Account, operation: &Operation) -> Result<(), Outcome> {
+        match operation {
+            Operation::Reset {
+                new_password,
+                must_change,
+            } => self.reset(&account.dn, new_password, *must_change).await,
+            Operation::Change {
+                old_password,
+                new_password,
+            } => self.change(&account.dn, old_password, new_password).await,
+            Operation::Unlock => self.unlock(&account.dn).await,
+        }
+    }
+
+    async fn self_test(&self) -> Vec<HealthCheck> {
+        crate::selftest::run(self).await
+    }
+
+    async fn password_expiries(
+        &self,
+        within: std::time::Duration,
+    ) -> Result<Vec<(Account, std::time::SystemTime)>, Outcome> {
+        crate::expiry::password_expiries(self, within).await
+    }
+
+    async fn search(
+        &self,
+        query: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<Account>, Outcome> {
+        let scope_filter = self.template.object_class_filter();
+        let filter = match query {
+            None => scope_filter,
+            Some((attribute, value)) => {
+                let Some(ldap_attribute) = self.attribute_map.get(&attribute.to_ascii_lowercase())
+                else {
+                    let known: Vec<&str> = self.attribute_map.keys().map(String::as_str).collect();
+                    return Err(Outcome::new(
+                        OutcomeCode::InvalidRequest,
+                        format!(
+                            "Accounts cannot be searched by `{attribute}` (known: {}).",
+                            known.join(", ")
+                        ),
+                    ));
+                };
+                format!(
+                    "(&{scope_filter}({ldap_attribute}={}))",
+                    escape::filter_value(value)
+                )
+            }
+        };
+        let (accounts, _) = self.find(&filter, limit.clamp(1, MAX_SEARCH_LIMIT)).await?;
+        Ok(accounts)
+    }
+}
