@@ -73,6 +73,8 @@ pub async fn examine(
     for (c, _) in &config.notifiers {
         if let Some(endpoint) = notifier_endpoint(c, &ctx) {
             report.add(part("notifier", c), tls::probe(&endpoint, options).await);
+        } else if let Some(url) = c.table.get("url").and_then(|v| v.as_str()) {
+            report.add(part("notifier", c), vec![reachable(url).await]);
         }
     }
 
@@ -106,6 +108,24 @@ pub async fn examine(
         ),
     }
     report
+}
+
+/// `reachable`: a TCP connection to a plain-HTTP endpoint opens (nothing is sent).
+async fn reachable(url: &str) -> Finding {
+    let Some((host, port)) = host_port(url, 80) else {
+        return Finding::fail("reachable", format!("`{url}` has no host"));
+    };
+    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+    match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
+        Ok(Ok(_)) => Finding::ok(
+            "reachable",
+            format!("{host}:{port} accepts connections (plain HTTP; nothing was sent)"),
+        ),
+        Ok(Err(e)) => Finding::fail("reachable", format!("{host}:{port}: {e}"))
+            .with_fix("check that the receiver runs and that a firewall lets this host reach it"),
+        Err(_) => Finding::fail("reachable", format!("{host}:{port}: no answer within 10 s"))
+            .with_fix("check that the receiver runs and that a firewall lets this host reach it"),
+    }
 }
 
 /// host and port of a URL such as `ldaps://dc.example.org:636` (IPv6 in brackets).
@@ -204,6 +224,18 @@ pub fn notifier_endpoint(c: &ConnectorConfig, ctx: &BuildContext<'_>) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn plain_http_receivers_are_checked_for_reachability() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}/hook");
+        assert_eq!(reachable(&url).await.verdict, writeback_core::Verdict::Ok);
+        drop(listener);
+        let closed = reachable(&url).await;
+        assert_eq!(closed.verdict, writeback_core::Verdict::Fail, "{closed:?}");
+        assert!(closed.evidence.contains(&port.to_string()), "{closed:?}");
+    }
 
     #[test]
     fn host_and_port_from_urls() {

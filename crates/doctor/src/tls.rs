@@ -226,12 +226,15 @@ fn roots(ca_file: Option<&Path>) -> Result<Arc<RootCertStore>, String> {
     Ok(Arc::new(roots))
 }
 
+/// The chain the server presented, and what the real verifier said of it.
+type Presented = (Vec<CertificateDer<'static>>, Result<(), rustls::Error>);
+
 /// Wraps the real verifier: records its verdict and the chain, and lets the handshake
 /// finish so the rest can be reported too.
 #[derive(Debug)]
 struct Recording {
     inner: Arc<WebPkiServerVerifier>,
-    seen: Mutex<Option<(Vec<CertificateDer<'static>>, Result<(), rustls::Error>)>>,
+    seen: Mutex<Option<Presented>>,
 }
 
 impl ServerCertVerifier for Recording {
