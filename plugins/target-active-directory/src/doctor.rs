@@ -110,7 +110,7 @@ async fn rights(
     options: &DoctorOptions,
 ) -> Vec<Finding> {
     let config = target.config();
-    let sids = match probe::token(session, config).await {
+    let mut sids = match probe::token(session, config).await {
         Ok(s) => s,
         Err(why) => {
             return vec![Finding::fail(
@@ -120,6 +120,13 @@ async fn rights(
         }
     };
     let who = service_account(session, target, naming_context).await;
+    // Windows leaves the account's own SID out of the rootDSE tokenGroups, and the
+    // self-test's lookup only searches base_dn: ACEs naming the account itself count.
+    if let Some(own) = &who.sid_bytes {
+        if !sids.contains(own) {
+            sids.push(own.clone());
+        }
+    }
     // The containers the matching rules reach: those holding accounts of user_filter.
     let mut containers: BTreeMap<String, usize> = BTreeMap::new();
     let mut partial = false;
@@ -313,6 +320,7 @@ fn names(rights: &[Right]) -> String {
 struct Who {
     label: String,
     sid: Option<String>,
+    sid_bytes: Option<Vec<u8>>,
     /// `DOMAIN\name` or a UPN, as dsacls takes it.
     account: String,
 }
@@ -345,15 +353,13 @@ async fn service_account(
         )
         .await;
     let entry = found.ok().and_then(|f| f.entries.into_iter().next());
-    let sid = entry
-        .as_ref()
-        .and_then(|e| {
-            e.bin_attrs
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("objectSid"))
-                .and_then(|(_, v)| v.first().cloned())
-        })
-        .and_then(|s| sid_text(&s));
+    let sid_bytes = entry.as_ref().and_then(|e| {
+        e.bin_attrs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("objectSid"))
+            .and_then(|(_, v)| v.first().cloned())
+    });
+    let sid = sid_bytes.as_deref().and_then(sid_text);
     let upn = entry.as_ref().and_then(|e| first(e, "userPrincipalName"));
     let account = upn.clone().unwrap_or_else(|| bind.clone());
     Who {
@@ -362,6 +368,7 @@ async fn service_account(
             sid.as_ref().map(|s| format!(" ({s})")).unwrap_or_default()
         ),
         sid,
+        sid_bytes,
         account,
     }
 }
