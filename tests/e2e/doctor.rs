@@ -419,6 +419,8 @@ mod openldap {
         assert_eq!(get(&blind, "ldap.bind")?.verdict, Verdict::Ok);
         let policy = get(&blind, "ldap.ppolicy")?;
         assert!(policy.evidence.contains("cn=default"), "{policy:?}");
+        let clock = get(&blind, "clock")?;
+        assert!(clock.evidence.starts_with("not measured"), "{clock:?}");
 
         // Let it read cn=config, as the fix says: `write` is found and judged right.
         let svc = slapd.service_dn().to_string();
@@ -432,7 +434,31 @@ mod openldap {
             )],
         )
         .await?;
+        // And a monitor database it may read: slapd's clock is compared with ours.
+        let mut ldap = slapd.connect().await.map_err(anyhow::Error::msg)?;
+        ldap.simple_bind("cn=admin,cn=config", slapd.admin_password())
+            .await?
+            .success()?;
+        ldap.add(
+            "olcDatabase=monitor,cn=config",
+            vec![
+                ("objectClass".to_string(), set("olcDatabaseConfig")),
+                ("olcDatabase".to_string(), set("monitor")),
+                (
+                    "olcAccess".to_string(),
+                    set(&format!(
+                        "{{0}}to dn.subtree=\"cn=Monitor\" by dn.exact=\"{svc}\" read by * none"
+                    )),
+                ),
+            ],
+        )
+        .await?
+        .success()?;
+        let _ = ldap.unbind().await;
         let write = doctor(&slapd).await?;
+        let clock = get(&write, "clock")?;
+        assert_eq!(clock.verdict, Verdict::Ok, "{clock:?}");
+        assert!(clock.evidence.starts_with("slapd's clock is "), "{clock:?}");
         let pw = get(&write, "ldap.userPassword")?;
         assert_eq!(pw.verdict, Verdict::Ok, "{pw:?}");
         assert!(pw.evidence.contains("`write`"), "{pw:?}");

@@ -5,7 +5,7 @@
 //! clock skew. Read-only: it searches, it never writes.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use writeback_core::{DoctorOptions, Finding};
 use writeback_ldap::escape::filter_value;
@@ -688,28 +688,7 @@ async fn pdc(session: &mut Session, naming_context: &str) -> Finding {
     )
 }
 
-/// Seconds since the epoch of a GeneralizedTime such as `20261204011500.0Z`.
-pub fn generalized_time(text: &str) -> Option<i64> {
-    let digits = text.get(..14)?;
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n = |a: usize, b: usize| digits.get(a..b).and_then(|s| s.parse::<i64>().ok());
-    let (y, m, d) = (n(0, 4)?, n(4, 6)?, n(6, 8)?);
-    let (hh, mm, ss) = (n(8, 10)?, n(10, 12)?, n(12, 14)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
-}
+pub use writeback_ldap::clock::generalized_time;
 
 /// `clock`: the DC's `currentTime` against this host's clock.
 async fn clock(session: &mut Session, options: &DoctorOptions) -> Finding {
@@ -728,24 +707,14 @@ async fn clock(session: &mut Session, options: &DoctorOptions) -> Finding {
             "the DC did not give its currentTime: clock skew unknown",
         );
     };
-    let ours = before
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let skew = theirs - ours;
-    let text = format!(
-        "the DC's clock is {} s {} this host's",
-        skew.abs(),
-        if skew >= 0 { "ahead of" } else { "behind" }
-    );
-    if skew.unsigned_abs() > options.max_clock_skew_secs {
-        Finding::warn("clock", format!("{text} (more than {} s)", options.max_clock_skew_secs)).with_fix(
-            "synchronise both with NTP (the PDC emulator is the domain's time source): Kerberos allows 5 minutes, \
-             and lockout windows and expiry reminders use these clocks",
-        )
-    } else {
-        Finding::ok("clock", text)
-    }
+    writeback_ldap::clock::skew(
+        "the DC's",
+        theirs,
+        before,
+        options.max_clock_skew_secs,
+        "synchronise both with NTP (the PDC emulator is the domain's time source): Kerberos \
+         allows 5 minutes, and lockout windows and expiry reminders use these clocks",
+    )
 }
 
 #[cfg(test)]

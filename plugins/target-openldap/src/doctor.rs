@@ -169,7 +169,7 @@ fn values<'e>(entry: &'e SearchEntry, name: &str) -> &'e [String] {
         .unwrap_or(&[])
 }
 
-pub async fn run(target: &OpenLdapTarget, _options: &DoctorOptions) -> Vec<Finding> {
+pub async fn run(target: &OpenLdapTarget, options: &DoctorOptions) -> Vec<Finding> {
     let mut out = Vec::new();
     let who = target.pool.bind_dn().to_string();
     let mut session = match target.pool.get().await {
@@ -183,6 +183,7 @@ pub async fn run(target: &OpenLdapTarget, _options: &DoctorOptions) -> Vec<Findi
         }
     };
     out.push(Finding::ok("ldap.bind", format!("bound as {who}")));
+    out.push(clock(&mut session, options).await);
     out.extend(acls(&mut session, &target.base_dn, &who).await);
     out.extend(ppolicy(&mut session, &target.base_dn).await);
     let hashing: Finding = crate::selftest::hash_cleartext(&mut session, &target.base_dn)
@@ -206,6 +207,40 @@ pub async fn run(target: &OpenLdapTarget, _options: &DoctorOptions) -> Vec<Findi
         ..hashing
     });
     out
+}
+
+/// `clock`: slapd shows its time only in the monitor database
+/// (`cn=Current,cn=Time,cn=Monitor`); without read access there it is not measured.
+async fn clock(session: &mut Session, options: &DoctorOptions) -> Finding {
+    let before = std::time::SystemTime::now();
+    let found = session
+        .search(
+            "cn=Current,cn=Time,cn=Monitor",
+            Scope::Base,
+            "(objectClass=*)",
+            &["monitorTimestamp"],
+            1,
+        )
+        .await;
+    let theirs = found
+        .ok()
+        .and_then(|f| f.entries.into_iter().next())
+        .and_then(|e| values(&e, "monitorTimestamp").first().cloned())
+        .and_then(|t| writeback_ldap::clock::generalized_time(&t));
+    match theirs {
+        Some(t) => writeback_ldap::clock::skew(
+            "slapd's",
+            t,
+            before,
+            options.max_clock_skew_secs,
+            "synchronise both with NTP: ppolicy's lockout and expiry times use the server's clock",
+        ),
+        None => Finding::ok(
+            "clock",
+            "not measured: slapd shows its time only in cn=Monitor (a monitor database the \
+             service account may read)",
+        ),
+    }
 }
 
 /// The ldapmodify that grants `write` on userPassword and pwdReset to `who` under `base`.
