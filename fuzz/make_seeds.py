@@ -96,3 +96,37 @@ def breached(bucket_bits, segments, data, key_count=0):
 put("breached_filter", "empty", breached(0, [(7, 0, 1, 0, 0, 0)], b""))
 put("breached_filter", "two-segments", breached(
     1, [(1, 0, 4, 4, 12, 3), (2, 12, 4, 8, 16, 5)], bytes(range(56)), key_count=8))
+
+# --- ad_security_descriptor: self-relative descriptors with the delegation ACEs ---
+def guid(text):
+    a, b, c, d, e = text.split("-")
+    return struct.pack("<IHH", int(a, 16), int(b, 16), int(c, 16)) + bytes.fromhex(d + e)
+
+
+def object_ace(allow, mask, object_type, inherited, sid, flags=0x0A):
+    present = (1 if object_type else 0) | (2 if inherited else 0)
+    body = struct.pack("<II", mask, present)
+    body += guid(object_type) if object_type else b""
+    body += guid(inherited) if inherited else b""
+    body += sid
+    return struct.pack("<BBH", 5 if allow else 6, flags, 4 + len(body)) + body
+
+
+def descriptor(aces, control=0x8004):
+    dacl = b"".join(aces)
+    acl = struct.pack("<BBHHH", 4, 0, 8 + len(dacl), len(aces), 0) + dacl
+    return struct.pack("<BBHIIII", 1, 0, control, 0, 0, 0, 20) + acl
+
+
+SID = bytes([1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0]) + struct.pack("<IIII", 1, 2, 3, 1105)
+USER = "bf967aba-0de6-11d0-a285-00aa003049e2"
+RESET = "00299570-246d-11d0-a768-00aa006e0529"
+PWD_LAST_SET = "bf967a0a-0de6-11d0-a285-00aa003049e2"
+delegation = [
+    object_ace(True, 0x100, RESET, USER, SID),
+    object_ace(True, 0x20, PWD_LAST_SET, USER, SID),
+]
+put("ad_security_descriptor", "delegated", descriptor(delegation))
+put("ad_security_descriptor", "protected", descriptor(delegation, 0x8004 | 0x1000))
+put("ad_security_descriptor", "deny-first", descriptor([object_ace(False, 0x100, RESET, USER, SID)] + delegation))
+put("ad_security_descriptor", "no-dacl", struct.pack("<BBHIIII", 1, 0, 0x8000, 0, 0, 0, 0))

@@ -3,6 +3,7 @@
 
 mod active_directory;
 mod cli;
+mod doctor;
 mod ds389;
 mod listeners;
 mod native_plugins;

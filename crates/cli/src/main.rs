@@ -41,6 +41,8 @@ enum Command {
         #[arg(long)]
         connect: bool,
     },
+    /// Check everything before going live: TLS, rights, policies, paths; exit code by worst verdict.
+    Doctor(commands::doctor::DoctorArgs),
     /// Build, sign and send one request to a running webhook source (for operators and demos).
     Request(commands::request::RequestArgs),
     /// The durable notification outbox: list, retry dead letters, purge.
@@ -99,6 +101,7 @@ fn main() {
             Command::CheckConfig { config, connect } => {
                 commands::check_config::run(&config, connect).await
             }
+            Command::Doctor(args) => commands::doctor::run(args).await,
             Command::Request(args) => commands::request::run(args).await,
             Command::Outbox { command } => commands::outbox::run(command),
             Command::Expiry { command } => commands::expiry::run(command).await,

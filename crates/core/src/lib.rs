@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod deadline;
+pub mod doctor;
 pub mod event;
 pub mod identity;
 pub mod outcome;
@@ -24,6 +25,7 @@ pub mod traits;
 pub use config::{
     BuildContext, ConfigError, ConnectorConfig, ConnectorKind, SecretRef, SecretResolver,
 };
+pub use doctor::{DoctorOptions, Finding, Verdict};
 pub use event::Event;
 pub use identity::{Account, CloudIdentity, Initiator, InitiatorKind};
 pub use outcome::{Outcome, OutcomeCode, RuleViolation};

@@ -91,6 +91,12 @@ pub trait DirectoryTarget: Send + Sync {
         Vec::new()
     }
 
+    /// The deeper, read-only checks of `writeback doctor` (rights, policies, risky
+    /// settings), each with its evidence and fix. The default is the self-test.
+    async fn doctor(&self, _options: &crate::doctor::DoctorOptions) -> Vec<crate::doctor::Finding> {
+        self.self_test().await.into_iter().map(Into::into).collect()
+    }
+
     /// Looks accounts up by an attribute (for sources that list users, such as SCIM).
     /// `attribute` is a cloud identity attribute name; `None` lists every account in
     /// scope, up to `limit`.
@@ -180,6 +186,12 @@ pub trait Notifier: Send + Sync {
     /// Whether [`Notifier::remind`] is implemented.
     fn sends_reminders(&self) -> bool {
         false
+    }
+
+    /// `writeback doctor`'s read-only checks (the server answers, TLS, authentication),
+    /// sending nothing to anyone. Empty when the notifier has none.
+    async fn doctor(&self, _options: &crate::doctor::DoctorOptions) -> Vec<crate::doctor::Finding> {
+        Vec::new()
     }
 }
 

@@ -26,6 +26,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod ber;
+pub mod clock;
 pub mod connect;
 pub mod dn;
 pub mod ds389;

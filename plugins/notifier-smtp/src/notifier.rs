@@ -93,6 +93,32 @@ fn sanitize_id(key: &str) -> String {
 
 #[async_trait]
 impl Notifier for SmtpNotifier {
+    /// `smtp.session`: connect, EHLO, STARTTLS (or TLS), AUTH when a user is set, and a
+    /// NOOP; no message is sent.
+    async fn doctor(
+        &self,
+        _options: &writeback_core::DoctorOptions,
+    ) -> Vec<writeback_core::Finding> {
+        use writeback_core::Finding;
+        let finding = match self.transport.test_connection().await {
+            Ok(true) => Finding::ok(
+                "smtp.session",
+                "connected; EHLO, TLS and the login (when `username` is set) were accepted and NOOP \
+                 answered; no message sent",
+            ),
+            Ok(false) => Finding::fail(
+                "smtp.session",
+                "the server accepted the session but did not answer NOOP",
+            ),
+            Err(e) => Finding::fail("smtp.session", format!("the SMTP session failed: {e}"))
+                .with_fix(
+                    "check host, port and tls; a login refused (535) means username or password \
+                     is wrong; a TLS error means ca_file does not hold the server's CA",
+                ),
+        };
+        vec![finding]
+    }
+
     async fn notify(&self, event: &Event) -> Result<(), NotifyError> {
         let to = self.routing.for_event(event);
         self.send(to, self.templates.render_event(event), &event.event_id)

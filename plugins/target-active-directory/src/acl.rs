@@ -40,6 +40,36 @@ fn guid_at(b: &[u8], at: usize) -> Option<[u8; 16]> {
     b.get(at..at + 16)?.try_into().ok()
 }
 
+/// SE_DACL_PROTECTED: the DACL takes no ACEs from the parent ("inheritance disabled").
+pub const DACL_PROTECTED: u16 = 0x1000;
+
+/// The parts of a self-relative security descriptor the checks use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Descriptor {
+    /// The control flags (SE_DACL_PROTECTED, …).
+    pub control: u16,
+    pub aces: Vec<Ace>,
+}
+
+impl Descriptor {
+    /// Parses a self-relative security descriptor (MS-DTYP 2.4.6); `None` when it is
+    /// malformed (never panics, whatever the bytes).
+    pub fn parse(descriptor: &[u8]) -> Option<Descriptor> {
+        if *descriptor.first()? != 1 {
+            return None;
+        }
+        Some(Descriptor {
+            control: u16_at(descriptor, 2)?,
+            aces: dacl(descriptor)?,
+        })
+    }
+
+    /// Whether inheritance from the parent is disabled on this object.
+    pub fn inheritance_disabled(&self) -> bool {
+        self.control & DACL_PROTECTED != 0
+    }
+}
+
 /// The DACL's ACEs of a self-relative security descriptor (unknown ACE types skipped).
 pub fn dacl(descriptor: &[u8]) -> Option<Vec<Ace>> {
     let offset = u32_at(descriptor, 16)? as usize;
@@ -106,6 +136,21 @@ pub struct Wanted<'a> {
 /// Whether user objects created below a container with these ACEs get the right, for a
 /// token of `sids`: only inheritable ACEs for all classes or for `user` count.
 pub fn inherited_grant(aces: &[Ace], sids: &[Vec<u8>], wanted: &Wanted<'_>) -> bool {
+    decide(aces, sids, wanted) == Decision::Allowed
+}
+
+/// What the DACL says about a right, for user objects created below it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    /// A deny ACE for one of the token's SIDs comes first.
+    Denied,
+    /// No ACE grants it.
+    Missing,
+}
+
+/// Evaluates the ACEs in order, as the DC does: the first that covers the right decides.
+pub fn decide(aces: &[Ace], sids: &[Vec<u8>], wanted: &Wanted<'_>) -> Decision {
     let user = guid::parse(USER_CLASS).ok();
     let types: Vec<[u8; 16]> = wanted
         .object_types
@@ -123,10 +168,14 @@ pub fn inherited_grant(aces: &[Ace], sids: &[Vec<u8>], wanted: &Wanted<'_>) -> b
             || (wanted.bit == DS_WRITE_PROPERTY && ace.mask & GENERIC_WRITE != 0);
         let covers_type = ace.object_type.is_none_or(|t| types.contains(&t));
         if covers_bit && covers_type {
-            return ace.allow;
+            return if ace.allow {
+                Decision::Allowed
+            } else {
+                Decision::Denied
+            };
         }
     }
-    false
+    Decision::Missing
 }
 
 #[cfg(test)]
@@ -161,6 +210,22 @@ mod tests {
     }
 
     #[test]
+    fn control_flags_and_malformed_input() {
+        let sid = vec![1, 1, 0, 0, 0, 0, 0, 5, 11, 0, 0, 0];
+        let mut sd = descriptor(&[object_ace(true, DS_CONTROL_ACCESS, USER_CLASS, &sid)]);
+        let parsed = Descriptor::parse(&sd).unwrap();
+        assert!(!parsed.inheritance_disabled());
+        assert_eq!(parsed.aces.len(), 1);
+        sd[2..4].copy_from_slice(&(0x8004u16 | DACL_PROTECTED).to_le_bytes());
+        assert!(Descriptor::parse(&sd).unwrap().inheritance_disabled());
+        for cut in 0..sd.len() {
+            // Truncated input is refused or parsed partially, never a panic.
+            let _ = Descriptor::parse(&sd[..cut]);
+        }
+        assert_eq!(Descriptor::parse(&[2, 0, 0, 0]), None);
+    }
+
+    #[test]
     fn reset_password_granted_and_denied() {
         let sid = vec![1, 1, 0, 0, 0, 0, 0, 5, 11, 0, 0, 0];
         let reset = "00299570-246d-11d0-a768-00aa006e0529";
@@ -181,6 +246,14 @@ mod tests {
             object_ace(false, DS_CONTROL_ACCESS, reset, &sid),
             object_ace(true, DS_CONTROL_ACCESS, reset, &sid),
         ]);
-        assert!(!inherited_grant(&dacl(&denied).unwrap(), &[sid], &want));
+        assert!(!inherited_grant(
+            &dacl(&denied).unwrap(),
+            std::slice::from_ref(&sid),
+            &want
+        ));
+        assert_eq!(
+            decide(&dacl(&denied).unwrap(), &[sid], &want),
+            Decision::Denied
+        );
     }
 }

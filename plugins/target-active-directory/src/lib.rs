@@ -17,6 +17,7 @@
 pub mod account;
 pub mod acl;
 pub mod config;
+pub mod doctor;
 pub mod errors;
 mod expiry;
 pub mod guid;

@@ -15,7 +15,7 @@ use crate::config::AdConfig;
 use crate::errors::Right;
 
 /// LDAP_SERVER_SD_FLAGS_OID with DACL_SECURITY_INFORMATION (4).
-fn sd_flags_dacl() -> RawControl {
+pub(crate) fn sd_flags_dacl() -> RawControl {
     RawControl {
         ctype: "1.2.840.113556.1.4.801".into(),
         crit: true,
@@ -26,7 +26,7 @@ fn sd_flags_dacl() -> RawControl {
 /// User-Account-Restrictions: the property set pwdLastSet belongs to.
 const ACCOUNT_RESTRICTIONS: &str = "4c164200-20c0-11d0-a768-00aa006e0529";
 
-fn wanted(right: Right) -> Wanted<'static> {
+pub(crate) fn wanted(right: Right) -> Wanted<'static> {
     match right {
         Right::ResetPassword => Wanted {
             bit: DS_CONTROL_ACCESS,
@@ -47,7 +47,7 @@ fn wanted(right: Right) -> Wanted<'static> {
     }
 }
 
-async fn search(
+pub(crate) async fn search(
     session: &mut Session,
     base: &str,
     scope: Scope,
@@ -67,7 +67,7 @@ async fn search(
     Ok(result.0.into_iter().map(SearchEntry::construct).collect())
 }
 
-fn binary(entry: &SearchEntry, name: &str) -> Vec<Vec<u8>> {
+pub(crate) fn binary(entry: &SearchEntry, name: &str) -> Vec<Vec<u8>> {
     entry
         .bin_attrs
         .iter()
@@ -78,7 +78,10 @@ fn binary(entry: &SearchEntry, name: &str) -> Vec<Vec<u8>> {
 
 /// The connection's token: tokenGroups from the rootDSE, the account's own SID,
 /// Everyone and Authenticated Users.
-async fn token(session: &mut Session, config: &AdConfig) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) async fn token(
+    session: &mut Session,
+    config: &AdConfig,
+) -> Result<Vec<Vec<u8>>, String> {
     let root = search(
         session,
         "",

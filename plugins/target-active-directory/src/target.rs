@@ -282,6 +282,13 @@ impl DirectoryTarget for ActiveDirectoryTarget {
         crate::expiry::password_expiries(self, within).await
     }
 
+    async fn doctor(
+        &self,
+        options: &writeback_core::DoctorOptions,
+    ) -> Vec<writeback_core::Finding> {
+        crate::doctor::run(self, options).await
+    }
+
     async fn self_test(&self) -> Vec<HealthCheck> {
         selftest::run(self).await
     }

@@ -9,6 +9,7 @@
 
 mod apply;
 pub mod config;
+pub mod doctor;
 mod expiry;
 mod selftest;
 mod target;

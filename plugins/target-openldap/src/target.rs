@@ -152,6 +152,13 @@ impl DirectoryTarget for OpenLdapTarget {
         }
     }
 
+    async fn doctor(
+        &self,
+        options: &writeback_core::DoctorOptions,
+    ) -> Vec<writeback_core::Finding> {
+        crate::doctor::run(self, options).await
+    }
+
     async fn self_test(&self) -> Vec<HealthCheck> {
         let mut checks = Vec::new();
         let Some(mut session) = self

@@ -2,6 +2,7 @@
 
 pub mod breached;
 pub mod check_config;
+pub mod doctor;
 pub mod expiry;
 pub mod outbox;
 pub mod plugins;
