@@ -96,9 +96,16 @@ async fn check_loop(state: AdminState, every: Duration, shutdown: CancellationTo
 
 async fn health(State(state): State<AdminState>) -> impl IntoResponse {
     let health = state.health.read().await.clone();
-    let ok = !health.is_empty() && health.iter().all(|(_, checks)| checks.iter().all(|c| c.ok));
+    let audit_alarm = state.pipeline.metrics().audit_health.alarm();
+    let ok = !health.is_empty()
+        && health.iter().all(|(_, checks)| checks.iter().all(|c| c.ok))
+        && audit_alarm.is_none();
     let body = serde_json::json!({
         "status": if ok { "ok" } else { "failing" },
+        "audit": match &audit_alarm {
+            None => serde_json::json!({ "ok": true }),
+            Some(alarm) => serde_json::json!({ "ok": false, "alarm": alarm }),
+        },
         "targets": health.iter().map(|(name, checks)| serde_json::json!({
             "target": name,
             "checks": checks,

@@ -9,7 +9,6 @@ use writeback_core::{
     BuildContext, CloudSource, ConfigError, ConnectorConfig, ConnectorKind, HealthCheck, Submit,
 };
 
-use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, NotifierEntry};
@@ -147,11 +146,13 @@ impl Host {
             None => crate::notify::dispatcher_for(&config, notifiers, &targets)?,
         };
         let metrics = Arc::new(Metrics::default());
-        let audit = AuditLog::open(
-            config.audit.path.as_deref().map(|p| ctx.path(p)).as_deref(),
+        let audit = crate::audit::open_from_config(
+            &config.audit,
+            |p| ctx.path(p),
             metrics.audit_dropped.clone(),
+            metrics.audit_health.clone(),
         )
-        .map_err(|m| config.source.error("audit.path", m))?;
+        .map_err(|(key, m)| config.source.error(key, m))?;
         let pipeline = Pipeline::new(
             config.pipeline.clone(),
             targets,

@@ -18,6 +18,7 @@
 
 mod admin;
 pub mod audit;
+pub mod audit_chain;
 pub mod config;
 mod host;
 pub mod metrics;

@@ -23,6 +23,8 @@ pub struct Metrics {
     /// Audit records left out of the file because its queue was full (the audit log
     /// holds a clone).
     pub audit_dropped: std::sync::Arc<AtomicU64>,
+    /// The audit writer's failures (full disk) and alarm, shared with `/health`.
+    pub audit_health: std::sync::Arc<crate::audit::AuditHealth>,
 }
 
 impl Metrics {
@@ -103,6 +105,11 @@ impl Metrics {
                 "Audit records not written to the audit file because its queue was full.",
                 &*self.audit_dropped,
             ),
+            (
+                "writeback_audit_write_errors_total",
+                "Audit batches that could not be written or synced (full disk, I/O error).",
+                &self.audit_health.write_errors,
+            ),
         ] {
             let kind = if name.ends_with("_total") {
                 "counter"
@@ -115,6 +122,13 @@ impl Metrics {
                 value.load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP writeback_audit_healthy 1 when the audit file is being written and its queue \
+             has not overflowed in the last 5 minutes, else 0.\n# TYPE writeback_audit_healthy \
+             gauge\nwriteback_audit_healthy {}",
+            u8::from(self.audit_health.alarm().is_none())
+        );
         out
     }
 }
