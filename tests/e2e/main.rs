@@ -10,6 +10,7 @@ mod openldap_target;
 mod pipeline_semantics;
 mod policies;
 mod scim;
+mod status_page;
 mod support;
 mod wasm_plugins;
 mod wasm_source;

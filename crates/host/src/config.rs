@@ -97,6 +97,11 @@ pub struct AdminConfig {
     /// How often targets run their self-test for `/health`, in seconds.
     #[serde(default = "default_health_interval")]
     pub health_interval_secs: u64,
+    /// A file holding a token for `/status`: with it the page is served to any client
+    /// that sends it (`Authorization: Bearer …` or `?token=…`); without it, to
+    /// loopback clients only.
+    #[serde(default)]
+    pub status_token_file: Option<PathBuf>,
 }
 
 fn default_health_interval() -> u64 {

@@ -253,11 +253,11 @@ impl Host {
             );
             running.spawn(async move { (name, source.run(submit, token).await) });
         }
-        let admin = self
-            .config
-            .admin
-            .clone()
-            .map(|admin| crate::admin::spawn(admin, self.pipeline.clone(), shutdown.clone()));
+        let admin = self.config.admin.clone().map(|admin| {
+            let sources = crate::status::StatusSources::from_config(&self.config);
+            let admin = crate::admin::resolve_paths(admin, &self.config);
+            crate::admin::spawn(admin, self.pipeline.clone(), sources, shutdown.clone())
+        });
         for line in self.describe() {
             tracing::info!("{line}");
         }

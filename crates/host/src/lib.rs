@@ -26,6 +26,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod registry;
 pub mod secrets;
+pub mod status;
 
 pub use config::Config;
 pub use host::{validate, DispatcherFactory, Host, HostOptions};

@@ -45,6 +45,36 @@ impl Metrics {
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     }
 
+    /// Finished requests by outcome code, over every source and operation.
+    pub fn outcome_counts(&self) -> BTreeMap<&'static str, u64> {
+        let mut by_code = BTreeMap::new();
+        let outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        for ((_, _, code), n) in outcomes.iter() {
+            *by_code.entry(*code).or_default() += n;
+        }
+        by_code
+    }
+
+    /// (count, mean, p50 bound, p99 bound) in seconds; a bound is the histogram bucket
+    /// the quantile falls in (infinite past the last bucket), `None` before any request.
+    pub fn latency_summary(&self) -> (u64, Option<f64>, Option<f64>, Option<f64>) {
+        let count = self.latency_count.load(Ordering::Relaxed);
+        if count == 0 {
+            return (0, None, None, None);
+        }
+        let mean = self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6 / count as f64;
+        let quantile = |q: f64| {
+            let wanted = (q * count as f64).ceil() as u64;
+            BUCKETS
+                .iter()
+                .zip(&self.latency_buckets)
+                .find(|(_, n)| n.load(Ordering::Relaxed) >= wanted)
+                .map(|(bound, _)| *bound)
+                .unwrap_or(f64::INFINITY)
+        };
+        (count, Some(mean), Some(quantile(0.5)), Some(quantile(0.99)))
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "# HELP writeback_requests_total Finished requests by source, operation and outcome code.");
