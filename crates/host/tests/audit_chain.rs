@@ -64,7 +64,7 @@ fn rewrite(path: &Path, lines: &[String]) {
 fn clean_file(dir: &Path) -> PathBuf {
     let path = dir.join("audit.jsonl");
     write(options(&path), 10);
-    let report = audit_chain::verify(&[path.clone()], None);
+    let report = audit_chain::verify(std::slice::from_ref(&path), None);
     assert_eq!(report.problem, None, "a file just written must verify");
     assert_eq!(report.records, 10);
     path
