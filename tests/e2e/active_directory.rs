@@ -195,6 +195,75 @@ async fn must_change_makes_the_next_bind_fail_with_773() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Verified writes: an account with "password never expires" takes the password and
+/// `pwdLastSet: 0`, but Samba (like Windows) never asks the person to change it. The
+/// read-back after the write sees it and says so: the password was set, must-change
+/// did not stick, and why.
+#[tokio::test]
+async fn must_change_that_does_not_stick_is_reported() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "nexp", "NeverExp!Init-1").await?;
+    // NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD
+    dc.replace(&user.dn, "userAccountControl", &["66048"])
+        .await?;
+    let target = target(dc).await?;
+    let o = refused(
+        &target,
+        &user,
+        &reset("NeverExp!Marker-2", true),
+        &["NeverExp!Marker"],
+    )
+    .await;
+    assert_eq!(o.code, OutcomeCode::AdminActionRequired);
+    assert!(o.message.contains("was set"), "{}", o.message);
+    let detail = o.admin_detail.unwrap_or_default();
+    assert!(detail.contains("must-change did not stick"), "{detail}");
+    assert!(detail.contains("never expires"), "{detail}");
+    assert!(detail.contains(&user.dn), "{detail}");
+    // What the outcome says happened did happen: the new password works, with no
+    // change asked for.
+    dc.bind_as(&user.upn, "NeverExp!Marker-2").await?;
+    Ok(())
+}
+
+/// Verified writes: a reset of a disabled account is written, and the outcome says
+/// the person still cannot sign in.
+#[tokio::test]
+async fn reset_of_a_disabled_account_says_it_is_disabled() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "dis", "Disabled!Init-1").await?;
+    // NORMAL_ACCOUNT | ACCOUNTDISABLE
+    dc.replace(&user.dn, "userAccountControl", &["514"]).await?;
+    let target = target(dc).await?;
+    let o = refused(
+        &target,
+        &user,
+        &reset("Disabled!Marker-2", false),
+        &["Disabled!Marker"],
+    )
+    .await;
+    assert_eq!(o.code, OutcomeCode::AdminActionRequired);
+    let detail = o.admin_detail.unwrap_or_default();
+    assert!(detail.contains("disabled"), "{detail}");
+    // Enabled again, the account takes the password the outcome says was set.
+    dc.replace(&user.dn, "userAccountControl", &["512"]).await?;
+    dc.bind_as(&user.upn, "Disabled!Marker-2").await?;
+    Ok(())
+}
+
+/// With `verify_writes = false` the read-back is skipped (the write alone decides).
+#[tokio::test]
+async fn verification_can_be_turned_off() -> anyhow::Result<()> {
+    let dc = samba::shared()?;
+    let user = staff_user(dc, "nover", "NoVerify!Init-1").await?;
+    dc.replace(&user.dn, "userAccountControl", &["514"]).await?;
+    let target = target_with(dc, "verify_writes = false").await?;
+    run(&target, &user, &reset("NoVerify!Marker-2", false))
+        .await
+        .map_err(|o| anyhow::anyhow!("{o:?}"))?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn complexity_length_and_history_each_get_their_own_code() -> anyhow::Result<()> {
     let dc = samba::shared()?;

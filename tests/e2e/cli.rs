@@ -138,8 +138,11 @@ fn start_run(s: &slapd::Slapd, args: &[&str], rust_log: Option<&str>) -> Running
     let [port] =
         writeback_testkit::process::free_ports::<1>("127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
     let audit = dir.path().join("audit.jsonl");
+    let audit_key = dir.path().join("audit.key");
+    std::fs::write(&audit_key, "a-test-key-of-32-bytes-0123456789\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     let config = format!(
-        "[audit]\npath = \"{}\"\n\n[[sources]]\ntype = \"webhook\"\nlisten = \"127.0.0.1:{port}\"\n\
+        "[audit]\npath = \"{}\"\ncheckpoint_key_file = \"audit.key\"\n\n[[sources]]\ntype = \"webhook\"\nlisten = \"127.0.0.1:{port}\"\n\
          tls = {{ cert_file = \"{}\", key_file = \"{}\" }}\nsecret = {{ file = \"{}\" }}\n\n{}{}",
         audit.display(),
         certs.cert.display(),
@@ -249,11 +252,40 @@ async fn run_request_and_graceful_shutdown_through_the_binary() {
         "{log}"
     );
     assert!(!log.contains(marker), "the password reached the log");
-    let audit = std::fs::read_to_string(&audit).unwrap_or_default();
+    let audit_text = std::fs::read_to_string(&audit).unwrap_or_default();
     assert!(
-        audit.contains("\"request_id\":\"bin-1\"") && !audit.contains(marker),
-        "{audit}"
+        audit_text.contains("\"request_id\":\"bin-1\"") && !audit_text.contains(marker),
+        "{audit_text}"
     );
+
+    // The audit file the service wrote verifies; with one byte changed it does not,
+    // and the report names the changed record's line.
+    let verify = || {
+        let out = Command::new(binary::writeback())
+            .args(["audit", "verify", "--key"])
+            .arg(&audit_key)
+            .arg(&audit)
+            .output()
+            .unwrap_or_else(|e| panic!("run writeback: {e}"));
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, text) = verify();
+    assert_eq!(code, Some(0), "{text}");
+    // The header, the record, and the keyed checkpoint written at shutdown.
+    assert!(
+        text.contains("ok: 1 records") && text.contains("1 keyed"),
+        "{text}"
+    );
+    let mut lines: Vec<String> = audit_text.lines().map(String::from).collect();
+    lines[1] = lines[1].replace("bin-1", "bin-2");
+    std::fs::write(&audit, lines.join("\n") + "\n").unwrap_or_else(|e| panic!("{e}"));
+    let (code, text) = verify();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("line 3") && text.contains("line 2"), "{text}");
 }
 
 /// A child process killed when the test ends, however it ends.

@@ -12,6 +12,7 @@ mod openldap_target;
 mod pipeline_semantics;
 mod policies;
 mod scim;
+mod status_page;
 mod support;
 mod wasm_plugins;
 mod wasm_source;

@@ -118,13 +118,15 @@ impl Engine {
         std::fs::read_to_string(&self.audit_path).unwrap_or_default()
     }
 
-    /// Audit records, waiting briefly for the writer thread.
+    /// Audit records (not the chain's header and checkpoint lines), waiting briefly
+    /// for the writer thread.
     pub async fn audit_records(&self, at_least: usize) -> Vec<serde_json::Value> {
         for _ in 0..100 {
             let records: Vec<serde_json::Value> = self
                 .audit_text()
                 .lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .filter(|r| r.get("request_id").is_some())
                 .collect();
             if records.len() >= at_least {
                 return records;

@@ -65,6 +65,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::breached::BreachedCommand,
     },
+    /// The audit trail: verify its hash chain and keyed checkpoints.
+    Audit {
+        #[command(subcommand)]
+        command: commands::audit::AuditCommand,
+    },
     /// Plugins and connector types.
     Plugins {
         #[command(subcommand)]
@@ -107,6 +112,7 @@ fn main() {
             Command::Expiry { command } => commands::expiry::run(command).await,
             Command::Policy { command } => commands::policy_check::run(command).await,
             Command::Breached { command } => commands::breached::run(command),
+            Command::Audit { command } => commands::audit::run(command),
             Command::Plugins {
                 command: PluginsCommand::List { config },
             } => commands::plugins::list(config.as_deref()),

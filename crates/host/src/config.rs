@@ -49,11 +49,44 @@ impl PipelineConfig {
 }
 
 /// `[audit]`
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditConfig {
     /// JSON lines file, appended to. Without it, audit records go to the log only.
     pub path: Option<PathBuf>,
+    /// Past this many bytes the file is renamed `<path>.<UTC time>` and a new one is
+    /// started whose first line carries the old file's last hash. Unset: never.
+    #[serde(default)]
+    pub rotate_bytes: Option<u64>,
+    /// A file holding the secret for keyed checkpoints (HMAC-SHA-256 of the chain head).
+    #[serde(default)]
+    pub checkpoint_key_file: Option<PathBuf>,
+    /// A checkpoint after this many records (with a key).
+    #[serde(default = "default_checkpoint_every")]
+    pub checkpoint_every: u64,
+    /// A checkpoint at least this often while records come in, in seconds (with a key).
+    #[serde(default = "default_checkpoint_secs")]
+    pub checkpoint_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            path: None,
+            rotate_bytes: None,
+            checkpoint_key_file: None,
+            checkpoint_every: default_checkpoint_every(),
+            checkpoint_secs: default_checkpoint_secs(),
+        }
+    }
+}
+
+fn default_checkpoint_every() -> u64 {
+    1000
+}
+
+fn default_checkpoint_secs() -> u64 {
+    300
 }
 
 /// `[admin]`: health and metrics over plain HTTP for operators (loopback by default).
@@ -64,6 +97,11 @@ pub struct AdminConfig {
     /// How often targets run their self-test for `/health`, in seconds.
     #[serde(default = "default_health_interval")]
     pub health_interval_secs: u64,
+    /// A file holding a token for `/status`: with it the page is served to any client
+    /// that sends it (`Authorization: Bearer …` or `?token=…`); without it, to
+    /// loopback clients only.
+    #[serde(default)]
+    pub status_token_file: Option<PathBuf>,
 }
 
 fn default_health_interval() -> u64 {

@@ -9,7 +9,6 @@ use writeback_core::{
     BuildContext, CloudSource, ConfigError, ConnectorConfig, ConnectorKind, HealthCheck, Submit,
 };
 
-use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, NotifierEntry};
@@ -147,11 +146,13 @@ impl Host {
             None => crate::notify::dispatcher_for(&config, notifiers, &targets)?,
         };
         let metrics = Arc::new(Metrics::default());
-        let audit = AuditLog::open(
-            config.audit.path.as_deref().map(|p| ctx.path(p)).as_deref(),
+        let audit = crate::audit::open_from_config(
+            &config.audit,
+            |p| ctx.path(p),
             metrics.audit_dropped.clone(),
+            metrics.audit_health.clone(),
         )
-        .map_err(|m| config.source.error("audit.path", m))?;
+        .map_err(|(key, m)| config.source.error(key, m))?;
         let pipeline = Pipeline::new(
             config.pipeline.clone(),
             targets,
@@ -252,11 +253,11 @@ impl Host {
             );
             running.spawn(async move { (name, source.run(submit, token).await) });
         }
-        let admin = self
-            .config
-            .admin
-            .clone()
-            .map(|admin| crate::admin::spawn(admin, self.pipeline.clone(), shutdown.clone()));
+        let admin = self.config.admin.clone().map(|admin| {
+            let sources = crate::status::StatusSources::from_config(&self.config);
+            let admin = crate::admin::resolve_paths(admin, &self.config);
+            crate::admin::spawn(admin, self.pipeline.clone(), sources, shutdown.clone())
+        });
         for line in self.describe() {
             tracing::info!("{line}");
         }

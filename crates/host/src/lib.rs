@@ -18,6 +18,7 @@
 
 mod admin;
 pub mod audit;
+pub mod audit_chain;
 pub mod config;
 mod host;
 pub mod metrics;
@@ -25,6 +26,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod registry;
 pub mod secrets;
+pub mod status;
 
 pub use config::Config;
 pub use host::{validate, DispatcherFactory, Host, HostOptions};

@@ -23,6 +23,8 @@ pub struct Metrics {
     /// Audit records left out of the file because its queue was full (the audit log
     /// holds a clone).
     pub audit_dropped: std::sync::Arc<AtomicU64>,
+    /// The audit writer's failures (full disk) and alarm, shared with `/health`.
+    pub audit_health: std::sync::Arc<crate::audit::AuditHealth>,
 }
 
 impl Metrics {
@@ -41,6 +43,36 @@ impl Metrics {
         self.latency_count.fetch_add(1, Ordering::Relaxed);
         self.latency_sum_micros
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Finished requests by outcome code, over every source and operation.
+    pub fn outcome_counts(&self) -> BTreeMap<&'static str, u64> {
+        let mut by_code = BTreeMap::new();
+        let outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        for ((_, _, code), n) in outcomes.iter() {
+            *by_code.entry(*code).or_default() += n;
+        }
+        by_code
+    }
+
+    /// (count, mean, p50 bound, p99 bound) in seconds; a bound is the histogram bucket
+    /// the quantile falls in (infinite past the last bucket), `None` before any request.
+    pub fn latency_summary(&self) -> (u64, Option<f64>, Option<f64>, Option<f64>) {
+        let count = self.latency_count.load(Ordering::Relaxed);
+        if count == 0 {
+            return (0, None, None, None);
+        }
+        let mean = self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6 / count as f64;
+        let quantile = |q: f64| {
+            let wanted = (q * count as f64).ceil() as u64;
+            BUCKETS
+                .iter()
+                .zip(&self.latency_buckets)
+                .find(|(_, n)| n.load(Ordering::Relaxed) >= wanted)
+                .map(|(bound, _)| *bound)
+                .unwrap_or(f64::INFINITY)
+        };
+        (count, Some(mean), Some(quantile(0.5)), Some(quantile(0.99)))
     }
 
     pub fn render(&self) -> String {
@@ -103,6 +135,11 @@ impl Metrics {
                 "Audit records not written to the audit file because its queue was full.",
                 &*self.audit_dropped,
             ),
+            (
+                "writeback_audit_write_errors_total",
+                "Audit batches that could not be written or synced (full disk, I/O error).",
+                &self.audit_health.write_errors,
+            ),
         ] {
             let kind = if name.ends_with("_total") {
                 "counter"
@@ -115,6 +152,13 @@ impl Metrics {
                 value.load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP writeback_audit_healthy 1 when the audit file is being written and its queue \
+             has not overflowed in the last 5 minutes, else 0.\n# TYPE writeback_audit_healthy \
+             gauge\nwriteback_audit_healthy {}",
+            u8::from(self.audit_health.alarm().is_none())
+        );
         out
     }
 }

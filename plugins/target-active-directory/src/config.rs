@@ -54,6 +54,14 @@ pub struct AdConfig {
     pub unlock_on_reset: bool,
     #[serde(default)]
     pub policy_hints: PolicyHints,
+    /// Read the account back after a reset or unlock and report what did not take
+    /// effect (must-change, lockout, disabled, expired); one extra search per write.
+    #[serde(default = "default_true")]
+    pub verify_writes: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_match() -> Vec<MatchRule> {

@@ -27,6 +27,7 @@ pub mod protected;
 pub mod rootdse;
 mod selftest;
 pub mod target;
+mod verify;
 
 use std::sync::Arc;
 

@@ -262,7 +262,10 @@ impl DirectoryTarget for ActiveDirectoryTarget {
         let (mods, rights) = self.plan(operation);
         let mut session = self.session().await?;
         match session.modify(&account.dn, mods, controls).await {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                drop(session);
+                self.verify_write(account, operation).await
+            }
             Err(failure) => {
                 let rights = narrow(&rights, &failure);
                 Err(errors::write_outcome(

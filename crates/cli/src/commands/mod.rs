@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod audit;
 pub mod breached;
 pub mod check_config;
 pub mod doctor;
