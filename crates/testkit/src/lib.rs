@@ -5,12 +5,15 @@
 //! * [`tls`] — a CA and a server certificate made with rcgen.
 //! * [`delay_proxy`] — a TCP proxy that holds a server's replies on demand (a slow
 //!   directory).
+//! * [`browser`] — a real headless Chromium driven over WebDriver (pages as a person
+//!   sees them, screenshots).
 //! * [`process`] — spawning server processes that die with the test binary.
 //!
 //! When a server cannot start, the error says what to install; tests then fail,
 //! never skip.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod components;
 pub mod delay_proxy;
 pub mod process;
