@@ -634,3 +634,86 @@ async fn the_page_works_without_javascript_and_in_german() {
     assert!(s.can_bind(&p.dn, marker).await);
     run.assert_no_leak(marker);
 }
+
+/// `POST /v1/policy-check` on the webhook source: the same signed body as a reset,
+/// answered rule by rule against the real slapd account; nothing is written; unsigned
+/// bodies are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_source_answers_a_signed_policy_check_without_writing() {
+    use writeback_signing::{sign_headers, Secret};
+    use writeback_tests::engine::WEBHOOK_SECRET;
+    let s = slapd::shared();
+    let p = person(s).await;
+    let engine = writeback_tests::Engine::start(|dir| {
+        format!(
+            "[pipeline]\ndeadline_ms = 8000\n\n{}{}",
+            openldap_target(s, dir, "ldap", BY_UID),
+            BASIC_POLICY
+        )
+    })
+    .await;
+    let ca = std::fs::read(&engine.ca_file).unwrap_or_else(|e| panic!("{e}"));
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap_or_else(|e| panic!("{e}")))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let secret = Secret::parse(WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}"));
+    let check = |id: &str, password: &str, signed: bool| {
+        let body = json!({
+            "id": id, "operation": "reset", "new_password": password,
+            "identity": {"username": p.uid},
+        })
+        .to_string();
+        let mut req = http
+            .post(format!("{}/v1/policy-check", engine.url))
+            .header("content-type", "application/json");
+        if signed {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let headers = sign_headers(&[&secret], &format!("msg_{id}"), now, body.as_bytes())
+                .unwrap_or_else(|e| panic!("{e}"));
+            req = req.headers(headers);
+        }
+        req.body(body).send()
+    };
+    let weak = check("pc-1", "short", true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(weak.status(), 200);
+    let answer: serde_json::Value = weak.json().await.unwrap_or_default();
+    assert_eq!(answer["acceptable"], false, "{answer}");
+    let failed: Vec<&str> = answer["failed"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["rule"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        failed.contains(&"length.min") && failed.contains(&"classes.min_categories"),
+        "{answer}"
+    );
+    assert_eq!(answer["targets"][0]["found"], true, "{answer}");
+
+    let marker = "Marker-Check-7!zQ";
+    let good = check("pc-2", marker, true)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(good.status(), 200);
+    let answer: serde_json::Value = good.json().await.unwrap_or_default();
+    assert_eq!(answer["acceptable"], true, "{answer}");
+    assert!(
+        answer["passed"].to_string().contains("length.min"),
+        "{answer}"
+    );
+    assert!(
+        s.can_bind(&p.dn, INITIAL).await,
+        "a policy check wrote the password"
+    );
+    assert!(!s.can_bind(&p.dn, marker).await);
+
+    let unsigned = check("pc-3", marker, false)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(unsigned.status(), 401);
+    assert_no_leak(&engine, None, marker).await;
+}
