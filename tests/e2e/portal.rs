@@ -717,3 +717,103 @@ async fn the_webhook_source_answers_a_signed_policy_check_without_writing() {
     assert_eq!(unsigned.status(), 401);
     assert_no_leak(&engine, None, marker).await;
 }
+
+/// `mode = "change"`: the person also types the current password, and the directory
+/// checks it; "Unlock my account" clears a lockout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_mode_checks_the_current_password_and_unlock_clears_a_lockout() {
+    let s = slapd::shared();
+    let p = person(s).await;
+    let run = PortalRun::start(s, &[&p.uid], "mode = \"change\"").await;
+    s.modify_as_admin(
+        &p.dn,
+        vec![ldap3::Mod::Replace(
+            "pwdAccountLockedTime".into(),
+            ["000001010000Z".to_string()].into(),
+        )],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("lock: {e}"));
+    assert!(!s.can_bind(&p.dn, INITIAL).await, "locked");
+    let browser = Browser::start(browser_options())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sign_in(&browser, &run, &p.uid).await;
+    browser
+        .click("#unlock")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .wait_for_text("#result", "Your account was unlocked.")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", run.log()));
+    assert!(s.can_bind(&p.dn, INITIAL).await, "still locked");
+
+    let marker = "Marker-Change-4!kW";
+    browser
+        .goto(&run.url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .fill("#current-password", "Not-The-Current-1")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .fill("#new-password", marker)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .fill("#confirm-password", marker)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .click("#submit")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .wait_for("#result")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        browser
+            .attribute("#result", "data-code")
+            .await
+            .unwrap_or_default()
+            .as_deref(),
+        Some("wrong_old_password"),
+        "{}",
+        browser.text("#result").await.unwrap_or_default()
+    );
+    assert!(
+        s.can_bind(&p.dn, INITIAL).await,
+        "written with a wrong current password"
+    );
+
+    browser
+        .goto(&run.url)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .fill("#current-password", INITIAL)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .fill("#new-password", marker)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .fill("#confirm-password", marker)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .click("#submit")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .wait_for_text("#result", "Done")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", run.log()));
+    assert!(s.can_bind(&p.dn, marker).await);
+    run.assert_no_leak(marker);
+    run.assert_no_leak("Not-The-Current-1");
+}
