@@ -452,7 +452,7 @@ async fn csrf_sessions_and_rate_limits_guard_the_page() {
     let run = PortalRun::start(
         s,
         &[&p.uid],
-        "limits = { submits_per_account = 3, checks_per_account = 1000 }",
+        "limits = { submits_per_account = 3, checks_per_account = 1000, sign_ins_per_address = 4 }",
     )
     .await;
     let browser = Browser::start(browser_options())
@@ -546,6 +546,19 @@ async fn csrf_sessions_and_rate_limits_guard_the_page() {
         statuses.push(r.status().as_u16());
     }
     assert_eq!(statuses, vec![422, 422, 422, 429, 429]);
+
+    // Sign-ins from one address: the browser's was the first of four.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let r = run
+            .http
+            .get(format!("{}/login", run.url))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, vec![303, 303, 303, 429]);
     run.assert_no_leak(marker);
 }
 

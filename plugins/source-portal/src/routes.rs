@@ -427,7 +427,8 @@ async fn callback(
     let lang = p.lang(&headers);
     let t = texts(lang);
     let limit = p.limits.sign_ins_per_address;
-    if !p.allow("signin", None, &peer, limit, limit) {
+    // Its own counter: one sign-in is a /login and a /callback; the limit counts sign-ins.
+    if !p.allow("callback", None, &peer, limit, limit) {
         return html(
             StatusCode::TOO_MANY_REQUESTS,
             p.frame(lang).message(t.too_many),
