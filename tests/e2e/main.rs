@@ -11,6 +11,7 @@ mod notifications;
 mod openldap_target;
 mod pipeline_semantics;
 mod policies;
+mod portal;
 mod scim;
 mod status_page;
 mod support;

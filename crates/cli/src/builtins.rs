@@ -10,6 +10,7 @@ pub fn builtin_registry() -> Registry {
     // cloud sources
     r.register_source(Arc::new(writeback_source_webhook::WebhookSourceFactory));
     r.register_source(Arc::new(writeback_source_scim::ScimFactory));
+    r.register_source(Arc::new(writeback_source_portal::PortalSourceFactory));
 
     // directory targets
     r.register_target(Arc::new(writeback_target_openldap::OpenLdapFactory));

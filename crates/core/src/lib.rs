@@ -34,5 +34,5 @@ pub use request::{Operation, OperationKind, Request, RequestId};
 pub use secret::Password;
 pub use traits::{
     BoxError, CloudSource, ConnectorFactory, DirectoryTarget, HealthCheck, Notifier, NotifyError,
-    Policy, PolicyContext, Shutdown, Submit,
+    Policy, PolicyContext, Preflight, Shutdown, Submit, TargetLookup,
 };

@@ -29,6 +29,44 @@ pub trait Submit: Send + Sync {
     fn target(&self, _name: &str) -> Option<Arc<dyn DirectoryTarget>> {
         None
     }
+
+    /// Judges a candidate password for one person without writing anything (the
+    /// pre-flight of a password page, `POST /v1/policy-check`): finds the person's
+    /// accounts and runs every policy, as a submit would before its write. `Err` when
+    /// the check itself cannot run (no pre-flight here, a policy's data unreadable).
+    async fn preflight(
+        &self,
+        _identity: &CloudIdentity,
+        _operation: crate::request::OperationKind,
+        _password: &Password,
+    ) -> Result<Preflight, Outcome> {
+        Err(Outcome::new(
+            crate::outcome::OutcomeCode::AdminActionRequired,
+            "Checking a password in advance is not available here; the rules are checked \
+             when the password is set.",
+        )
+        .with_admin_detail("this pipeline does not implement Submit::preflight"))
+    }
+}
+
+/// What a pre-flight found: each target's lookup and each rule's verdict.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Preflight {
+    /// Every configured target, in config order, with whether the person's account
+    /// was found there (and why not).
+    pub targets: Vec<TargetLookup>,
+    /// The rules the password passes (ids, from `Policy::rule_ids`).
+    pub passed: Vec<String>,
+    /// The rules it breaks, with what to do (message overrides applied).
+    pub failed: Vec<RuleViolation>,
+}
+
+/// One target's answer to "which account is this person?" in a pre-flight.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TargetLookup {
+    pub target: String,
+    /// `None`: found. Otherwise why not (not found, ambiguous, unreachable).
+    pub problem: Option<Outcome>,
 }
 
 /// Receives or fetches requests from the cloud side and hands each outcome back.

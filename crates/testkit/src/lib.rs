@@ -9,6 +9,8 @@
 //!   directory).
 //! * [`browser`] — a real headless Chromium driven over WebDriver (pages as a person
 //!   sees them, screenshots).
+//! * [`oidc`] — a real OpenID Connect provider (npm oidc-provider on Node) with a
+//!   login form, clients and users from the test.
 //! * [`process`] — spawning server processes that die with the test binary.
 //!
 //! When a server cannot start, the error says what to install; tests then fail,
@@ -26,4 +28,5 @@ pub mod tls;
 
 pub use slapd::Slapd;
 pub mod http_receiver;
+pub mod oidc;
 pub mod smtp;

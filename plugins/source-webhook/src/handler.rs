@@ -20,6 +20,9 @@ use crate::wire::{parse_request, Reply};
 
 /// The path requests are POSTed to.
 pub const REQUESTS_PATH: &str = "/v1/requests";
+/// The pre-flight path: the same signed body as a request, answered with each rule's
+/// verdict; nothing is written.
+pub const POLICY_CHECK_PATH: &str = "/v1/policy-check";
 /// The unauthenticated liveness path.
 pub const HEALTH_PATH: &str = "/healthz";
 
@@ -49,14 +52,15 @@ impl Handler {
     {
         let response = match (request.method(), request.uri().path()) {
             (&Method::POST, REQUESTS_PATH) => self.password_request(request, peer).await,
+            (&Method::POST, POLICY_CHECK_PATH) => self.policy_check(request, peer).await,
             (&Method::GET, HEALTH_PATH) => json(
                 StatusCode::OK,
                 &serde_json::json!({ "status": "up", "source": self.source }),
             ),
-            (_, REQUESTS_PATH) | (_, HEALTH_PATH) => {
+            (_, REQUESTS_PATH) | (_, HEALTH_PATH) | (_, POLICY_CHECK_PATH) => {
                 let mut r = refusal(
                     StatusCode::METHOD_NOT_ALLOWED,
-                    "Use POST for /v1/requests and GET for /healthz.",
+                    "Use POST for /v1/requests and /v1/policy-check, GET for /healthz.",
                 );
                 let allow = if request.uri().path() == HEALTH_PATH {
                     "GET"
@@ -75,21 +79,26 @@ impl Handler {
         Ok(response)
     }
 
-    async fn password_request<B>(&self, request: Request<B>, peer: SocketAddr) -> Reply200
+    /// Reads, authenticates and parses a signed request: the request and its
+    /// `webhook-id`, or the reply that refuses it.
+    async fn authenticated<B>(
+        &self,
+        request: Request<B>,
+        peer: SocketAddr,
+    ) -> Result<(writeback_core::Request, String), Reply200>
     where
         B: hyper::body::Body<Data = Bytes> + Unpin,
     {
-        let started = Instant::now();
         let (parts, body) = request.into_parts();
         let webhook_id = header_text(&parts.headers, WEBHOOK_ID);
         let body = match self.read_body(&parts.headers, body).await {
             Ok(body) => body,
             Err((status, message)) => {
                 warn!(source = %self.source, %peer, webhook_id, status = status.as_u16(), "webhook request refused: {message}");
-                return reply(
+                return Err(reply(
                     status,
                     &Reply::refusal(None, OutcomeCode::InvalidRequest, message),
-                );
+                ));
             }
         };
 
@@ -103,41 +112,50 @@ impl Handler {
             Ok(v) => v,
             Err(why) => {
                 warn!(source = %self.source, %peer, webhook_id, "webhook signature refused: {why}");
-                return reply(
+                return Err(reply(
                     StatusCode::UNAUTHORIZED,
                     &Reply::refusal(
                         None,
                         OutcomeCode::Unauthorized,
                         format!("Not authenticated: {why}."),
                     ),
-                );
+                ));
             }
         };
 
         if self.replay.check(&verified.id, &body, Instant::now()) == Seen::DifferentBody {
             warn!(source = %self.source, %peer, webhook_id = %verified.id, "replayed webhook-id with a different body refused");
-            return reply(
+            return Err(reply(
                 StatusCode::CONFLICT,
                 &Reply::refusal(
                     None,
                     OutcomeCode::Unauthorized,
                     "This webhook-id was already used for a different body: send each new request with a new webhook-id.",
                 ),
-            );
+            ));
         }
 
-        let request = match parse_request(&body, &self.source) {
-            Ok(r) => r,
+        match parse_request(&body, &self.source) {
+            Ok(r) => Ok((r, verified.id.to_string())),
             Err(invalid) => {
                 warn!(source = %self.source, %peer, webhook_id = %verified.id, request_id = invalid.id, "invalid request: {}", invalid.message);
-                return reply(
+                Err(reply(
                     StatusCode::BAD_REQUEST,
                     &Reply::refusal(invalid.id, OutcomeCode::InvalidRequest, invalid.message),
-                );
+                ))
             }
-        };
-        drop(body);
+        }
+    }
 
+    async fn password_request<B>(&self, request: Request<B>, peer: SocketAddr) -> Reply200
+    where
+        B: hyper::body::Body<Data = Bytes> + Unpin,
+    {
+        let started = Instant::now();
+        let (request, webhook_id) = match self.authenticated(request, peer).await {
+            Ok(x) => x,
+            Err(refused) => return refused,
+        };
         let request_id = request.id.to_string();
         let operation = request.operation.kind();
         let outcome = self.pipeline.submit(request).await;
@@ -149,7 +167,7 @@ impl Handler {
         debug!(
             source = %self.source,
             %peer,
-            webhook_id = %verified.id,
+            webhook_id = %webhook_id,
             request_id,
             %operation,
             outcome = %code,
@@ -158,6 +176,60 @@ impl Handler {
             "webhook request answered"
         );
         reply(status, &answer)
+    }
+
+    /// `POST /v1/policy-check`: the same signed body as a reset or change, answered
+    /// with every rule's verdict and each target's lookup. Nothing is written.
+    async fn policy_check<B>(&self, request: Request<B>, peer: SocketAddr) -> Reply200
+    where
+        B: hyper::body::Body<Data = Bytes> + Unpin,
+    {
+        let (request, webhook_id) = match self.authenticated(request, peer).await {
+            Ok(x) => x,
+            Err(refused) => return refused,
+        };
+        let request_id = request.id.to_string();
+        let Some(password) = request.operation.new_password() else {
+            return reply(
+                StatusCode::BAD_REQUEST,
+                &Reply::refusal(
+                    Some(request_id),
+                    OutcomeCode::InvalidRequest,
+                    "An unlock has no password to check: send a reset or a change.",
+                ),
+            );
+        };
+        let checked = self
+            .pipeline
+            .preflight(&request.identity, request.operation.kind(), password)
+            .await;
+        match checked {
+            Ok(report) => {
+                let acceptable = report.failed.is_empty();
+                info!(source = %self.source, %peer, %webhook_id, request_id, acceptable, "policy check answered");
+                json(
+                    StatusCode::OK,
+                    &serde_json::json!({
+                        "id": request_id,
+                        "acceptable": acceptable,
+                        "passed": report.passed,
+                        "failed": report.failed,
+                        "targets": report.targets.iter().map(|t| serde_json::json!({
+                            "target": t.target,
+                            "found": t.problem.is_none(),
+                            "outcome": t.problem.as_ref().map(|o| o.code),
+                            "message": t.problem.as_ref().map(|o| o.message.clone()),
+                        })).collect::<Vec<_>>(),
+                    }),
+                )
+            }
+            Err(outcome) => {
+                let status = StatusCode::from_u16(outcome.code.http_status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                warn!(source = %self.source, %peer, %webhook_id, request_id, outcome = %outcome.code, "policy check could not run");
+                reply(status, &Reply::from_outcome(Some(request_id), outcome))
+            }
+        }
     }
 
     /// Reads the whole body into one zeroized buffer, refusing it past the limit.

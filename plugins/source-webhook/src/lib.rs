@@ -31,7 +31,7 @@ mod source;
 mod wire;
 
 pub use config::PLAIN_HTTP_BEHIND_PROXY;
-pub use handler::{HEALTH_PATH, REQUESTS_PATH};
+pub use handler::{HEALTH_PATH, POLICY_CHECK_PATH, REQUESTS_PATH};
 pub use source::{WebhookSource, WebhookSourceFactory};
 pub use wire::Reply;
 

@@ -10,6 +10,7 @@
 mod dedupe;
 mod fingerprint;
 mod ordering;
+mod preflight;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -312,6 +313,15 @@ impl Submit for Pipeline {
                 "the pipeline's bookkeeping task stopped; see the writeback log",
             ),
         }
+    }
+
+    async fn preflight(
+        &self,
+        identity: &CloudIdentity,
+        operation: OperationKind,
+        password: &writeback_core::Password,
+    ) -> Result<writeback_core::Preflight, Outcome> {
+        self.shared.preflight(identity, operation, password).await
     }
 
     fn target(&self, name: &str) -> Option<Arc<dyn DirectoryTarget>> {
