@@ -13,6 +13,7 @@
 pub mod config;
 pub mod deadline;
 pub mod event;
+pub mod factory;
 pub mod identity;
 pub mod outcome;
 pub mod redact;
@@ -25,6 +26,7 @@ pub use config::{
     BuildContext, ConfigError, ConnectorConfig, ConnectorKind, SecretRef, SecretResolver,
 };
 pub use event::Event;
+pub use factory::TypedFactory;
 pub use identity::{Account, CloudIdentity, Initiator, InitiatorKind};
 pub use outcome::{Outcome, OutcomeCode, RuleViolation};
 pub use reminder::ExpiryReminder;

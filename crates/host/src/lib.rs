@@ -19,6 +19,7 @@
 mod admin;
 pub mod audit;
 pub mod config;
+pub mod expiry;
 mod host;
 pub mod metrics;
 pub mod notify;
@@ -27,7 +28,9 @@ pub mod registry;
 pub mod secrets;
 
 pub use config::Config;
-pub use host::{validate, DispatcherFactory, Host, HostOptions};
+pub use host::{
+    build_connectors, validate, validate_all, Connectors, DispatcherFactory, Host, HostOptions,
+};
 pub use notify::{Dispatcher, NotifierEntry};
 pub use pipeline::Pipeline;
 pub use registry::{FactoryInfo, PluginLoader, PluginSpec, Registry};
