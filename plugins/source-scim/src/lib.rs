@@ -29,7 +29,7 @@ mod server;
 pub mod update;
 mod users;
 
-pub use factory::ScimFactory;
+pub use factory::{ScimFactory, ScimSourceFactory};
 pub use server::ScimSource;
 
 #[cfg(test)]
