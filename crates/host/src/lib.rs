@@ -14,7 +14,6 @@
 //! * [`Config`]: the TOML file, checked at load.
 //! * [`Host`]: builds every connector, runs the sources, drains on shutdown.
 //! * [`Pipeline`]: dedupe, per-user order, deadline, policies, targets, audit.
-#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
 pub mod audit;

@@ -4,11 +4,6 @@
 //! `length.min`, `length.max`, `classes.upper`, `classes.lower`, `classes.digit`,
 //! `classes.symbol`, `classes.min_categories`, `name.contains_account_name`,
 //! `name.contains_display_name`.
-#![forbid(unsafe_code)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 mod config;
 mod rules;

@@ -10,11 +10,6 @@
 //! possible.
 //!
 //! Rule id: `breached.found`.
-#![forbid(unsafe_code)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,8 +4,6 @@
 //! one match, and writes passwords so that slapd's password policy judges them: resets
 //! as a service account with `write` (not `manage`) access, changes as the user. See
 //! docs/openldap.md for the config keys and the ACL.
-#![deny(clippy::unwrap_used, clippy::expect_used)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod apply;
 pub mod config;
