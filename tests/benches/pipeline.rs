@@ -8,6 +8,8 @@
 //!     without the lookup writeback does first) at the same concurrency.
 //!
 //! Run: `cargo bench -p writeback-tests --bench pipeline` (release). Prints a table.
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bench_support;
 

@@ -8,6 +8,8 @@
 //!
 //! Run: `cargo bench -p writeback-tests --bench scim` (release; `-- --quick` for a short
 //! run). Prints a table.
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[allow(dead_code)]
 mod bench_support;

@@ -61,6 +61,52 @@ async fn check_config_errors_name_file_line_and_key() {
     );
 }
 
+/// Issue 14, item 3: a new user's 12-line config with four mistakes used to take four
+/// runs of check-config, one error each (and the misspelt source type only showed once
+/// the target's errors were fixed). One run reports all four, each with file:line:key,
+/// and the inline password is not echoed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_reports_every_error_of_the_file_in_one_run() {
+    let s = slapd::shared();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("first.toml");
+    let text = format!(
+        "[pipeline]\n\
+         deadline_ms = \"10s\"\n\
+         \n\
+         [[sources]]\n\
+         type = \"webhok\"\n\
+         \n\
+         [[targets]]\n\
+         type = \"openldap\"\n\
+         url = \"{}\"\n\
+         bind_dn = \"cn=pwmgr,dc=example,dc=org\"\n\
+         bind_password = \"Inline-Marker-4711\"\n\
+         filter = \"(uid={{username}})\"\n",
+        s.ldaps_url()
+    );
+    assert_eq!(text.lines().count(), 12, "{text}");
+    std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let (code, out) = check_config(&path, false);
+    assert_eq!(code, 2, "{out}");
+    let file = path.display();
+    for (line, key, what) in [
+        (2, "pipeline.deadline_ms", "invalid type"),
+        (5, "sources[0].type", "unknown source type `webhok`"),
+        (7, "targets[0].base_dn", "missing field `base_dn`"),
+        (11, "targets[0].bind_password", "env"),
+    ] {
+        let located = format!("{file}:{line}: `{key}`");
+        let found = out
+            .lines()
+            .any(|l| l.contains(&located) && l.contains(what));
+        assert!(found, "expected {located} … {what} in:\n{out}");
+    }
+    let errors = out.lines().filter(|l| l.starts_with("error: ")).count();
+    assert_eq!(errors, 4, "{out}");
+    assert!(!out.contains("Inline-Marker-4711"), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_config_connect_tests_every_directory() {
     let s = slapd::shared();

@@ -9,6 +9,8 @@
 //! ```
 //! Generated inputs are kept in `BREACHED_BENCH_DIR` (default
 //! /tmp/writeback-breached-bench) so a second run does not regenerate them.
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

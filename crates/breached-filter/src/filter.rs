@@ -1,4 +1,6 @@
 //! Opening a filter file (memory-mapped) and asking whether a password is in it.
+// Memory-mapping the filter file is unsafe: the file must not change while mapped.
+#![allow(unsafe_code)]
 
 use std::fs::File;
 use std::path::Path;

@@ -9,11 +9,6 @@
 //!   filter ([`fuse`]).
 //!
 //! The file layout is in [`format`].
-#![deny(unsafe_code)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 pub mod build;
 pub mod filter;

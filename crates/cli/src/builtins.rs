@@ -9,7 +9,7 @@ pub fn builtin_registry() -> Registry {
     let mut r = Registry::new();
     // cloud sources
     r.register_source(Arc::new(writeback_source_webhook::WebhookSourceFactory));
-    r.register_source(Arc::new(writeback_source_scim::ScimFactory));
+    r.register_source(Arc::new(writeback_source_scim::ScimSourceFactory));
     r.register_source(Arc::new(writeback_source_portal::PortalSourceFactory));
 
     // directory targets

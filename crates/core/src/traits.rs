@@ -246,6 +246,13 @@ pub trait ConnectorFactory<C: ?Sized>: Send + Sync {
     /// Checks the table without I/O: types, required keys, values that cannot work.
     fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError>;
 
+    /// Every problem [`ConnectorFactory::validate`] can find, not only the first, so
+    /// that `check-config` reports a whole file in one run. Factories written before
+    /// this existed report their first error; a [`crate::TypedFactory`] reports all.
+    fn validate_all(&self, config: &ConnectorConfig) -> Vec<ConfigError> {
+        self.validate(config).err().into_iter().collect()
+    }
+
     /// Builds the running connector (may resolve secrets, read files, connect).
     async fn build(
         &self,

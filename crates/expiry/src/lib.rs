@@ -6,7 +6,6 @@
 //! person per threshold into the outbox. The outbox's reminder ledger, written in the
 //! same transaction, is what stops a second scan from reminding again; a new password
 //! (a new expiry time) starts a new cycle.
-#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod config;
 mod scan;

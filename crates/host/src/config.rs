@@ -1,5 +1,6 @@
-//! The TOML file: `[pipeline]`, `[audit]`, `[admin]`, and the arrays of connector
-//! tables. Everything is checked at load, with errors that name file, line and key.
+//! The TOML file: `[pipeline]`, `[audit]`, `[admin]`, `[outbox]`, `[expiry]`, and the
+//! arrays of connector tables. Everything is checked at load, with errors that name
+//! file, line and key; [`Config::parse_all`] finds every error of a file in one run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -10,6 +11,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use writeback_core::config::{parse_section, ConfigSource};
 use writeback_core::{ConfigError, ConnectorConfig, ConnectorKind, OutcomeCode};
+use writeback_expiry::ExpiryConfig;
+use writeback_outbox::OutboxConfig;
 
 use crate::registry::PluginSpec;
 
@@ -134,13 +137,31 @@ pub struct Config {
     pub targets: Vec<ConnectorConfig>,
     pub policies: Vec<(ConnectorConfig, PolicySettings)>,
     pub notifiers: Vec<(ConnectorConfig, NotifierSettings)>,
-    /// Sections not known to the host (e.g. `[outbox]`), for the parts that read them.
+    /// `[outbox]`, checked, its `path` made absolute against the file's directory.
+    pub outbox: Option<OutboxConfig>,
+    /// `[expiry]`, checked (it needs an `[outbox]`; the names it uses exist).
+    pub expiry: Option<ExpiryConfig>,
+    /// Sections not known to the host, for the parts that read them.
     pub extra: BTreeMap<String, toml::Value>,
     pub source: Arc<ConfigSource>,
 }
 
 /// Top-level tables the host hands on untouched to other parts of writeback.
-const EXTRA_SECTIONS: &[&str] = &["outbox", "expiry"];
+const EXTRA_SECTIONS: &[&str] = &[];
+
+/// The sections the host reads itself, for "unknown section" errors.
+const SECTIONS: &[&str] = &[
+    "pipeline",
+    "audit",
+    "admin",
+    "outbox",
+    "expiry",
+    "plugins",
+    "sources",
+    "targets",
+    "policies",
+    "notifiers",
+];
 
 impl Config {
     /// Reads and checks a config file.
@@ -154,18 +175,54 @@ impl Config {
         Config::parse(&text, path)
     }
 
+    /// Reads a config file and reports every error in it ([`Config::parse_all`]).
+    pub fn load_all(path: &Path) -> (Option<Config>, Vec<ConfigError>) {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse_all(&text, path),
+            Err(e) => (
+                None,
+                vec![ConfigError {
+                    file: Some(path.to_path_buf()),
+                    line: None,
+                    key: None,
+                    message: format!("cannot read the config file: {e}"),
+                }],
+            ),
+        }
+    }
+
     /// Checks config text; `path` names it in errors and anchors relative paths.
+    /// Returns the first error; [`Config::parse_all`] returns every one.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let (config, errors) = Config::parse_all(text, path);
+        match (config, errors.into_iter().next()) {
+            (Some(config), None) => Ok(config),
+            (_, Some(error)) => Err(error),
+            (None, None) => Err(ConfigError::new("the config could not be read")),
+        }
+    }
+
+    /// Checks config text and reports every error in it, not only the first: a section
+    /// or connector table with an error is reported and left out (or left at its
+    /// defaults), and the rest is still checked. The config is `None` only when the
+    /// text is not TOML; with errors it is incomplete, good only for checking more.
+    pub fn parse_all(text: &str, path: &Path) -> (Option<Config>, Vec<ConfigError>) {
         let source = Arc::new(ConfigSource {
             path: path.to_path_buf(),
             text: text.to_string(),
         });
-        let doc: toml::Table = toml::from_str(text).map_err(|e| ConfigError {
-            file: Some(path.to_path_buf()),
-            line: e.span().map(|s| line_at(text, s.start)),
-            key: None,
-            message: format!("not valid TOML: {}", e.message()),
-        })?;
+        let doc: toml::Table = match toml::from_str(text) {
+            Ok(doc) => doc,
+            Err(e) => {
+                let error = ConfigError {
+                    file: Some(path.to_path_buf()),
+                    line: e.span().map(|s| line_at(text, s.start)),
+                    key: None,
+                    message: format!("not valid TOML: {}", e.message()),
+                };
+                return (None, vec![error]);
+            }
+        };
         let mut config = Config {
             path: path.to_path_buf(),
             pipeline: PipelineConfig::default(),
@@ -176,47 +233,82 @@ impl Config {
             targets: Vec::new(),
             policies: Vec::new(),
             notifiers: Vec::new(),
+            outbox: None,
+            expiry: None,
             extra: BTreeMap::new(),
             source: source.clone(),
         };
+        let mut errors = Vec::new();
         let base_dir = config.base_dir();
+        // The other sections first: `[expiry]` checks the names of targets and notifiers.
+        let mut expiry = None;
+        let outbox_written = doc.contains_key("outbox");
         for (key, value) in doc {
             match key.as_str() {
-                "pipeline" => config.pipeline = parse_section(&source, "pipeline", value)?,
-                "audit" => config.audit = parse_section(&source, "audit", value)?,
-                "admin" => config.admin = Some(parse_section(&source, "admin", value)?),
-                "plugins" => config.plugins = plugin_specs(&source, value, &base_dir)?,
-                "sources" => config.sources = connectors(&source, ConnectorKind::Source, value)?,
-                "targets" => config.targets = connectors(&source, ConnectorKind::Target, value)?,
+                "pipeline" => match parse_section(&source, "pipeline", value) {
+                    Ok(p) => config.pipeline = p,
+                    Err(e) => errors.push(e),
+                },
+                "audit" => match parse_section(&source, "audit", value) {
+                    Ok(a) => config.audit = a,
+                    Err(e) => errors.push(e),
+                },
+                "admin" => match parse_section(&source, "admin", value) {
+                    Ok(a) => config.admin = Some(a),
+                    Err(e) => errors.push(e),
+                },
+                "outbox" => match outbox_section(&source, value, &base_dir) {
+                    Ok(o) => config.outbox = Some(o),
+                    Err(e) => errors.push(e),
+                },
+                "expiry" => expiry = Some(value),
+                "plugins" => match plugin_specs(&source, value, &base_dir) {
+                    Ok(p) => config.plugins = p,
+                    Err(e) => errors.push(e),
+                },
+                "sources" => {
+                    config.sources = connectors(&source, ConnectorKind::Source, value, &mut errors)
+                }
+                "targets" => {
+                    config.targets = connectors(&source, ConnectorKind::Target, value, &mut errors)
+                }
                 "policies" => {
-                    for mut c in connectors(&source, ConnectorKind::Policy, value)? {
-                        let settings = policy_settings(&mut c)?;
-                        config.policies.push((c, settings));
+                    for mut c in connectors(&source, ConnectorKind::Policy, value, &mut errors) {
+                        match policy_settings(&mut c) {
+                            Ok(settings) => config.policies.push((c, settings)),
+                            Err(e) => errors.push(e),
+                        }
                     }
                 }
                 "notifiers" => {
-                    for mut c in connectors(&source, ConnectorKind::Notifier, value)? {
-                        let settings = notifier_settings(&mut c)?;
-                        config.notifiers.push((c, settings));
+                    for mut c in connectors(&source, ConnectorKind::Notifier, value, &mut errors) {
+                        match notifier_settings(&mut c) {
+                            Ok(settings) => config.notifiers.push((c, settings)),
+                            Err(e) => errors.push(e),
+                        }
                     }
                 }
                 other if EXTRA_SECTIONS.contains(&other) => {
                     config.extra.insert(key, value);
                 }
                 other => {
-                    return Err(source.error(
+                    let mut known = SECTIONS.to_vec();
+                    known.extend(EXTRA_SECTIONS);
+                    errors.push(source.error(
                         other,
-                        format!(
-                            "unknown section; expected one of pipeline, audit, admin, plugins, \
-                             sources, targets, policies, notifiers, {}",
-                            EXTRA_SECTIONS.join(", ")
-                        ),
+                        format!("unknown section; expected one of {}", known.join(", ")),
                     ))
                 }
             }
         }
-        config.check()?;
-        Ok(config)
+        if let Some(value) = expiry {
+            match config.expiry_section(value, outbox_written) {
+                Ok(e) => config.expiry = Some(e),
+                Err(e) => errors.push(e),
+            }
+        }
+        errors.extend(config.check());
+        (Some(config), errors)
     }
 
     /// The directory relative paths in the file are relative to.
@@ -228,20 +320,65 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("."))
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
+    fn check(&self) -> Vec<ConfigError> {
         let p = &self.pipeline;
+        let mut errors = Vec::new();
         if p.deadline_ms == 0 || p.deadline_ms > 600_000 {
-            return Err(self.source.error(
+            errors.push(self.source.error(
                 "pipeline.deadline_ms",
                 "must be between 1 and 600000 (10 minutes)",
             ));
         }
         if p.max_in_flight == 0 {
-            return Err(self
-                .source
-                .error("pipeline.max_in_flight", "must be at least 1"));
+            errors.push(
+                self.source
+                    .error("pipeline.max_in_flight", "must be at least 1"),
+            );
         }
-        Ok(())
+        errors
+    }
+
+    /// `[expiry]`: needs an `[outbox]` (it keeps who was reminded), and the targets and
+    /// notifiers it names must be configured.
+    fn expiry_section(
+        &self,
+        value: toml::Value,
+        outbox_written: bool,
+    ) -> Result<ExpiryConfig, ConfigError> {
+        let c: ExpiryConfig = parse_section(&self.source, "expiry", value)?;
+        c.check()
+            .map_err(|(key, m)| self.source.error(&format!("expiry.{key}"), m))?;
+        if !outbox_written {
+            return Err(self.source.error(
+                "expiry",
+                "expiry reminders need an [outbox] (it keeps who was reminded): add one with a `path`",
+            ));
+        }
+        let unknown = |names: &Option<Vec<String>>, known: Vec<&str>, key: &str| {
+            for name in names.iter().flatten() {
+                if !known.contains(&name.as_str()) {
+                    return Err(self.source.error(
+                        &format!("expiry.{key}"),
+                        format!("no {key} named `{name}`; configured: {}", known.join(", ")),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        unknown(
+            &c.targets,
+            self.targets.iter().map(|t| t.name.as_str()).collect(),
+            "targets",
+        )?;
+        unknown(
+            &c.notifiers,
+            self.notifiers
+                .iter()
+                .map(|(n, _)| n.name.as_str())
+                .collect(),
+            "notifiers",
+        )?;
+        Ok(c)
     }
 
     /// Every connector, in build order (targets, policies, notifiers, sources).
@@ -284,53 +421,90 @@ fn array_of_tables(
         .collect()
 }
 
+/// The tables of one connector kind; a table with an error is reported and left out.
 fn connectors(
     source: &Arc<ConfigSource>,
     kind: ConnectorKind,
     value: toml::Value,
-) -> Result<Vec<ConnectorConfig>, ConfigError> {
+    errors: &mut Vec<ConfigError>,
+) -> Vec<ConnectorConfig> {
+    let tables = match array_of_tables(source, kind.table_name(), value) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(e);
+            return Vec::new();
+        }
+    };
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    for (key_path, mut table) in array_of_tables(source, kind.table_name(), value)? {
-        let type_name = match table.remove("type") {
-            Some(toml::Value::String(s)) if !s.is_empty() => s,
-            Some(_) => return Err(source.error(&format!("{key_path}.type"), "must be a string")),
-            None => {
-                return Err(source.error(
-                    &key_path,
-                    format!("missing `type`: every {} names its type", kind.singular()),
-                ))
-            }
-        };
-        let name = match table.remove("name") {
-            Some(toml::Value::String(s)) if valid_name(&s) => s,
-            Some(_) => {
-                return Err(source.error(
-                    &format!("{key_path}.name"),
-                    "must be 1-64 characters of letters, digits, '-', '_' or '.'",
-                ))
-            }
-            None => type_name.clone(),
-        };
-        if !seen.insert(name.clone()) {
+    for (key_path, table) in tables {
+        match connector(source, kind, key_path, table, &mut seen) {
+            Ok(c) => out.push(c),
+            Err(e) => errors.push(e),
+        }
+    }
+    out
+}
+
+fn connector(
+    source: &Arc<ConfigSource>,
+    kind: ConnectorKind,
+    key_path: String,
+    mut table: toml::Table,
+    seen: &mut BTreeSet<String>,
+) -> Result<ConnectorConfig, ConfigError> {
+    let type_name = match table.remove("type") {
+        Some(toml::Value::String(s)) if !s.is_empty() => s,
+        Some(_) => return Err(source.error(&format!("{key_path}.type"), "must be a string")),
+        None => {
             return Err(source.error(
                 &key_path,
-                format!(
-                    "a second {} named `{name}`: give each one a distinct `name`",
-                    kind.singular()
-                ),
-            ));
+                format!("missing `type`: every {} names its type", kind.singular()),
+            ))
         }
-        out.push(ConnectorConfig {
-            kind,
-            type_name,
-            name,
-            table,
-            key_path,
-            source: Some(source.clone()),
-        });
+    };
+    let name = match table.remove("name") {
+        Some(toml::Value::String(s)) if valid_name(&s) => s,
+        Some(_) => {
+            return Err(source.error(
+                &format!("{key_path}.name"),
+                "must be 1-64 characters of letters, digits, '-', '_' or '.'",
+            ))
+        }
+        None => type_name.clone(),
+    };
+    if !seen.insert(name.clone()) {
+        return Err(source.error(
+            &key_path,
+            format!(
+                "a second {} named `{name}`: give each one a distinct `name`",
+                kind.singular()
+            ),
+        ));
     }
-    Ok(out)
+    Ok(ConnectorConfig {
+        kind,
+        type_name,
+        name,
+        table,
+        key_path,
+        source: Some(source.clone()),
+    })
+}
+
+/// `[outbox]`, checked, with `path` made absolute against the config file's directory.
+fn outbox_section(
+    source: &ConfigSource,
+    value: toml::Value,
+    base_dir: &Path,
+) -> Result<OutboxConfig, ConfigError> {
+    let mut c: OutboxConfig = parse_section(source, "outbox", value)?;
+    c.check()
+        .map_err(|(key, m)| source.error(&format!("outbox.{key}"), m))?;
+    if c.path.is_relative() {
+        c.path = base_dir.join(&c.path);
+    }
+    Ok(c)
 }
 
 fn valid_name(s: &str) -> bool {
@@ -485,5 +659,74 @@ mod tests {
         let bad = format!("{MINIMAL}[[notifiers]]\ntype = \"webhook\"\non = [\"won\"]\n");
         let e = parse(&bad).err().unwrap_or_default();
         assert!(e.contains("`notifiers[0].on`"), "{e}");
+    }
+
+    const TARGET: &str = "[[targets]]\ntype = \"openldap\"\n\n";
+
+    fn parse_in_wb(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("/etc/wb/wb.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn outbox_section_is_read_with_paths_relative_to_the_file() {
+        let c = parse_in_wb(&format!(
+            "[outbox]\npath = \"state/outbox.db\"\nmax_attempts = 3\n\n{TARGET}"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let o = c.outbox.unwrap_or_else(|| panic!("no outbox"));
+        assert_eq!(o.path, Path::new("/etc/wb/state/outbox.db"));
+        assert_eq!(o.max_attempts, 3);
+        let none = parse_in_wb(TARGET).unwrap_or_else(|e| panic!("{e}"));
+        assert!(none.outbox.is_none() && none.expiry.is_none());
+    }
+
+    #[test]
+    fn outbox_and_expiry_errors_name_line_and_key() {
+        let e = parse_in_wb(&format!(
+            "{TARGET}[outbox]\npath = \"o.db\"\nmax_attempts = 0\n"
+        ))
+        .err()
+        .unwrap_or_default();
+        assert!(
+            e.starts_with("/etc/wb/wb.toml:6: `outbox.max_attempts`"),
+            "{e}"
+        );
+
+        let e = parse_in_wb(&format!("{TARGET}[expiry]\nthresholds_days = [7]\n"))
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("need an [outbox]"), "{e}");
+
+        let e = parse_in_wb(&format!(
+            "{TARGET}[outbox]\npath = \"o.db\"\n[expiry]\ntargets = [\"nope\"]\n"
+        ))
+        .err()
+        .unwrap_or_default();
+        assert!(
+            e.contains("`expiry.targets`") && e.contains("no targets named `nope`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn parse_all_reports_every_section_error_in_one_run() {
+        let text = "oops = 1\n[pipeline]\ndeadline_ms = \"soon\"\n\n[[sources]]\nname = \"x\"\n\n\
+                    [[targets]]\ntype = \"t\"\n[[targets]]\ntype = \"t\"\n";
+        let (config, errors) = Config::parse_all(text, Path::new("/etc/wb.toml"));
+        let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 4, "{errors:#?}");
+        for expected in [
+            "/etc/wb.toml:3: `pipeline.deadline_ms`",
+            "/etc/wb.toml:5: `sources[0]`: missing `type`",
+            "a second target named `t`",
+            "`oops`: unknown section",
+        ] {
+            assert!(
+                errors.iter().any(|e| e.contains(expected)),
+                "{expected}: {errors:#?}"
+            );
+        }
+        // What could be read is there, for the connectors' own checks.
+        assert_eq!(config.map(|c| c.targets.len()), Some(1));
     }
 }

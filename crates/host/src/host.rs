@@ -1,4 +1,8 @@
-//! Builds every connector from a checked config and runs the sources until shutdown.
+//! The host's two build steps, and the run. [`build_connectors`] turns a checked config
+//! into running connectors (public: `writeback expiry scan` uses its targets and
+//! notifiers without a host); [`Host::assemble`] wires them into the pipeline, the
+//! notification dispatcher, the audit log and the background services; [`Host::run`]
+//! serves the sources and starts the services until shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +14,7 @@ use writeback_core::{
 };
 
 use crate::config::Config;
+use crate::expiry::ExpiryService;
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, NotifierEntry};
 use crate::pipeline::{Pipeline, PolicyEntry, TargetEntry};
@@ -35,6 +40,136 @@ pub struct Host {
     pipeline: Pipeline,
     sources: Vec<(String, Arc<dyn CloudSource>)>,
     dispatcher: Arc<dyn Dispatcher>,
+    expiry: Option<ExpiryService>,
+}
+
+/// Every connector of a config, built, in the config's order, and the registry with
+/// the plugins the config loaded.
+pub struct Connectors {
+    pub registry: Registry,
+    pub targets: Vec<TargetEntry>,
+    pub policies: Vec<PolicyEntry>,
+    pub notifiers: Vec<NotifierEntry>,
+    pub sources: Vec<(String, Arc<dyn CloudSource>)>,
+}
+
+/// Checks the config, loads its plugin files and builds every connector (targets,
+/// policies, notifiers, sources: secrets resolved, files read; directories are
+/// connected lazily). Nothing runs yet.
+pub async fn build_connectors(
+    config: &Config,
+    registry: &Registry,
+) -> Result<Connectors, ConfigError> {
+    if config.targets.is_empty() {
+        return Err(config.source.error(
+            "targets",
+            "no [[targets]]: add at least one directory (for example type = \"openldap\")",
+        ));
+    }
+    let registry = validate(config, registry)?;
+    let base_dir = config.base_dir();
+    let ctx = BuildContext {
+        secrets: &EnvAndFileSecrets,
+        base_dir: &base_dir,
+    };
+    let missing = |c: &ConnectorConfig| c.error("type", "no factory (was it unregistered?)");
+
+    let mut targets = Vec::new();
+    for c in &config.targets {
+        let f = registry.target(&c.type_name).ok_or_else(|| missing(c))?;
+        targets.push(TargetEntry {
+            name: c.name.clone(),
+            target: f.build(c, &ctx).await?,
+        });
+    }
+    let mut policies = Vec::new();
+    for (c, settings) in &config.policies {
+        let f = registry.policy(&c.type_name).ok_or_else(|| missing(c))?;
+        policies.push(PolicyEntry {
+            name: c.name.clone(),
+            policy: f.build(c, &ctx).await?,
+            settings: settings.clone(),
+        });
+    }
+    let mut notifiers = Vec::new();
+    for (c, settings) in &config.notifiers {
+        let f = registry.notifier(&c.type_name).ok_or_else(|| missing(c))?;
+        notifiers.push(NotifierEntry {
+            name: c.name.clone(),
+            notifier: f.build(c, &ctx).await?,
+            settings: settings.clone(),
+        });
+    }
+    let mut sources = Vec::new();
+    for c in &config.sources {
+        let f = registry.source(&c.type_name).ok_or_else(|| missing(c))?;
+        sources.push((c.name.clone(), f.build(c, &ctx).await?));
+    }
+    Ok(Connectors {
+        registry,
+        targets,
+        policies,
+        notifiers,
+        sources,
+    })
+}
+
+/// Every error of a config against the registry, without building anything: each
+/// plugin file that does not load, each unknown `type`, and each connector table's
+/// every error (as far as its factory reports more than one), in the order of the file.
+pub fn validate_all(config: &Config, registry: &Registry) -> (Registry, Vec<ConfigError>) {
+    let mut registry = registry.clone();
+    let mut errors = Vec::new();
+    for spec in &config.plugins {
+        if let Err(message) = registry.load_plugin(spec) {
+            errors.push(config.source.error(&spec.key_path, message));
+        }
+    }
+    if config.targets.is_empty() {
+        errors.push(config.source.error(
+            "targets",
+            "no [[targets]]: add at least one directory (for example type = \"openldap\")",
+        ));
+    }
+    for connector in config.all_connectors() {
+        let found = match connector.kind {
+            ConnectorKind::Source => registry
+                .source(&connector.type_name)
+                .map(|f| f.validate_all(connector)),
+            ConnectorKind::Target => registry
+                .target(&connector.type_name)
+                .map(|f| f.validate_all(connector)),
+            ConnectorKind::Policy => registry
+                .policy(&connector.type_name)
+                .map(|f| f.validate_all(connector)),
+            ConnectorKind::Notifier => registry
+                .notifier(&connector.type_name)
+                .map(|f| f.validate_all(connector)),
+        };
+        match found {
+            Some(found) => errors.extend(found),
+            None => errors.push(unknown_type(config, &registry, connector)),
+        }
+    }
+    errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+    (registry, errors)
+}
+
+fn unknown_type(config: &Config, registry: &Registry, connector: &ConnectorConfig) -> ConfigError {
+    let known = registry.type_names(connector.kind);
+    config.source.error(
+        &format!("{}.type", connector.key_path),
+        format!(
+            "unknown {} type `{}`; known types: {}",
+            connector.kind,
+            connector.type_name,
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ),
+    )
 }
 
 /// Checks a config against the registry without building anything: plugin files are
@@ -48,7 +183,6 @@ pub fn validate(config: &Config, registry: &Registry) -> Result<Registry, Config
             .map_err(|message| config.source.error(&spec.key_path, message))?;
     }
     for connector in config.all_connectors() {
-        let known = registry.type_names(connector.kind);
         let result = match connector.kind {
             ConnectorKind::Source => registry
                 .source(&connector.type_name)
@@ -65,21 +199,7 @@ pub fn validate(config: &Config, registry: &Registry) -> Result<Registry, Config
         };
         match result {
             Some(checked) => checked?,
-            None => {
-                return Err(config.source.error(
-                    &format!("{}.type", connector.key_path),
-                    format!(
-                        "unknown {} type `{}`; known types: {}",
-                        connector.kind,
-                        connector.type_name,
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                ))
-            }
+            None => return Err(unknown_type(config, &registry, connector)),
         }
     }
     Ok(registry)
@@ -90,65 +210,58 @@ impl Host {
         Host::build_with(config, registry, HostOptions::default()).await
     }
 
+    /// [`build_connectors`], then [`Host::assemble`].
     pub async fn build_with(
         config: Config,
         registry: &Registry,
         options: HostOptions,
     ) -> Result<Host, ConfigError> {
-        if config.targets.is_empty() {
-            return Err(config.source.error(
-                "targets",
-                "no [[targets]]: add at least one directory (for example type = \"openldap\")",
-            ));
-        }
-        let registry = validate(&config, registry)?;
-        let base_dir = config.base_dir();
-        let ctx = BuildContext {
-            secrets: &EnvAndFileSecrets,
-            base_dir: &base_dir,
+        let connectors = build_connectors(&config, registry).await?;
+        Host::assemble(config, connectors, options)
+    }
+
+    /// Wires built connectors into a host: the notification dispatcher (the outbox
+    /// when the config has `[outbox]`, unless `options` brings its own), the audit log,
+    /// the pipeline, and the expiry service when the config has `[expiry]`. Must be
+    /// called inside a Tokio runtime (the outbox's delivery loop starts here).
+    pub fn assemble(
+        config: Config,
+        connectors: Connectors,
+        options: HostOptions,
+    ) -> Result<Host, ConfigError> {
+        let Connectors {
+            registry,
+            targets,
+            policies,
+            notifiers,
+            sources,
+        } = connectors;
+        let (dispatcher, outbox): (Arc<dyn Dispatcher>, _) = match &options.dispatcher {
+            Some(make) => (make(&config, notifiers)?, None),
+            None => crate::notify::dispatcher_for(&config, notifiers)?,
         };
-        let missing = |c: &ConnectorConfig| c.error("type", "no factory (was it unregistered?)");
-
-        let mut targets = Vec::new();
-        for c in &config.targets {
-            let f = registry.target(&c.type_name).ok_or_else(|| missing(c))?;
-            targets.push(TargetEntry {
-                name: c.name.clone(),
-                target: f.build(c, &ctx).await?,
-            });
-        }
-        let mut policies = Vec::new();
-        for (c, settings) in &config.policies {
-            let f = registry.policy(&c.type_name).ok_or_else(|| missing(c))?;
-            policies.push(PolicyEntry {
-                name: c.name.clone(),
-                policy: f.build(c, &ctx).await?,
-                settings: settings.clone(),
-            });
-        }
-        let mut notifiers = Vec::new();
-        for (c, settings) in &config.notifiers {
-            let f = registry.notifier(&c.type_name).ok_or_else(|| missing(c))?;
-            notifiers.push(NotifierEntry {
-                name: c.name.clone(),
-                notifier: f.build(c, &ctx).await?,
-                settings: settings.clone(),
-            });
-        }
-        let mut sources = Vec::new();
-        for c in &config.sources {
-            let f = registry.source(&c.type_name).ok_or_else(|| missing(c))?;
-            sources.push((c.name.clone(), f.build(c, &ctx).await?));
-        }
-
-        let dispatcher: Arc<dyn Dispatcher> = match &options.dispatcher {
-            Some(make) => make(&config, notifiers)?,
-            None => crate::notify::dispatcher_for(&config, notifiers, &targets)?,
+        let expiry = match (outbox, &config.expiry) {
+            (Some(outbox), Some(expiry)) => Some(ExpiryService {
+                outbox,
+                targets: targets
+                    .iter()
+                    .map(|t| (t.name.clone(), t.target.clone()))
+                    .collect(),
+                config: expiry.clone(),
+            }),
+            _ => None,
         };
         let metrics = Arc::new(Metrics::default());
+        let base_dir = config.base_dir();
         let audit = crate::audit::open_from_config(
             &config.audit,
-            |p| ctx.path(p),
+            |p| {
+                if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    base_dir.join(p)
+                }
+            },
             metrics.audit_dropped.clone(),
             metrics.audit_health.clone(),
         )
@@ -167,6 +280,7 @@ impl Host {
             pipeline,
             sources,
             dispatcher,
+            expiry,
         })
     }
 
@@ -262,6 +376,7 @@ impl Host {
             tracing::info!("{line}");
         }
         self.dispatcher.start(shutdown.clone());
+        let expiry = self.expiry.map(|service| service.spawn(shutdown.clone()));
 
         let mut failure = None;
         while let Some(joined) = running.join_next().await {
@@ -289,6 +404,11 @@ impl Host {
             );
         }
         self.dispatcher.drain(grace).await;
+        if let Some(expiry) = expiry {
+            // It waits for the next interval on `shutdown`; a scan in progress is cut
+            // (reminders it queued stay queued, the next scan does the rest).
+            expiry.abort();
+        }
         if let Some(admin) = admin {
             let _ = admin.await;
         }

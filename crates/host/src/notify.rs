@@ -3,21 +3,19 @@
 //!
 //! Without `[outbox]` in the config, [`DirectDispatcher`] delivers straight away with a
 //! few retries (lost if writeback stops first). With it, [`OutboxDispatcher`] stores
-//! every notification on disk first and delivers from there (see `writeback-outbox`),
-//! and runs the scheduled expiry scan of `[expiry]`.
+//! every notification on disk first and delivers from there (see `writeback-outbox`).
+//! The scheduled expiry scan is a service of its own (crate::expiry).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use writeback_core::config::parse_section;
-use writeback_core::{ConfigError, DirectoryTarget, Event, Notifier};
+use writeback_core::{ConfigError, Event, Notifier};
 use writeback_expiry::ExpiryConfig;
 use writeback_outbox::{Outbox, OutboxConfig, Store};
 
 use crate::config::{Config, NotifierSettings};
-use crate::pipeline::TargetEntry;
 
 /// A configured notifier with its name and outcome filter.
 #[derive(Clone)]
@@ -40,7 +38,7 @@ pub trait Dispatcher: Send + Sync {
     fn dispatch(&self, event: Event);
 
     /// Called when the host starts serving: background work that should not run for
-    /// `check-config` (the scheduled expiry scan) starts here.
+    /// `check-config` starts here.
     fn start(&self, _shutdown: CancellationToken) {}
 
     /// On shutdown: finish or persist what is pending, within `grace`.
@@ -95,78 +93,34 @@ impl Dispatcher for DirectDispatcher {
     }
 }
 
-/// Reads `[outbox]`, if the file has one; `path` made absolute against the config
-/// file's directory.
+/// `[outbox]`, if the file has one (checked at load, `path` absolute).
 pub fn outbox_config(config: &Config) -> Result<Option<OutboxConfig>, ConfigError> {
-    let Some(value) = config.extra.get("outbox") else {
-        return Ok(None);
-    };
-    let mut c: OutboxConfig = parse_section(&config.source, "outbox", value.clone())?;
-    c.check()
-        .map_err(|(key, m)| config.source.error(&format!("outbox.{key}"), m))?;
-    if c.path.is_relative() {
-        c.path = config.base_dir().join(&c.path);
-    }
-    Ok(Some(c))
+    Ok(config.outbox.clone())
 }
 
-/// Reads `[expiry]`, if the file has one, and checks the names it uses.
+/// `[expiry]`, if the file has one (checked at load).
 pub fn expiry_config(config: &Config) -> Result<Option<ExpiryConfig>, ConfigError> {
-    let Some(value) = config.extra.get("expiry") else {
-        return Ok(None);
-    };
-    let c: ExpiryConfig = parse_section(&config.source, "expiry", value.clone())?;
-    c.check()
-        .map_err(|(key, m)| config.source.error(&format!("expiry.{key}"), m))?;
-    if !config.extra.contains_key("outbox") {
-        return Err(config.source.error(
-            "expiry",
-            "expiry reminders need an [outbox] (it keeps who was reminded): add one with a `path`",
-        ));
-    }
-    let unknown = |names: &Option<Vec<String>>, known: Vec<&str>, key: &str| {
-        for name in names.iter().flatten() {
-            if !known.contains(&name.as_str()) {
-                return Err(config.source.error(
-                    &format!("expiry.{key}"),
-                    format!("no {key} named `{name}`; configured: {}", known.join(", ")),
-                ));
-            }
-        }
-        Ok(())
-    };
-    unknown(
-        &c.targets,
-        config.targets.iter().map(|t| t.name.as_str()).collect(),
-        "targets",
-    )?;
-    unknown(
-        &c.notifiers,
-        config
-            .notifiers
-            .iter()
-            .map(|(n, _)| n.name.as_str())
-            .collect(),
-        "notifiers",
-    )?;
-    Ok(Some(c))
+    Ok(config.expiry.clone())
 }
 
-/// The dispatcher the config asks for: the durable outbox when there is an `[outbox]`,
-/// direct delivery otherwise. Starts the outbox's delivery loop, which first delivers
-/// what an earlier run left pending.
+/// The outbox behind a dispatcher, when the config has one (the expiry service queues
+/// its reminders there).
+pub type OutboxHandle = Option<Arc<Outbox>>;
+
+/// The dispatcher the config asks for: the durable outbox when there is an `[outbox]`
+/// (returned too, for the expiry service), direct delivery otherwise. Starts the
+/// outbox's delivery loop, which first delivers what an earlier run left pending.
 pub fn dispatcher_for(
     config: &Config,
     notifiers: Vec<NotifierEntry>,
-    targets: &[TargetEntry],
-) -> Result<Arc<dyn Dispatcher>, ConfigError> {
-    let expiry = expiry_config(config)?;
-    let Some(outbox_config) = outbox_config(config)? else {
-        return Ok(Arc::new(DirectDispatcher {
+) -> Result<(Arc<dyn Dispatcher>, OutboxHandle), ConfigError> {
+    let Some(outbox_config) = config.outbox.clone() else {
+        let direct = DirectDispatcher {
             notifiers,
             tasks: TaskTracker::new(),
             attempts: 3,
-        }));
+        };
+        return Ok((Arc::new(direct), None));
     };
     let store = Store::open(&outbox_config.path, outbox_config.sync)
         .map_err(|e| config.source.error("outbox.path", e.to_string()))?;
@@ -192,24 +146,15 @@ pub fn dispatcher_for(
     );
     let stop = CancellationToken::new();
     let delivery = tokio::spawn(outbox.clone().run(stop.clone()));
-    Ok(Arc::new(OutboxDispatcher {
-        outbox,
+    let dispatcher = OutboxDispatcher {
+        outbox: outbox.clone(),
         notifiers,
         persisting: TaskTracker::new(),
         stop,
         delivery: Mutex::new(Some(delivery)),
-        expiry: expiry.map(|c| {
-            let targets = targets
-                .iter()
-                .map(|t| (t.name.clone(), t.target.clone()))
-                .collect();
-            (c, targets)
-        }),
-    }))
+    };
+    Ok((Arc::new(dispatcher), Some(outbox)))
 }
-
-/// Directory targets by name, for the expiry scan.
-type NamedTargets = Vec<(String, Arc<dyn DirectoryTarget>)>;
 
 /// Persists each event in the outbox (one row per notifier that wants it) and lets the
 /// outbox's loop deliver it, with backoff, dead letters and restart recovery.
@@ -219,7 +164,6 @@ pub struct OutboxDispatcher {
     persisting: TaskTracker,
     stop: CancellationToken,
     delivery: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    expiry: Option<(ExpiryConfig, NamedTargets)>,
 }
 
 impl OutboxDispatcher {
@@ -250,17 +194,6 @@ impl Dispatcher for OutboxDispatcher {
         });
     }
 
-    fn start(&self, shutdown: CancellationToken) {
-        if let Some((config, targets)) = &self.expiry {
-            tokio::spawn(writeback_expiry::run_scheduled(
-                self.outbox.clone(),
-                targets.clone(),
-                config.clone(),
-                shutdown,
-            ));
-        }
-    }
-
     async fn drain(&self, grace: Duration) {
         self.persisting.close();
         if tokio::time::timeout(grace, self.persisting.wait())
@@ -278,64 +211,5 @@ impl Dispatcher for OutboxDispatcher {
                 );
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use super::*;
-
-    const TARGET: &str = "[[targets]]\ntype = \"openldap\"\n\n";
-
-    fn parse(text: &str) -> Config {
-        Config::parse(text, Path::new("/etc/wb/wb.toml")).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    #[test]
-    fn outbox_section_is_read_with_paths_relative_to_the_file() {
-        let c = parse(&format!(
-            "[outbox]\npath = \"state/outbox.db\"\nmax_attempts = 3\n\n{TARGET}"
-        ));
-        let o = outbox_config(&c).ok().flatten();
-        let o = o.unwrap_or_else(|| panic!("no outbox"));
-        assert_eq!(o.path, Path::new("/etc/wb/state/outbox.db"));
-        assert_eq!(o.max_attempts, 3);
-        assert!(outbox_config(&parse(TARGET)).ok().flatten().is_none());
-    }
-
-    #[test]
-    fn outbox_and_expiry_errors_name_line_and_key() {
-        let c = parse(&format!(
-            "{TARGET}[outbox]\npath = \"o.db\"\nmax_attempts = 0\n"
-        ));
-        let e = outbox_config(&c)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            e.starts_with("/etc/wb/wb.toml:6: `outbox.max_attempts`"),
-            "{e}"
-        );
-
-        let c = parse(&format!("{TARGET}[expiry]\nthresholds_days = [7]\n"));
-        let e = expiry_config(&c)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(e.contains("need an [outbox]"), "{e}");
-
-        let c = parse(&format!(
-            "{TARGET}[outbox]\npath = \"o.db\"\n[expiry]\ntargets = [\"nope\"]\n"
-        ));
-        let e = expiry_config(&c)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(
-            e.contains("`expiry.targets`") && e.contains("no targets named `nope`"),
-            "{e}"
-        );
     }
 }

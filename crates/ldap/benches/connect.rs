@@ -2,6 +2,8 @@
 //! `Connector` (TCP_NODELAY) beside ldap3's own connect (Nagle left on), and a pooled
 //! search beside a fresh connection per search. Prints a table; run with
 //! `cargo bench -p writeback-ldap --bench connect`.
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 

@@ -155,12 +155,46 @@ pub fn parse_table<T: DeserializeOwned + HasServer>(
     Ok(own)
 }
 
-/// Splits a connector's table into the server keys and the rest, and parses both.
-pub fn split<T: DeserializeOwned>(table: &toml::Table) -> Result<(ServerConfig, T), KeyError> {
-    let (server, own): (toml::Table, toml::Table) = table
+/// [`parse_table`] for a typed connector factory: both halves are parsed and every bad
+/// key of either is reported (each located in the connector's table), then the server
+/// settings are checked with `rules`.
+pub fn parse_connector<T: DeserializeOwned + HasServer>(
+    config: &ConnectorConfig,
+    rules: &ServerRules,
+) -> Result<T, Vec<ConfigError>> {
+    let (server, own) = partition(&config.table);
+    let own = config.parse_table_all::<T>(own);
+    let server = config
+        .parse_table_all::<ServerConfig>(server)
+        .and_then(|server| match server.check(rules) {
+            Ok(_) => Ok(server),
+            Err(e) => Err(vec![config.error(&e.key, e.message)]),
+        });
+    match (server, own) {
+        (Ok(server), Ok(mut own)) => {
+            *own.server_mut() = server;
+            Ok(own)
+        }
+        (server, own) => Err(own
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(server.err().unwrap_or_default())
+            .collect()),
+    }
+}
+
+/// The server keys of a table, and the rest.
+fn partition(table: &toml::Table) -> (toml::Table, toml::Table) {
+    table
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
-        .partition(|(k, _)| KEYS.contains(&k.as_str()));
+        .partition(|(k, _)| KEYS.contains(&k.as_str()))
+}
+
+/// Splits a connector's table into the server keys and the rest, and parses both.
+pub fn split<T: DeserializeOwned>(table: &toml::Table) -> Result<(ServerConfig, T), KeyError> {
+    let (server, own) = partition(table);
     let own: T = parse(own)?;
     let server: ServerConfig = parse(server)?;
     Ok((server, own))

@@ -1,4 +1,6 @@
 //! The shared server settings and rootDSE reader against the test kit's real slapd.
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use writeback_core::{
     BuildContext, ConnectorConfig, ConnectorKind, Password, SecretRef, SecretResolver,

@@ -1,6 +1,8 @@
 //! A directory that does not answer in time, on a real slapd behind the test kit's
 //! delaying proxy: a write that was sent and not answered has an unknown result
 //! (`timeout`), a read that was not answered changed nothing (`directory_unavailable`).
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

@@ -13,8 +13,6 @@
 //! A new crate rather than a module of `writeback-core` (which has no I/O) or of
 //! `writeback-host` (which sources must not depend on): the sources and the host both
 //! sit above it, and it depends on no writeback crate.
-#![deny(clippy::unwrap_used, clippy::expect_used)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod body;
 mod serve;

@@ -9,7 +9,6 @@
 //! reminder's `reminder_id`), which every retry reuses.
 //!
 //! No password is ever stored: the payload types hold none.
-#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod backoff;
 mod batch;

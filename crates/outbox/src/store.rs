@@ -8,6 +8,8 @@
 //! it ends. Only that process may take rows and turn rows a dead deliverer left in
 //! flight back into due ones; any other opener leaves them alone, so it cannot make the
 //! daemon send a notification it is still sending.
+// flock(2) through libc, to keep a single delivering process per outbox file.
+#![allow(unsafe_code)]
 
 use std::fs::File;
 use std::os::fd::AsRawFd;

@@ -9,6 +9,8 @@
 //!    `spawn_blocking` for reference);
 //! 3. the whole request path through the pipeline with the native policy, the built-in
 //!    one, and none (an in-process directory target, so the pipeline is what is timed).
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::hint::black_box;

@@ -30,8 +30,6 @@
 //! directory handle on one server and subtree; a clock and randomness through the
 //! standard library. See docs/wasm-plugins.md.
 
-#![deny(clippy::unwrap_used, clippy::expect_used)]
-
 // The generated code names this crate by its path, from inside it too.
 extern crate self as writeback_plugin_wasm_guest;
 

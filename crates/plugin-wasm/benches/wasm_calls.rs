@@ -11,6 +11,8 @@
 //! 2. cold: compiling the component, loading it from the compile cache, and the first
 //!    call on a new connector;
 //! 3. host start with two WASM plugins (engine, load from the cache, configure).
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};

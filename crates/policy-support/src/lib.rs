@@ -1,11 +1,6 @@
 //! What the built-in policies share: the person's names (from the cloud identity and
 //! the accounts the targets resolved), splitting them into tokens, and scoping a policy
 //! to some targets.
-#![forbid(unsafe_code)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 use serde::Deserialize;
 use writeback_core::PolicyContext;

@@ -7,7 +7,6 @@
 //! per outcome kind. Subjects and bodies come from minijinja templates with English
 //! defaults, each replaceable by a file. A notification holds no password, so no mail
 //! can contain one.
-#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 mod config;
 mod notifier;

@@ -15,11 +15,6 @@
 //! ```
 //!
 //! [`Event`]: writeback_core::Event
-#![forbid(unsafe_code)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 mod config;
 mod notifier;

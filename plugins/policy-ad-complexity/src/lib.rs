@@ -17,11 +17,6 @@
 //!
 //! Rule ids: `ad.complexity`, `ad.contains_account_name`, `ad.contains_display_name`,
 //! `ad.min_length`, `ad.max_length`.
-#![forbid(unsafe_code)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 mod categories;
 

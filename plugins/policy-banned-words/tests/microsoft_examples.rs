@@ -1,5 +1,7 @@
 //! The worked examples of Microsoft's "How are passwords evaluated", through the policy
 //! as the host builds it (terms inline and from a file).
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 

@@ -1,4 +1,6 @@
 //! Property tests of normalisation, edit-distance matching and scoring.
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use proptest::prelude::*;
 use writeback_policy_banned_words::edit::within_one_edit;

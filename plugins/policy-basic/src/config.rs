@@ -79,6 +79,13 @@ impl BasicConfig {
     /// Parses and checks the table; errors name the key.
     pub fn from_connector(config: &ConnectorConfig) -> Result<Self, ConfigError> {
         let c: BasicConfig = config.parse()?;
+        c.check(config)?;
+        Ok(c)
+    }
+
+    /// The checks of a parsed table; the first problem.
+    pub fn check(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+        let c = self;
         if c.max_length == 0 || c.max_length > Password::MAX_CHARS {
             return Err(config.error(
                 "max_length",
@@ -100,6 +107,6 @@ impl BasicConfig {
         if c.name_min_token == 0 {
             return Err(config.error("name_min_token", "must be at least 1"));
         }
-        Ok(c)
+        Ok(())
     }
 }

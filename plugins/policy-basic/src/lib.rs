@@ -4,11 +4,6 @@
 //! `length.min`, `length.max`, `classes.upper`, `classes.lower`, `classes.digit`,
 //! `classes.symbol`, `classes.min_categories`, `name.contains_account_name`,
 //! `name.contains_display_name`.
-#![forbid(unsafe_code)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 mod config;
 mod rules;
@@ -17,8 +12,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Outcome, Password, Policy,
-    PolicyContext, RuleViolation,
+    BuildContext, ConfigError, ConnectorConfig, Outcome, Password, Policy, PolicyContext,
+    RuleViolation, TypedFactory,
 };
 
 pub use config::BasicConfig;
@@ -57,26 +52,22 @@ impl Policy for BasicPolicy {
 pub struct BasicFactory;
 
 #[async_trait]
-impl ConnectorFactory<dyn Policy> for BasicFactory {
-    fn type_name(&self) -> &'static str {
-        "basic"
+impl TypedFactory<dyn Policy> for BasicFactory {
+    type Config = BasicConfig;
+    const TYPE_NAME: &'static str = "basic";
+    const DESCRIPTION: &'static str =
+        "Length, character classes and not containing the account or display name.";
+
+    fn check(&self, typed: &BasicConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        typed.check(config).err().into_iter().collect()
     }
 
-    fn description(&self) -> &'static str {
-        "Length, character classes and not containing the account or display name."
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        BasicConfig::from_connector(config).map(|_| ())
-    }
-
-    async fn build(
+    async fn build_from(
         &self,
-        config: &ConnectorConfig,
+        typed: BasicConfig,
+        _config: &ConnectorConfig,
         _ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn Policy>, ConfigError> {
-        Ok(Arc::new(BasicPolicy::new(BasicConfig::from_connector(
-            config,
-        )?)))
+        Ok(Arc::new(BasicPolicy::new(typed)))
     }
 }

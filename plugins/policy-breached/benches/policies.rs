@@ -4,6 +4,8 @@
 //! ```text
 //! cargo bench -p writeback-policy-breached --bench policies
 //! ```
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

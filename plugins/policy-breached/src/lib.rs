@@ -10,11 +10,6 @@
 //! possible.
 //!
 //! Rule id: `breached.found`.
-#![forbid(unsafe_code)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,8 +18,8 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use writeback_breached_filter::BreachedFilter;
 use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Outcome, Password, Policy,
-    PolicyContext, RuleViolation,
+    BuildContext, ConfigError, ConnectorConfig, Outcome, Password, Policy, PolicyContext,
+    RuleViolation, TypedFactory,
 };
 use writeback_policy_support::TargetScope;
 
@@ -98,25 +93,17 @@ impl Policy for BreachedPolicy {
 pub struct BreachedFactory;
 
 #[async_trait]
-impl ConnectorFactory<dyn Policy> for BreachedFactory {
-    fn type_name(&self) -> &'static str {
-        "breached"
-    }
+impl TypedFactory<dyn Policy> for BreachedFactory {
+    type Config = BreachedConfig;
+    const TYPE_NAME: &'static str = "breached";
+    const DESCRIPTION: &'static str = "Refuses passwords found in a breach corpus (HIBP Pwned Passwords), offline, from a memory-mapped filter.";
 
-    fn description(&self) -> &'static str {
-        "Refuses passwords found in a breach corpus (HIBP Pwned Passwords), offline, from a memory-mapped filter."
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        config.parse::<BreachedConfig>().map(|_| ())
-    }
-
-    async fn build(
+    async fn build_from(
         &self,
+        c: BreachedConfig,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn Policy>, ConfigError> {
-        let c: BreachedConfig = config.parse()?;
         let path = ctx.path(&c.file);
         let verify = c.verify_checksum;
         // opening verifies a checksum over the whole file (seconds for the full corpus)

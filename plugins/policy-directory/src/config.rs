@@ -54,13 +54,31 @@ fn default_true() -> bool {
 }
 
 impl DirectoryPolicyConfig {
+    /// Parses and checks the table; the first error (the factory reports them all).
     pub fn from_connector(config: &ConnectorConfig) -> Result<Self, ConfigError> {
-        let parsed: DirectoryPolicyConfig = server::parse_table(&config.table, &RULES)
-            .map_err(|e| config.error(&e.key, e.message))?;
-        if parsed.refresh_seconds == 0 {
-            return Err(config.error("refresh_seconds", "must be at least 1"));
+        let first = |errors: Vec<ConfigError>| {
+            errors
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| config.error("", "invalid configuration"))
+        };
+        let parsed: DirectoryPolicyConfig =
+            server::parse_connector(config, &RULES).map_err(first)?;
+        let errors = parsed.check(config);
+        if errors.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(first(errors))
         }
-        Ok(parsed)
+    }
+
+    /// Every problem of the parsed table that needs no I/O.
+    pub fn check(&self, config: &ConnectorConfig) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if self.refresh_seconds == 0 {
+            errors.push(config.error("refresh_seconds", "must be at least 1"));
+        }
+        errors
     }
 }
 

@@ -7,8 +7,6 @@
 //! hashes); the `active-directory` target maps AD's own history refusal.
 //!
 //! Policy `directory-389ds` ([`ds389`]) does the same for 389 Directory Server.
-#![deny(clippy::unwrap_used, clippy::expect_used)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod complexity;
 pub mod config;
@@ -21,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use writeback_core::{BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Policy};
+use writeback_core::{BuildContext, ConfigError, ConnectorConfig, Policy, TypedFactory};
 
 pub use config::DirectoryPolicyConfig;
 pub use ds389::{Ds389DirectoryPolicy, Ds389DirectoryPolicyFactory};
@@ -38,6 +36,16 @@ impl DirectoryPolicyFactory {
         ctx: &BuildContext<'_>,
     ) -> Result<DirectoryPolicy, ConfigError> {
         let parsed = DirectoryPolicyConfig::from_connector(config)?;
+        self.build_from_config(parsed, config, ctx)
+    }
+
+    /// The policy from a table already parsed and checked.
+    fn build_from_config(
+        &self,
+        parsed: DirectoryPolicyConfig,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<DirectoryPolicy, ConfigError> {
         let pool = parsed.server.open(&config::RULES, config, "", ctx)?.pool;
         Ok(DirectoryPolicy {
             name: config.name.clone(),
@@ -49,25 +57,26 @@ impl DirectoryPolicyFactory {
 }
 
 #[async_trait]
-impl ConnectorFactory<dyn Policy> for DirectoryPolicyFactory {
-    fn type_name(&self) -> &'static str {
-        Self::TYPE_NAME
+impl TypedFactory<dyn Policy> for DirectoryPolicyFactory {
+    type Config = DirectoryPolicyConfig;
+    const TYPE_NAME: &'static str = DirectoryPolicyFactory::TYPE_NAME;
+    const DESCRIPTION: &'static str = "The password policy read from Active Directory (domain and fine-grained), checked before the write";
+
+    fn parse(&self, config: &ConnectorConfig) -> Result<DirectoryPolicyConfig, Vec<ConfigError>> {
+        writeback_ldap::server::parse_connector(config, &config::RULES)
     }
 
-    fn description(&self) -> &'static str {
-        "The password policy read from Active Directory (domain and fine-grained), checked before the write"
+    fn check(&self, typed: &DirectoryPolicyConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        typed.check(config)
     }
 
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        DirectoryPolicyConfig::from_connector(config).map(|_| ())
-    }
-
-    async fn build(
+    async fn build_from(
         &self,
+        typed: DirectoryPolicyConfig,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn Policy>, ConfigError> {
-        Ok(Arc::new(self.build_policy(config, ctx).await?))
+        Ok(Arc::new(self.build_from_config(typed, config, ctx)?))
     }
 }
 

@@ -16,11 +16,6 @@
 //! ```
 //!
 //! The full table, the safety rules and screenshots are in docs/portal.md.
-#![forbid(unsafe_code)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
 
 mod config;
 mod i18n;

@@ -142,7 +142,7 @@ impl Default for AttributeMap {
 
 impl AttributeMap {
     /// Directory attribute names are compared in lower case (as `Account` keys are).
-    fn normalize(&mut self) {
+    pub(crate) fn normalize(&mut self) {
         let lower = |s: &mut String| *s = s.to_ascii_lowercase();
         lower(&mut self.user_name.directory);
         if let Some(m) = &mut self.external_id {
@@ -220,7 +220,7 @@ impl ScimConfig {
         Ok(parsed)
     }
 
-    fn check(&mut self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+    pub(crate) fn check(&mut self, config: &ConnectorConfig) -> Result<(), ConfigError> {
         let plain = if self.plain_http_on_loopback {
             PlainHttp::OnLoopback
         } else {

@@ -3,34 +3,38 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use writeback_core::{BuildContext, CloudSource, ConfigError, ConnectorConfig, ConnectorFactory};
+use writeback_core::{BuildContext, CloudSource, ConfigError, ConnectorConfig, TypedFactory};
 
 use crate::auth::BearerToken;
 use crate::config::ScimConfig;
 use crate::server::ScimSource;
 
-pub struct ScimFactory;
+/// Builds `[[sources]] type = "scim"`.
+pub struct ScimSourceFactory;
+
+/// The earlier name of [`ScimSourceFactory`].
+pub type ScimFactory = ScimSourceFactory;
 
 #[async_trait]
-impl ConnectorFactory<dyn CloudSource> for ScimFactory {
-    fn type_name(&self) -> &'static str {
-        "scim"
+impl TypedFactory<dyn CloudSource> for ScimSourceFactory {
+    type Config = ScimConfig;
+    const TYPE_NAME: &'static str = "scim";
+    const DESCRIPTION: &'static str = "SCIM 2.0 service provider: identity providers (Okta password sync, …) push passwords with PUT/PATCH /Users/{id}";
+
+    /// Every bad key of the table, then the checks of the parsed value.
+    fn parse(&self, config: &ConnectorConfig) -> Result<ScimConfig, Vec<ConfigError>> {
+        let mut parsed: ScimConfig = config.parse_all()?;
+        parsed.attributes.normalize();
+        parsed.check(config).map_err(|e| vec![e])?;
+        Ok(parsed)
     }
 
-    fn description(&self) -> &'static str {
-        "SCIM 2.0 service provider: identity providers (Okta password sync, …) push passwords with PUT/PATCH /Users/{id}"
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        ScimConfig::from_connector(config).map(|_| ())
-    }
-
-    async fn build(
+    async fn build_from(
         &self,
+        parsed: ScimConfig,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn CloudSource>, ConfigError> {
-        let parsed = ScimConfig::from_connector(config)?;
         let token = ctx.secret(config, "token", &parsed.token)?;
         let token = BearerToken::new(&token).map_err(|m| config.error("token", m))?;
         let tls = match &parsed.tls {

@@ -5,6 +5,8 @@
 //!
 //! `cargo bench -p writeback-source-webhook --bench source_overhead`
 //! (env: BENCH_SECONDS, default 3; BENCH_CONCURRENCY, default 32)
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::convert::Infallible;
 use std::path::Path;

@@ -10,8 +10,6 @@
 //! its own rather than a flavour of `openldap`: the write, unlock, must-change and
 //! expiry paths all differ, and the shared parts live in `writeback-ldap`. See
 //! docs/389ds.md.
-#![deny(clippy::unwrap_used, clippy::expect_used)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod apply;
 pub mod config;

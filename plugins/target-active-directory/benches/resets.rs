@@ -4,6 +4,8 @@
 //!
 //! `cargo bench -p writeback-target-active-directory --bench resets`
 //! (env `RESETS` = resets per run, default 120; `CONCURRENCY` = list, default "1,4,16").
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -95,34 +95,47 @@ impl HasServer for AdConfig {
 }
 
 impl AdConfig {
-    /// Parses and checks the table: TLS only, a filter that parses, sane sizes.
+    /// Parses and checks the table: TLS only, a filter that parses, sane sizes. The
+    /// first error (the factory reports them all).
     pub fn from_connector(config: &ConnectorConfig) -> Result<Self, ConfigError> {
-        let parsed: AdConfig = server::parse_table(&config.table, &RULES)
-            .map_err(|e| config.error(&e.key, e.message))?;
-        parsed.check(config)?;
-        Ok(parsed)
+        let first = |errors: Vec<ConfigError>| {
+            errors
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| config.error("", "invalid configuration"))
+        };
+        let parsed: AdConfig = server::parse_connector(config, &RULES).map_err(first)?;
+        let errors = parsed.check(config);
+        if errors.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(first(errors))
+        }
     }
 
-    fn check(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+    /// Every problem of the parsed table that needs no I/O.
+    pub fn check(&self, config: &ConnectorConfig) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
         if self.base_dn.trim().is_empty() {
-            return Err(config.error("base_dn", "give the search base, e.g. `DC=example,DC=org`"));
+            errors.push(config.error("base_dn", "give the search base, e.g. `DC=example,DC=org`"));
         }
         if self.match_rules.is_empty() {
-            return Err(config.error("match", "give at least one matching rule"));
+            errors.push(config.error("match", "give at least one matching rule"));
         }
         for (i, rule) in self.match_rules.iter().enumerate() {
-            rule.check()
-                .map_err(|m| config.error(&format!("match[{i}]"), m))?;
+            if let Err(m) = rule.check() {
+                errors.push(config.error(&format!("match[{i}]"), m));
+            }
         }
         let parenthesized = self.user_filter.starts_with('(') && self.user_filter.ends_with(')');
         let parsed = writeback_ldap::ldap3::parse_filter(&self.user_filter);
-        parsed.ok().filter(|_| parenthesized).ok_or_else(|| {
-            config.error(
+        if parsed.ok().filter(|_| parenthesized).is_none() {
+            errors.push(config.error(
                 "user_filter",
                 "not a valid LDAP filter, e.g. `(&(objectCategory=person)(objectClass=user))`",
-            )
-        })?;
-        Ok(())
+            ));
+        }
+        errors
     }
 }
 

@@ -11,8 +11,6 @@
 //! sAMAccountName, proxyAddresses, objectGUID / mS-DS-ConsistencyGuid from a base64
 //! immutable id), escaped, exactly one match. Protected accounts are refused by default.
 //! AD's diagnostics are mapped to outcome codes in [`errors`]. See docs/active-directory.md.
-#![deny(clippy::unwrap_used, clippy::expect_used)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod account;
 pub mod acl;
@@ -32,9 +30,7 @@ mod verify;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, DirectoryTarget,
-};
+use writeback_core::{BuildContext, ConfigError, ConnectorConfig, DirectoryTarget, TypedFactory};
 
 pub use config::AdConfig;
 pub use target::ActiveDirectoryTarget;
@@ -71,6 +67,16 @@ impl ActiveDirectoryFactory {
         ctx: &BuildContext<'_>,
     ) -> Result<ActiveDirectoryTarget, ConfigError> {
         let parsed = AdConfig::from_connector(config)?;
+        self.build_from_config(parsed, config, ctx).await
+    }
+
+    /// The target from a table already parsed and checked.
+    async fn build_from_config(
+        &self,
+        parsed: AdConfig,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<ActiveDirectoryTarget, ConfigError> {
         let server = parsed.server.open(&config::RULES, config, "", ctx)?;
         Ok(ActiveDirectoryTarget::new(
             config.name.clone(),
@@ -81,25 +87,26 @@ impl ActiveDirectoryFactory {
 }
 
 #[async_trait]
-impl ConnectorFactory<dyn DirectoryTarget> for ActiveDirectoryFactory {
-    fn type_name(&self) -> &'static str {
-        Self::TYPE_NAME
+impl TypedFactory<dyn DirectoryTarget> for ActiveDirectoryFactory {
+    type Config = AdConfig;
+    const TYPE_NAME: &'static str = ActiveDirectoryFactory::TYPE_NAME;
+    const DESCRIPTION: &'static str = "Active Directory / Samba AD: unicodePwd over LDAPS or StartTLS, AD error mapping, protected accounts refused";
+
+    fn parse(&self, config: &ConnectorConfig) -> Result<AdConfig, Vec<ConfigError>> {
+        writeback_ldap::server::parse_connector(config, &config::RULES)
     }
 
-    fn description(&self) -> &'static str {
-        "Active Directory / Samba AD: unicodePwd over LDAPS or StartTLS, AD error mapping, protected accounts refused"
+    fn check(&self, typed: &AdConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        typed.check(config)
     }
 
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        AdConfig::from_connector(config).map(|_| ())
-    }
-
-    async fn build(
+    async fn build_from(
         &self,
+        typed: AdConfig,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
-        Ok(Arc::new(self.build_target(config, ctx).await?))
+        Ok(Arc::new(self.build_from_config(typed, config, ctx).await?))
     }
 }
 

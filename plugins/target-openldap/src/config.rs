@@ -69,18 +69,32 @@ impl HasServer for OpenLdapConfig {
 }
 
 impl OpenLdapConfig {
-    /// Parses the table and checks every value that can be checked without I/O.
+    /// Parses the table and checks every value that can be checked without I/O; the
+    /// first error (the factory reports them all).
     pub fn load(config: &ConnectorConfig) -> Result<Self, ConfigError> {
-        let cfg: OpenLdapConfig = server::parse_table(&config.table, &RULES)
-            .map_err(|e| config.error(&e.key, e.message))?;
-        cfg.check(config)?;
-        Ok(cfg)
+        let first = |errors: Vec<ConfigError>| {
+            errors
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| config.error("", "invalid configuration"))
+        };
+        let cfg: OpenLdapConfig = server::parse_connector(config, &RULES).map_err(first)?;
+        let errors = cfg.check(config);
+        if errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(first(errors))
+        }
     }
 
-    fn check(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        self.template().map_err(|m| config.error("filter", m))?;
+    /// Every problem of the parsed table that needs no I/O.
+    pub fn check(&self, config: &ConnectorConfig) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if let Err(m) = self.template() {
+            errors.push(config.error("filter", m));
+        }
         if !matches!(writeback_ldap::dn::parse(&self.base_dn), Ok(rdns) if !rdns.is_empty()) {
-            return Err(config.error(
+            errors.push(config.error(
                 "base_dn",
                 "give a distinguished name, e.g. `ou=people,dc=example,dc=org`",
             ));
@@ -91,13 +105,13 @@ impl OpenLdapConfig {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';');
             if !ok {
-                return Err(config.error(
+                errors.push(config.error(
                     &format!("attribute_map.{cloud}"),
                     "must be an LDAP attribute name (letters, digits, `-`)",
                 ));
             }
         }
-        Ok(())
+        errors
     }
 
     pub fn template(&self) -> Result<FilterTemplate, String> {

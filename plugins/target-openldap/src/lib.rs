@@ -4,8 +4,6 @@
 //! one match, and writes passwords so that slapd's password policy judges them: resets
 //! as a service account with `write` (not `manage`) access, changes as the user. See
 //! docs/openldap.md for the config keys and the ACL.
-#![deny(clippy::unwrap_used, clippy::expect_used)]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod apply;
 pub mod config;
@@ -17,9 +15,7 @@ mod target;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, DirectoryTarget,
-};
+use writeback_core::{BuildContext, ConfigError, ConnectorConfig, DirectoryTarget, TypedFactory};
 
 pub use config::OpenLdapConfig;
 pub use target::{OpenLdapTarget, ACCOUNT_ATTRIBUTES};
@@ -28,27 +24,27 @@ pub use target::{OpenLdapTarget, ACCOUNT_ATTRIBUTES};
 pub struct OpenLdapFactory;
 
 #[async_trait]
-impl ConnectorFactory<dyn DirectoryTarget> for OpenLdapFactory {
-    fn type_name(&self) -> &'static str {
-        "openldap"
+impl TypedFactory<dyn DirectoryTarget> for OpenLdapFactory {
+    type Config = OpenLdapConfig;
+    const TYPE_NAME: &'static str = "openldap";
+    const DESCRIPTION: &'static str = "OpenLDAP with ppolicy: Password Modify or userPassword modify over LDAPS/StartTLS, as a service account";
+
+    fn parse(&self, config: &ConnectorConfig) -> Result<OpenLdapConfig, Vec<ConfigError>> {
+        writeback_ldap::server::parse_connector(config, &config::RULES)
     }
 
-    fn description(&self) -> &'static str {
-        "OpenLDAP with ppolicy: Password Modify or userPassword modify over LDAPS/StartTLS, as a service account"
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        OpenLdapConfig::load(config).map(|_| ())
+    fn check(&self, typed: &OpenLdapConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        typed.check(config)
     }
 
     /// Loads the CA file (or the system trust store) and resolves the bind password;
     /// connects lazily (the first request or `check-config --connect` does).
-    async fn build(
+    async fn build_from(
         &self,
+        cfg: OpenLdapConfig,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
-        let cfg = OpenLdapConfig::load(config)?;
         let template = cfg.template().map_err(|m| config.error("filter", m))?;
         let server = cfg.server.open(&config::RULES, config, "", ctx)?;
         Ok(Arc::new(OpenLdapTarget {

@@ -1,15 +1,36 @@
 //! `writeback check-config FILE [--connect]`: validate, print the resolved pipeline,
-//! and optionally self-test every directory.
+//! and optionally self-test every directory. Every error of the file is reported in
+//! one run, in the order of the file, as `cargo` does.
 
 use std::path::Path;
 
-use writeback_host::Host;
+use writeback_host::{validate_all, Config, Host};
 
-use super::{fail_config, load_config};
+use super::fail_config;
 
 pub async fn run(config_path: &Path, connect: bool) -> i32 {
-    let config = load_config(config_path);
     let registry = crate::builtin_registry();
+    let (config, mut errors) = Config::load_all(config_path);
+    if let Some(config) = &config {
+        errors.extend(validate_all(config, &registry).1);
+    }
+    errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+    let config = match (config, errors.is_empty()) {
+        (Some(config), true) => config,
+        _ => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            if errors.len() > 1 {
+                eprintln!(
+                    "{}: {} errors; fix them and run check-config again",
+                    config_path.display(),
+                    errors.len()
+                );
+            }
+            std::process::exit(2)
+        }
+    };
     let host = match Host::build_with(config, &registry, crate::builtin_options()).await {
         Ok(h) => h,
         Err(e) => fail_config(&e),

@@ -3,10 +3,8 @@
 //! threshold), or with --dry-run only show who would get one.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
-use writeback_host::notify::{expiry_config, outbox_config, DirectDispatcher};
-use writeback_host::{Dispatcher, DispatcherFactory, Host, HostOptions, NotifierEntry};
+use writeback_host::build_connectors;
 use writeback_outbox::{Outbox, Store};
 
 use super::{fail_config, load_config};
@@ -33,58 +31,28 @@ pub async fn run(command: ExpiryCommand) -> i32 {
         dry_run,
     } = command;
     let config = load_config(&path);
-    let outbox = match outbox_config(&config) {
-        Ok(Some(o)) => o,
-        Ok(None) => fail_config(&format!(
+    let Some(outbox) = config.outbox.clone() else {
+        fail_config(&format!(
             "{}: expiry reminders need an [outbox] (it remembers who was reminded); add one with a `path`",
             path.display()
-        )),
+        ))
+    };
+    let expiry = config.expiry.clone().unwrap_or_default();
+    // The connectors only: no host, so no delivery loop of its own and no sources.
+    let connectors = match build_connectors(&config, &crate::builtin_registry()).await {
+        Ok(c) => c,
         Err(e) => fail_config(&e),
     };
-    let expiry = match expiry_config(&config) {
-        Ok(c) => c.unwrap_or_default(),
-        Err(e) => fail_config(&e),
-    };
-    // Build every connector, but keep the notifiers for our own outbox instead of
-    // starting the host's delivery loop.
-    let captured: Arc<Mutex<Vec<NotifierEntry>>> = Arc::default();
-    let keep = captured.clone();
-    let factory: DispatcherFactory = Arc::new(move |_config, notifiers| {
-        if let Ok(mut k) = keep.lock() {
-            *k = notifiers;
-        }
-        Ok(Arc::new(DirectDispatcher {
-            notifiers: Vec::new(),
-            tasks: Default::default(),
-            attempts: 1,
-        }) as Arc<dyn Dispatcher>)
-    });
-    let host = match Host::build_with(
-        config,
-        &crate::builtin_registry(),
-        HostOptions {
-            dispatcher: Some(factory),
-        },
-    )
-    .await
-    {
-        Ok(h) => h,
-        Err(e) => fail_config(&e),
-    };
-    let targets: Vec<_> = host
-        .pipeline_handle()
-        .targets()
+    let targets: Vec<_> = connectors
+        .targets
         .iter()
         .map(|t| (t.name.clone(), t.target.clone()))
         .collect();
-    let notifiers: Vec<_> = captured
-        .lock()
-        .map(|n| {
-            n.iter()
-                .map(|e| (e.name.clone(), e.notifier.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let notifiers: Vec<_> = connectors
+        .notifiers
+        .iter()
+        .map(|e| (e.name.clone(), e.notifier.clone()))
+        .collect();
     // Deliver only when no running writeback delivers from this outbox: a second
     // deliverer would race it (and must not touch the rows it has in flight).
     let store = match Store::open_for_delivery(&outbox.path, outbox.sync) {

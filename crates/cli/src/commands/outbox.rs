@@ -50,13 +50,11 @@ pub enum OutboxCommand {
 
 fn open_store(config_path: &Path) -> Store {
     let config = load_config(config_path);
-    let outbox = match writeback_host::notify::outbox_config(&config) {
-        Ok(Some(o)) => o,
-        Ok(None) => fail_config(&format!(
+    let Some(outbox) = config.outbox else {
+        fail_config(&format!(
             "{}: no [outbox] section, so notifications are delivered directly and nothing is stored",
             config_path.display()
-        )),
-        Err(e) => fail_config(&e),
+        ))
     };
     match Store::open(&outbox.path, outbox.sync) {
         Ok(s) => s,

@@ -2,6 +2,9 @@
 //! 2.0.0. It exports a root module under the same abi_stable symbol as a real plugin,
 //! with this crate's version (2.0.0) as its interface version, so a 1.x host must
 //! refuse it with a message naming both versions and the file.
+// The stable ABI: abi_stable's derives and export macros generate unsafe impls and
+// extern fns (the reason this crate exists); the rest of the workspace has none.
+#![allow(unsafe_code)]
 #![allow(non_camel_case_types, non_local_definitions)]
 
 use abi_stable::library::RootModule;

@@ -3,7 +3,11 @@
 //! bare loop posting the same signed webhooks with the same notifier and concurrency but
 //! no persistence. Prints a table and the ratios.
 //!
-//! `cargo bench -p writeback-outbox --bench throughput` (N with OUTBOX_BENCH_N).
+//! `cargo bench -p writeback-tests --bench outbox` (N with OUTBOX_BENCH_N). It lives
+//! here, not in crates/outbox, because it needs a connector (the webhook notifier): a
+//! low crate's dev-dependencies do not pull in connectors.
+// Test code: a failed step stops the test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,187 +1,23 @@
-//! The `directory` capability of WASM targets: search, modify and extended operations
-//! on the one server the target's `[targets.directory]` table defines, as its service
-//! account, inside its `base_dn` subtree. The guest never sees the service account's
-//! password; every refusal is logged with the plugin's name.
+//! The WIT `directory` interface as the guest calls it: every call checked against
+//! the grant (subtree, operations, sizes, the call's operation budget and deadline),
+//! run on the granted pool, and LDAP results mapped to the guest's error kinds and
+//! outcome codes. Every refusal is logged with the plugin's name.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
-use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, HealthCheck, Outcome, OutcomeCode, Password,
-};
+use writeback_core::{Outcome, OutcomeCode, Password};
 use writeback_ldap::ldap3::{Mod, Scope, SearchEntry};
-use writeback_ldap::server::{self, HasServer, ServerConfig, ServerRules};
 use writeback_ldap::session::FILTER_ERROR;
-use writeback_ldap::{dn, password_outcome, Connector, LdapFailure, Pool, PpolicyError};
+use writeback_ldap::{password_outcome, LdapFailure, PpolicyError};
 
+use super::grant::DirectoryGrant;
+use super::*;
 use crate::bindings::target::writeback::plugin::directory::{
     self, DirectoryError, Entry, ErrorKind, Modification, ModifyKind,
 };
 use crate::convert;
 use crate::state::HostState;
-
-/// Password Modify (RFC 3062), the one extended operation allowed by default.
-pub const PASSWORD_MODIFY_OID: &str = "1.3.6.1.4.1.4203.1.11.1";
-/// Entries one search may return at most.
-const MAX_ENTRIES: u32 = 1000;
-/// Bytes of attribute values one search may return at most.
-const MAX_RESULT_BYTES: usize = 4 * 1024 * 1024;
-const MAX_FILTER: usize = 4096;
-const MAX_ATTRIBUTES: usize = 64;
-const MAX_CHANGES: usize = 64;
-const MAX_VALUE_BYTES: usize = 256 * 1024;
-
-/// `[targets.directory]`: the connection a WASM target may use.
-///
-/// ```toml
-/// [targets.directory]
-/// url = "ldaps://ldap.example.org"
-/// ca_file = "/etc/writeback/ldap-ca.pem"
-/// bind_dn = "cn=pwmgr,ou=system,dc=example,dc=org"
-/// bind_password = { env = "WRITEBACK_LDAP_PASSWORD" }
-/// base_dn = "ou=people,dc=example,dc=org"
-/// ```
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct DirectoryConfig {
-    /// The server keys (`url`, `starttls`, `ca_file`, `allow_plaintext`, `bind_dn`,
-    /// `bind_password`, `pool_size`, `connect_timeout_ms`, `timeout_ms` — the plugin
-    /// call's own deadline applies too), in the same table; see [`ServerConfig`].
-    #[serde(skip)]
-    pub server: ServerConfig,
-    /// Every DN the plugin reads or writes must be this entry or below it.
-    pub base_dn: String,
-    /// Extended operations the plugin may send, by OID. Password Modify's user must be
-    /// inside `base_dn`; other operations cannot be confined by the host, so allow only
-    /// ones you trust with the whole server.
-    #[serde(default = "default_extended")]
-    pub allow_extended: Vec<String>,
-    /// Directory operations one plugin call may make.
-    #[serde(default = "default_max_operations")]
-    pub max_operations_per_call: u32,
-}
-
-/// As the `openldap` target, with a smaller pool: a plugin's calls are short.
-pub const RULES: ServerRules = ServerRules {
-    pool_size: 2,
-    ..ServerRules::with_consent()
-};
-
-impl HasServer for DirectoryConfig {
-    fn server_mut(&mut self) -> &mut ServerConfig {
-        &mut self.server
-    }
-}
-
-fn default_extended() -> Vec<String> {
-    vec![PASSWORD_MODIFY_OID.to_string()]
-}
-fn default_max_operations() -> u32 {
-    16
-}
-
-impl DirectoryConfig {
-    /// The `directory` table of a target's config, checked without I/O. Errors name
-    /// `directory.<key>`.
-    pub fn load(config: &ConnectorConfig) -> Result<Self, ConfigError> {
-        let Some(value) = config.table.get("directory") else {
-            return Err(config.error(
-                "",
-                "a WASM target needs a `[targets.directory]` table: the connection (url, bind_dn, \
-                 bind_password, base_dn) its directory handle may use",
-            ));
-        };
-        let Some(table) = value.as_table() else {
-            return Err(config.error("directory", "must be a table: `[targets.directory]`"));
-        };
-        let parsed: DirectoryConfig = server::parse_table(table, &RULES)
-            .map_err(|e| config.error(&server::prefixed("directory", &e.key), e.message))?;
-        parsed.check(config)?;
-        Ok(parsed)
-    }
-
-    fn check(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        let ok = matches!(dn::parse(&self.base_dn), Ok(rdns) if !rdns.is_empty());
-        if !ok {
-            return Err(config.error(
-                "directory.base_dn",
-                "give a distinguished name, e.g. `ou=people,dc=example,dc=org`",
-            ));
-        }
-        for oid in &self.allow_extended {
-            let ok = !oid.is_empty()
-                && oid
-                    .split('.')
-                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-            if !ok {
-                return Err(config.error(
-                    "directory.allow_extended",
-                    format!("`{oid}` is not an OID (digits and dots)"),
-                ));
-            }
-        }
-        if !(1..=1000).contains(&self.max_operations_per_call) {
-            return Err(config.error(
-                "directory.max_operations_per_call",
-                "must be from 1 to 1000",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The directory one WASM target may use: a pool bound as the service account and
-/// the limits of the grant.
-pub struct DirectoryGrant {
-    connector: Arc<Connector>,
-    pool: Pool,
-    base_dn: String,
-    allow_extended: Vec<String>,
-    max_operations: u32,
-}
-
-impl DirectoryGrant {
-    /// Resolves the secret and the CA file (or the system trust store); connects lazily
-    /// (on the first call).
-    pub fn build(config: &ConnectorConfig, ctx: &BuildContext<'_>) -> Result<Self, ConfigError> {
-        let cfg = DirectoryConfig::load(config)?;
-        let server = cfg.server.open(&RULES, config, "directory", ctx)?;
-        Ok(DirectoryGrant {
-            connector: server.connector,
-            pool: server.pool,
-            base_dn: cfg.base_dn,
-            allow_extended: cfg.allow_extended,
-            max_operations: cfg.max_operations_per_call,
-        })
-    }
-
-    pub fn base_dn(&self) -> &str {
-        &self.base_dn
-    }
-
-    pub fn server(&self) -> &str {
-        self.connector.server()
-    }
-
-    /// Whether `dn` is inside the granted subtree.
-    pub fn contains(&self, entry: &str) -> Result<bool, String> {
-        dn::is_within(entry, &self.base_dn)
-    }
-
-    /// connect, tls, bind, read base_dn: for `check-config --connect` and /health.
-    pub async fn self_test(&self) -> Vec<HealthCheck> {
-        let mut checks = Vec::new();
-        if let Some(session) = self
-            .pool
-            .connection_checks(&self.base_dn, &mut checks)
-            .await
-        {
-            session.unbind().await;
-        }
-        checks
-    }
-}
 
 /// A refusal by the sandbox: logged, and answered with `plugin_fault`.
 fn not_allowed(plugin: &str, what: &str, why: String) -> DirectoryError {
