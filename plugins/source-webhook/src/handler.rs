@@ -206,7 +206,7 @@ impl Handler {
         match checked {
             Ok(report) => {
                 let acceptable = report.failed.is_empty();
-                info!(source = %self.source, %peer, %webhook_id, request_id, acceptable, "policy check answered");
+                debug!(source = %self.source, %peer, %webhook_id, request_id, acceptable, "policy check answered");
                 json(
                     StatusCode::OK,
                     &serde_json::json!({
