@@ -6,6 +6,7 @@
 //! * [`delay_proxy`] — a TCP proxy that holds a server's replies on demand (a slow
 //!   directory).
 //! * [`process`] — spawning server processes that die with the test binary.
+//! * [`nats`] — a nats-server with JetStream, restartable on the same store.
 //!
 //! When a server cannot start, the error says what to install; tests then fail,
 //! never skip.
@@ -20,4 +21,5 @@ pub mod tls;
 
 pub use slapd::Slapd;
 pub mod http_receiver;
+pub mod nats;
 pub mod smtp;
