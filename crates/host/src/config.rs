@@ -102,7 +102,7 @@ pub struct Config {
 }
 
 /// Top-level tables the host hands on untouched to other parts of writeback.
-const EXTRA_SECTIONS: &[&str] = &["outbox", "expiry"];
+const EXTRA_SECTIONS: &[&str] = &["outbox", "expiry", "relay"];
 
 impl Config {
     /// Reads and checks a config file.

@@ -3,4 +3,8 @@
 //! pipeline, records the outcome in the ledger, replies). See docs/relay.md.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod config;
 pub mod seal;
+pub mod wire;
+
+pub use config::{RelayConfig, Role};
