@@ -8,3 +8,8 @@ pub mod seal;
 pub mod wire;
 
 pub use config::{RelayConfig, Role};
+pub mod agent;
+pub mod agents;
+pub mod bus;
+pub mod edge;
+pub mod health;

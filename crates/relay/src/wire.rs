@@ -189,8 +189,8 @@ pub fn ledger_key(source: &str, id: &str) -> String {
 
 /// What the ledger binds an id to (not the password): another request reusing the id
 /// is refused.
-pub fn request_binding(b: &Bound) -> String {
-    sha256_hex(&[b.operation.as_str(), &b.identity.ordering_key()])
+pub fn binding(operation: OperationKind, identity: &CloudIdentity) -> String {
+    sha256_hex(&[operation.as_str(), &identity.ordering_key()])
 }
 
 /// The ledger entry of a request.
