@@ -9,6 +9,7 @@ mod notifications;
 mod openldap_target;
 mod pipeline_semantics;
 mod policies;
+mod relay;
 mod scim;
 mod support;
 mod wasm_plugins;

@@ -439,7 +439,15 @@ impl Submit for Edge {
     async fn submit(&self, request: Request) -> Outcome {
         self.metrics.requests.fetch_add(1, Ordering::Relaxed);
         let deadline = Instant::now() + self.cfg.deadline();
+        let (id, user) = (request.id.to_string(), request.identity.label());
         let outcome = self.forward(request, deadline).await;
+        // The edge has no audit log: what an administrator needs goes to its log.
+        match &outcome.admin_detail {
+            Some(detail) => {
+                tracing::warn!(id = %id, user = %user, code = %outcome.code, detail = %detail, "relay outcome")
+            }
+            None => tracing::info!(id = %id, user = %user, code = %outcome.code, "relay outcome"),
+        }
         *self
             .metrics
             .outcomes

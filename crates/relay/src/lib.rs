@@ -13,3 +13,4 @@ pub mod agents;
 pub mod bus;
 pub mod edge;
 pub mod health;
+pub use async_nats;
