@@ -485,8 +485,12 @@ async fn relay_refuses_tampered_and_unknown_key_messages_and_writes_nothing() {
         identity: by_uid(&bob),
         initiator: Default::default(),
     };
-    let sealed = wire::seal_request(&request, wire::unix_ms() + 10_000, &[stranger.clone()])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let sealed = wire::seal_request(
+        &request,
+        wire::unix_ms() + 10_000,
+        std::slice::from_ref(&stranger),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let reply = inject(&lab, &sealed, "tamper-4").await;
     assert_eq!(reply.outcome.code, OutcomeCode::AdminActionRequired);
     let detail = reply.outcome.admin_detail.unwrap_or_default();
@@ -595,8 +599,7 @@ async fn last_passwords_bind(
     for (u, dn) in dns.iter().enumerate() {
         let last = sent
             .iter()
-            .filter(|(_, user, _, code)| *user == u && *code == OutcomeCode::Succeeded)
-            .last();
+            .rfind(|(_, user, _, code)| *user == u && *code == OutcomeCode::Succeeded);
         if let Some((id, _, password, _)) = last {
             assert!(
                 s.can_bind(dn, password).await,

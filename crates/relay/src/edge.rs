@@ -185,17 +185,18 @@ impl Edge {
     }
 
     async fn forward(&self, request: Request, deadline: Instant) -> Outcome {
-        let alive: Vec<AgentStatus> = self.agents();
-        if !alive.iter().any(|a| a.alive) {
-            self.metrics.no_agent.fetch_add(1, Ordering::Relaxed);
-            return Outcome::of(OutcomeCode::DirectoryUnavailable)
-                .with_admin_detail(agents::none_alive_detail(&alive, self.agent_timeout()));
-        }
+        // A retry of a finished request gets its outcome even with no agent up.
         let key = wire::ledger_key(&request.source, request.id.as_str());
         let binding = wire::binding(request.operation.kind(), &request.identity);
         if let Some(o) = self.recorded(&key, &binding).await {
             self.metrics.from_ledger.fetch_add(1, Ordering::Relaxed);
             return o;
+        }
+        let alive: Vec<AgentStatus> = self.agents();
+        if !alive.iter().any(|a| a.alive) {
+            self.metrics.no_agent.fetch_add(1, Ordering::Relaxed);
+            return Outcome::of(OutcomeCode::DirectoryUnavailable)
+                .with_admin_detail(agents::none_alive_detail(&alive, self.agent_timeout()));
         }
         let left = deadline.saturating_duration_since(Instant::now());
         let deadline_unix_ms = wire::unix_ms() + left.as_millis() as u64;

@@ -308,7 +308,7 @@ mod tests {
         let (sk, pk) = PrivateKey::generate();
         let sealed = seal(&[pk], b"secret", b"id=1").unwrap_or_default();
         assert!(matches!(
-            open(&[sk.clone()], &sealed, b"id=2"),
+            open(std::slice::from_ref(&sk), &sealed, b"id=2"),
             Err(SealError::Open { .. })
         ));
         let mut ct = B64.decode(&sealed[0].ct).unwrap_or_default();
@@ -318,7 +318,7 @@ mod tests {
             ..sealed[0].clone()
         }];
         assert!(matches!(
-            open(&[sk.clone()], &tampered, b"id=1"),
+            open(std::slice::from_ref(&sk), &tampered, b"id=1"),
             Err(SealError::Open { .. })
         ));
         let (_, other) = PrivateKey::generate();
@@ -337,7 +337,7 @@ mod tests {
     fn unknown_key_names_both_sides() {
         let (sk, _) = PrivateKey::generate();
         let (_, other) = PrivateKey::generate();
-        let sealed = seal(&[other.clone()], b"secret", b"a").unwrap_or_default();
+        let sealed = seal(std::slice::from_ref(&other), b"secret", b"a").unwrap_or_default();
         let err = open(&[sk], &sealed, b"a").err();
         let text = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(text.contains(&other.id), "{text}");

@@ -284,12 +284,12 @@ mod tests {
         let mut other = env.clone();
         other.bound.identity.username = Some("mallory".into());
         assert!(matches!(
-            open_request(&other, &[sk.clone()]),
+            open_request(&other, std::slice::from_ref(&sk)),
             Err(OpenError::Seal(SealError::Open { .. }))
         ));
         let mut later = env.clone();
         later.bound.deadline_unix_ms += 60_000;
-        assert!(open_request(&later, &[sk.clone()]).is_err());
+        assert!(open_request(&later, std::slice::from_ref(&sk)).is_err());
         let mut op = env;
         op.bound.operation = OperationKind::Reset;
         assert!(open_request(&op, &[sk]).is_err());

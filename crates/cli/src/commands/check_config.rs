@@ -8,6 +8,9 @@ use writeback_host::Host;
 use super::{fail_config, load_config};
 
 pub async fn run(config_path: &Path, connect: bool) -> i32 {
+    if let Some(code) = super::relay::check_config(config_path, connect).await {
+        return code;
+    }
     let config = load_config(config_path);
     let registry = crate::builtin_registry();
     let host = match Host::build_with(config, &registry, crate::builtin_options()).await {

@@ -199,3 +199,145 @@ pub async fn agents(command: AgentsCommand) -> i32 {
     }
     i32::from(!list.iter().any(|a| a.alive))
 }
+
+/// `check-config` for a file with `[relay]`: `None` when it has none (the single
+/// process check runs). With `connect`, also NATS: reachable, JetStream, the stream and
+/// buckets with their settings (and, on an agent, every directory's self-test).
+pub async fn check_config(config_path: &Path, connect: bool) -> Option<i32> {
+    let config = load_config(config_path);
+    let relay = match RelayConfig::from_config(&config) {
+        Ok(Some(r)) => r,
+        Ok(None) => return None,
+        Err(e) => fail_config(&e),
+    };
+    let registry = crate::builtin_registry();
+    let mut ok = true;
+    let mut host = None;
+    match relay.role {
+        Role::Edge => {
+            if let Err(e) = writeback_host::validate(&config, &registry) {
+                fail_config(&e);
+            }
+            for p in &relay.public_keys {
+                match writeback_relay::seal::PublicKey::load(p) {
+                    Ok(k) => println!("  seals to key {} ({})", k.id, p.display()),
+                    Err(e) => fail_config(&e),
+                }
+            }
+            println!("{}: edge configuration is valid", config_path.display());
+            for c in &config.sources {
+                println!("  source   {} ({})", c.name, c.type_name);
+            }
+        }
+        Role::Agent => {
+            if let Err(e) = AgentSource::new(relay.clone(), Vec::new()) {
+                fail_config(&e);
+            }
+            let h = match Host::build_with(config, &registry, crate::builtin_options()).await {
+                Ok(h) => h,
+                Err(e) => fail_config(&e),
+            };
+            println!("{}: agent configuration is valid", config_path.display());
+            for line in h.describe().iter().filter(|l| !l.starts_with("source")) {
+                println!("  {line}");
+            }
+            host = Some(h);
+        }
+    }
+    println!(
+        "  relay    {} partitions on {} (stream {})",
+        relay.partitions,
+        relay.servers.join(", "),
+        relay.stream
+    );
+    if !connect {
+        return Some(0);
+    }
+    let mut line = |good: bool, check: &str, detail: String| {
+        ok &= good;
+        println!(
+            "  [{}] {check}: {detail}",
+            if good { " ok " } else { "FAIL" }
+        );
+    };
+    println!("nats:");
+    match writeback_relay::bus::connect(&relay, "writeback-check-config").await {
+        Err(e) => line(false, "connect", e.to_string()),
+        Ok(client) => {
+            line(true, "connect", relay.servers.join(", "));
+            let js = writeback_relay::bus::context(&client);
+            match js.query_account().await {
+                Ok(a) => line(true, "jetstream", format!("{} streams in this account", a.streams)),
+                Err(e) => line(false, "jetstream", format!("{e}: start nats-server with JetStream (-js) and enable it for this account")),
+            }
+            match js.get_stream(&relay.stream).await {
+                Ok(mut s) => match s.info().await {
+                    Ok(info) => {
+                        let c = &info.config;
+                        let good = c.retention == writeback_relay::async_nats::jetstream::stream::RetentionPolicy::WorkQueue
+                            && !c.duplicate_window.is_zero();
+                        line(
+                            good,
+                            "stream",
+                            format!(
+                                "{}: retention {:?}, storage {:?}, replicas {}, duplicate window {:?}, {} messages{}",
+                                relay.stream,
+                                c.retention,
+                                c.storage,
+                                c.num_replicas,
+                                c.duplicate_window,
+                                info.state.messages,
+                                if good { "" } else { " (needs work-queue retention and a duplicate window)" }
+                            ),
+                        );
+                    }
+                    Err(e) => line(false, "stream", format!("{}: {e}", relay.stream)),
+                },
+                Err(e) => line(
+                    relay.manage,
+                    "stream",
+                    if relay.manage {
+                        format!(
+                            "{} does not exist yet; it is created at start (manage = true)",
+                            relay.stream
+                        )
+                    } else {
+                        format!(
+                            "{}: {e}; with manage = false create it as docs/relay.md shows",
+                            relay.stream
+                        )
+                    },
+                ),
+            }
+            for bucket in [&relay.ledger_bucket, &relay.agents_bucket] {
+                match js.get_key_value(bucket.as_str()).await {
+                    Ok(_) => line(true, "bucket", bucket.clone()),
+                    Err(e) => line(
+                        relay.manage,
+                        "bucket",
+                        if relay.manage {
+                            format!("{bucket} does not exist yet; it is created at start")
+                        } else {
+                            format!("{bucket}: {e}")
+                        },
+                    ),
+                }
+            }
+        }
+    }
+    if let Some(h) = host {
+        for (target, checks) in h.self_test().await {
+            println!("target {target}:");
+            for c in checks {
+                ok &= c.ok;
+                println!(
+                    "  [{}] {}: {}",
+                    if c.ok { " ok " } else { "FAIL" },
+                    c.check,
+                    c.detail
+                );
+            }
+        }
+    }
+    Some(i32::from(!ok))
+}
