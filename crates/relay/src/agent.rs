@@ -198,7 +198,9 @@ async fn partition_loop(
     while !shutdown.is_cancelled() {
         let fetched = tokio::select! {
             _ = shutdown.cancelled() => return,
-            f = consumer.fetch().max_messages(1).expires(Duration::from_secs(2)).messages() => f,
+            // `batch` waits (up to `expires`) for a message; `fetch` would return at once
+            // when there is none, and this loop would poll NATS as fast as it can.
+            f = consumer.batch().max_messages(1).expires(Duration::from_secs(2)).messages() => f,
         };
         let mut batch = match fetched {
             Ok(b) => b,
