@@ -14,6 +14,7 @@ mod openldap_target;
 mod pipeline_semantics;
 mod policies;
 mod portal;
+mod relay;
 mod scim;
 mod status_page;
 mod support;

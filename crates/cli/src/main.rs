@@ -70,6 +70,28 @@ enum Command {
         #[command(subcommand)]
         command: commands::audit::AuditCommand,
     },
+    /// Relay: serve the sources and forward sealed requests to agents over NATS (no directory credentials).
+    Edge {
+        /// The edge's TOML config file ([[sources]] and [relay] with role = "edge").
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Relay: pull sealed requests from NATS and apply them to the directories (dials out only).
+    Agent {
+        /// The agent's TOML config file ([[targets]] and [relay] with role = "agent").
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Relay keys: generate an agent key pair.
+    Keys {
+        #[command(subcommand)]
+        command: commands::relay::KeysCommand,
+    },
+    /// Relay agents: list what the bus knows about them.
+    Agents {
+        #[command(subcommand)]
+        command: commands::relay::AgentsCommand,
+    },
     /// Plugins and connector types.
     Plugins {
         #[command(subcommand)]
@@ -113,6 +135,10 @@ fn main() {
             Command::Policy { command } => commands::policy_check::run(command).await,
             Command::Breached { command } => commands::breached::run(command),
             Command::Audit { command } => commands::audit::run(command),
+            Command::Edge { config } => commands::relay::edge(&config).await,
+            Command::Agent { config } => commands::relay::agent(&config).await,
+            Command::Keys { command } => commands::relay::keys(command),
+            Command::Agents { command } => commands::relay::agents(command).await,
             Command::Plugins {
                 command: PluginsCommand::List { config },
             } => commands::plugins::list(config.as_deref()),

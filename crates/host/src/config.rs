@@ -147,7 +147,7 @@ pub struct Config {
 }
 
 /// Top-level tables the host hands on untouched to other parts of writeback.
-const EXTRA_SECTIONS: &[&str] = &[];
+const EXTRA_SECTIONS: &[&str] = &["relay"];
 
 /// The sections the host reads itself, for "unknown section" errors.
 const SECTIONS: &[&str] = &[

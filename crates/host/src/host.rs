@@ -284,6 +284,11 @@ impl Host {
         })
     }
 
+    /// Adds a source built outside the config (the relay agent's NATS consumer).
+    pub fn add_source(&mut self, name: impl Into<String>, source: Arc<dyn CloudSource>) {
+        self.sources.push((name.into(), source));
+    }
+
     /// The pipeline, for embedding programs that submit requests themselves.
     pub fn pipeline(&self) -> Arc<dyn Submit> {
         Arc::new(self.pipeline.clone())

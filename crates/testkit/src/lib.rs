@@ -12,6 +12,7 @@
 //! * [`oidc`] — a real OpenID Connect provider (npm oidc-provider on Node) with a
 //!   login form, clients and users from the test.
 //! * [`process`] — spawning server processes that die with the test binary.
+//! * [`nats`] — a nats-server with JetStream, restartable on the same store.
 //!
 //! When a server cannot start, the error says what to install; tests then fail,
 //! never skip.
@@ -30,5 +31,6 @@ pub mod tls;
 
 pub use slapd::Slapd;
 pub mod http_receiver;
+pub mod nats;
 pub mod oidc;
 pub mod smtp;

@@ -9,6 +9,9 @@ use writeback_host::{validate_all, Config, Host};
 use super::fail_config;
 
 pub async fn run(config_path: &Path, connect: bool) -> i32 {
+    if let Some(code) = super::relay::check_config(config_path, connect).await {
+        return code;
+    }
     let registry = crate::builtin_registry();
     let (config, mut errors) = Config::load_all(config_path);
     if let Some(config) = &config {

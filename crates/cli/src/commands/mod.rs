@@ -8,6 +8,7 @@ pub mod expiry;
 pub mod outbox;
 pub mod plugins;
 pub mod policy_check;
+pub mod relay;
 pub mod request;
 pub mod run;
 
