@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
-# CI: builds the Debian package (cargo deb: release build of the cli), installs it with
-# dpkg -i on this machine, and starts the installed binary with the same command line as
-# the systemd unit, on a demo config (a webhook source and an OpenLDAP target pointing
-# at a closed port: the service starts without a directory), then checks /healthz and
-# /health (which must name the unreachable target) and stops it with SIGTERM.
+# CI: builds the Debian package (scripts/build-deb.sh), installs it with dpkg -i on this
+# machine, and starts the installed binary with the same command line as the systemd
+# unit, on a demo config (a webhook source and an OpenLDAP target pointing at a closed
+# port: the service starts without a directory), then checks /healthz and /health
+# (which must name the unreachable target), stops it with SIGTERM and verifies the
+# audit file it wrote.
 #
-# PACKAGE_PROFILE=release (the default) builds the package as shipped: a release build of
-# the whole dependency tree (wasmtime included), 10+ minutes on 2 cores. CI sets
-# PACKAGE_PROFILE=dev: the same package from the debug binary the tests just built
-# (seconds to link, ~3 minutes to strip and compress), which checks the same metadata,
-# unit, install and start-up. cargo-deb's own install (once per machine) takes ~7 min.
+# PACKAGE_PROFILE=release (the default) packages a release build, as shipped.
+# PACKAGE_PROFILE=dev packages the debug binary the tests just built (the CLI's main.rs
+# built by the tests package, target/debug/writeback-under-test): the same package
+# contents, unit, install and start-up, in seconds instead of a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 profile="${PACKAGE_PROFILE:-release}"
 bash .ci/setup.d/package.sh
-rm -rf target/debian
-cargo deb -p writeback-cli --locked --profile "$profile"
-deb=$(ls -t target/debian/writeback_*.deb | head -n1)
+if [ "$profile" = dev ]; then
+  [ -x target/debug/writeback-under-test ] || cargo test -p writeback-tests --locked --no-run
+  deb=$(bash scripts/build-deb.sh target/debug/writeback-under-test)
+else
+  deb=$(bash scripts/build-deb.sh)
+fi
 dpkg-deb --info "$deb" >/dev/null
 dpkg -i "$deb"
 for f in /usr/bin/writeback /lib/systemd/system/writeback.service /usr/share/man/man1/writeback.1.gz \

@@ -5,6 +5,7 @@
 //!
 //! Run: `cargo bench -p writeback-tests --bench ds389` (release; `-- --quick` for a
 //! short run). Prints a table.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[allow(dead_code)]
 mod bench_support;

@@ -13,6 +13,7 @@
 //!
 //! Run: `cargo bench -p writeback-tests --bench preflight` (release; `-- --quick` for a
 //! short run). Needs slapd, Chromium and oidc-provider (`scripts/setup.sh`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[allow(dead_code)]
 mod bench_support;

@@ -7,6 +7,7 @@
 //! Run: `cargo bench -p writeback-tests --bench relay [-- --quick]` (needs
 //! nats-server: `.ci/setup.d/nats.sh`). Prints a table; ratios are relay ÷ direct, and
 //! two agents ÷ one agent.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[allow(dead_code)]
 mod bench_support;

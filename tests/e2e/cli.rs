@@ -169,6 +169,8 @@ struct Running {
     ca: std::path::PathBuf,
     secret: std::path::PathBuf,
     audit: std::path::PathBuf,
+    /// The `[audit] checkpoint_key_file`.
+    audit_key: std::path::PathBuf,
     log: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -220,6 +222,7 @@ fn start_run(s: &slapd::Slapd, args: &[&str], rust_log: Option<&str>) -> Running
         ca: certs.ca,
         secret,
         audit,
+        audit_key,
         log,
         _dir: dir,
     }
@@ -239,6 +242,7 @@ async fn run_request_and_graceful_shutdown_through_the_binary() {
         ca,
         secret,
         audit,
+        audit_key,
         log: log_path,
         _dir,
     } = start_run(s, &["--log-format", "json"], Some("debug"));

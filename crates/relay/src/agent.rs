@@ -65,17 +65,14 @@ impl AgentSource {
 }
 
 fn default_name() -> String {
-    let mut buf = [0u8; 64];
-    // SAFETY: gethostname writes at most buf.len() bytes into our buffer.
-    let host = if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0 {
-        let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-        String::from_utf8_lossy(&buf[..end])
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect::<String>()
-    } else {
-        String::new()
-    };
+    // The kernel's host name, read without unsafe code; "agent" where it is not there.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(64)
+        .collect::<String>();
     format!(
         "{}-{}",
         if host.is_empty() { "agent" } else { &host },
