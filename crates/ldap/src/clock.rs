@@ -7,27 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use writeback_core::Finding;
 
 /// Seconds since the epoch of a GeneralizedTime such as `20261204011500.0Z`.
-pub fn generalized_time(text: &str) -> Option<i64> {
-    let digits = text.get(..14)?;
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let n = |a: usize, b: usize| digits.get(a..b).and_then(|s| s.parse::<i64>().ok());
-    let (y, m, d) = (n(0, 4)?, n(4, 6)?, n(6, 8)?);
-    let (hh, mm, ss) = (n(8, 10)?, n(10, 12)?, n(12, 14)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
-}
+pub use crate::gentime::unix_seconds as generalized_time;
 
 /// The `clock` finding: `theirs` (seconds since the epoch, read right after `before`)
 /// against this host's clock; warn beyond `max_secs` with `fix`.

@@ -21,6 +21,14 @@ pub fn format(t: SystemTime) -> String {
 
 /// Reads `YYYYMMDDHHMMSS[.fraction]Z`; other forms (offsets) are not accepted.
 pub fn parse(s: &str) -> Option<SystemTime> {
+    u64::try_from(unix_seconds(s)?)
+        .ok()
+        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+}
+
+/// Seconds since the epoch (negative before 1970) of `YYYYMMDDHHMMSS[.fraction]Z`, as
+/// a directory's `currentTime` or `monitorTimestamp` reads.
+pub fn unix_seconds(s: &str) -> Option<i64> {
     let digits = s.get(..14)?;
     if !digits.bytes().all(|b| b.is_ascii_digit()) || !s.ends_with('Z') {
         return None;
@@ -37,10 +45,7 @@ pub fn parse(s: &str) -> Option<SystemTime> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se;
-    u64::try_from(secs)
-        .ok()
-        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
 }
 
 // Proleptic Gregorian calendar <-> days since 1970-01-01 (H. Hinnant's algorithms).

@@ -23,6 +23,7 @@
 //!
 //! `ldap3` is re-exported so every target uses the same version.
 
+pub mod account;
 pub mod ber;
 pub mod clock;
 pub mod connect;

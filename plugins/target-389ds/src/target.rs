@@ -87,53 +87,21 @@ impl Ds389Target {
 
 /// An Account from a search entry: nsUniqueId as id, the other attributes lower-cased.
 pub(crate) fn account_of(entry: SearchEntry) -> Account {
-    let mut attributes = BTreeMap::new();
-    let mut id = None;
-    for (name, values) in entry.attrs {
-        let key = name.to_ascii_lowercase();
-        if key == "nsuniqueid" {
-            id = values.first().cloned();
-        } else {
-            attributes.insert(key, values);
-        }
-    }
-    Account {
-        dn: entry.dn,
-        id,
-        attributes,
-    }
+    writeback_ldap::account::account_of(entry, "nsuniqueid")
 }
 
 #[async_trait]
 impl DirectoryTarget for Ds389Target {
     async fn resolve(&self, identity: &CloudIdentity) -> Result<Account, Outcome> {
-        let filter = self.template.fill(identity).map_err(|missing| {
-            Outcome::of(OutcomeCode::NotFound).with_admin_detail(format!(
-                "{missing} ({}); nothing was searched or written",
-                self.template
-            ))
-        })?;
-        let (mut accounts, truncated) = self.find(&filter, 2).await?;
-        match (accounts.len(), truncated) {
-            (1, false) => Ok(accounts.remove(0)),
-            (0, false) => Err(
-                Outcome::of(OutcomeCode::NotFound).with_admin_detail(format!(
-                    "{}: no entry under `{}` matches {filter}",
-                    self.connector.server(),
-                    self.base_dn
-                )),
-            ),
-            _ => {
-                let dns: Vec<&str> = accounts.iter().map(|a| a.dn.as_str()).collect();
-                Err(
-                    Outcome::of(OutcomeCode::AmbiguousIdentity).with_admin_detail(format!(
-                        "{}: {filter} matches more than one entry ({}); nothing was written",
-                        self.connector.server(),
-                        dns.join("; ")
-                    )),
-                )
-            }
-        }
+        let filter = writeback_ldap::account::fill_filter(&self.template, identity)?;
+        let (accounts, truncated) = self.find(&filter, 2).await?;
+        writeback_ldap::account::exactly_one(
+            self.connector.server(),
+            &self.base_dn,
+            &filter,
+            accounts,
+            truncated,
+        )
     }
 
     async fn apply(&self, account: &Account, operation: &Operation) -> Result<(), Outcome> {

@@ -8,7 +8,7 @@
 //! accounts inside the window travel.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use writeback_core::{Account, Outcome, OutcomeCode};
 use writeback_ldap::escape;
@@ -90,7 +90,7 @@ pub(crate) async fn password_expiries(
         };
         let filter = format!(
             "(&{object_classes}{which}(pwdChangedTime<={}))",
-            generalized_time(cutoff)
+            writeback_ldap::gentime::format(cutoff)
         );
         let entries = search_all(
             session.ldap(),
@@ -104,7 +104,7 @@ pub(crate) async fn password_expiries(
         for entry in entries {
             let changed = values(&entry, "pwdChangedTime")
                 .first()
-                .and_then(|v| parse_generalized_time(v));
+                .and_then(|v| writeback_ldap::gentime::parse(v));
             if let Some(changed) = changed {
                 out.push((account(entry), changed + Duration::from_secs(max_age)));
             }
@@ -202,97 +202,5 @@ fn account(entry: SearchEntry) -> Account {
         dn: entry.dn,
         id,
         attributes,
-    }
-}
-
-/// `YYYYMMDDHHMMSSZ` (UTC) for a filter.
-fn generalized_time(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}{m:02}{d:02}{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Reads `YYYYMMDDHHMMSS[.fraction]Z`; other forms (offsets) are not written by slapd.
-fn parse_generalized_time(s: &str) -> Option<SystemTime> {
-    let digits = s.get(..14)?;
-    if !digits.bytes().all(|b| b.is_ascii_digit()) || !s.ends_with('Z') {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| digits[r].parse::<i64>().ok();
-    let (y, mo, d, h, mi, se) = (
-        n(0..4)?,
-        n(4..6)?,
-        n(6..8)?,
-        n(8..10)?,
-        n(10..12)?,
-        n(12..14)?,
-    );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let secs = days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se;
-    u64::try_from(secs)
-        .ok()
-        .map(|s| UNIX_EPOCH + Duration::from_secs(s))
-}
-
-// Proleptic Gregorian calendar <-> days since 1970-01-01 (H. Hinnant's algorithms).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generalized_time_round_trips() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_764_097_445); // 2025-11-25T19:04:05Z
-        assert_eq!(generalized_time(t), "20251125190405Z");
-        assert_eq!(parse_generalized_time("20251125190405Z"), Some(t));
-        assert_eq!(parse_generalized_time("20251125190405.123456Z"), Some(t));
-        assert_eq!(
-            parse_generalized_time("20240229000000Z")
-                .map(generalized_time)
-                .as_deref(),
-            Some("20240229000000Z")
-        );
-        assert_eq!(parse_generalized_time("2025112519Z"), None);
-        assert_eq!(parse_generalized_time("20251325190405Z"), None);
     }
 }

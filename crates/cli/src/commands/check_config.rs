@@ -9,11 +9,18 @@ use writeback_host::{validate_all, Config, Host};
 use super::fail_config;
 
 pub async fn run(config_path: &Path, connect: bool) -> i32 {
-    if let Some(code) = super::relay::check_config(config_path, connect).await {
-        return code;
-    }
     let registry = crate::builtin_registry();
     let (config, mut errors) = Config::load_all(config_path);
+    // An edge's or agent's file has its own checks (sources without targets, or the
+    // reverse); every other file gets every error reported below.
+    if config
+        .as_ref()
+        .is_some_and(|c| c.extra.contains_key("relay"))
+    {
+        if let Some(code) = super::relay::check_config(config_path, connect).await {
+            return code;
+        }
+    }
     if let Some(config) = &config {
         errors.extend(validate_all(config, &registry).1);
     }
