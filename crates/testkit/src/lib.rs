@@ -31,6 +31,7 @@ pub mod tls;
 
 pub use slapd::Slapd;
 pub mod http_receiver;
+pub mod ldap_admin;
 pub mod nats;
 pub mod oidc;
 pub mod smtp;

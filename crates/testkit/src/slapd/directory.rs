@@ -5,30 +5,19 @@
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
-use ldap3::{Ldap, LdapConnAsync, Mod, Scope, SearchEntry};
+use ldap3::{Ldap, Mod};
 
 use super::Slapd;
 
 impl Slapd {
     /// A connection bound as the rootdn.
     pub async fn admin(&self) -> Result<Ldap, String> {
-        let mut ldap = self.connect().await?;
-        ldap.simple_bind(&self.admin_dn, &self.admin_password)
-            .await
-            .and_then(|r| r.success())
-            .map_err(|e| format!("admin bind to {} failed: {e}", self.ldap_url()))?;
-        Ok(ldap)
+        crate::ldap_admin::bound(&self.ldap_url(), &self.admin_dn, &self.admin_password).await
     }
 
     /// An unauthenticated connection over plain loopback LDAP.
     pub async fn connect(&self) -> Result<Ldap, String> {
-        let (conn, ldap) = LdapConnAsync::new(&self.ldap_url())
-            .await
-            .map_err(|e| format!("cannot connect to {}: {e}", self.ldap_url()))?;
-        tokio::spawn(async move {
-            let _ = conn.drive().await;
-        });
-        Ok(ldap)
+        crate::ldap_admin::connect(&self.ldap_url()).await
     }
 
     /// A uid no other test in this binary (or an earlier run) uses: `prefix-PID-N`.
@@ -52,32 +41,8 @@ impl Slapd {
         attributes: &[(&str, &str)],
     ) -> Result<String, String> {
         let dn = self.user_dn(uid);
-        let mut attrs: Vec<(String, HashSet<String>)> = vec![
-            ("objectClass".into(), set(&["inetOrgPerson"])),
-            ("uid".into(), set(&[uid])),
-            ("userPassword".into(), set(&[password])),
-        ];
-        for name in ["cn", "sn"] {
-            if !attributes.iter().any(|(k, _)| k.eq_ignore_ascii_case(name)) {
-                attrs.push((name.into(), set(&[uid])));
-            }
-        }
-        for (name, value) in attributes {
-            match attrs.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
-                Some((_, values)) if name.eq_ignore_ascii_case("objectClass") => {
-                    values.insert(value.to_string());
-                }
-                Some((_, values)) => {
-                    values.insert(value.to_string());
-                }
-                None => attrs.push((name.to_string(), set(&[value]))),
-            }
-        }
         let mut ldap = self.admin().await?;
-        ldap.add(&dn, attrs)
-            .await
-            .and_then(|r| r.success())
-            .map_err(|e| format!("adding {dn} failed: {e}"))?;
+        crate::ldap_admin::add_person(&mut ldap, &dn, uid, password, attributes).await?;
         let _ = ldap.unbind().await;
         Ok(dn)
     }
@@ -90,48 +55,24 @@ impl Slapd {
 
     /// The result code of a simple bind (0 success, 49 invalid credentials).
     pub async fn bind_code(&self, dn: &str, password: &str) -> Result<u32, String> {
-        let mut ldap = self.connect().await?;
-        let rc = ldap
-            .simple_bind(dn, password)
-            .await
-            .map(|r| r.rc)
-            .map_err(|e| format!("bind as {dn} failed to run: {e}"))?;
-        let _ = ldap.unbind().await;
-        Ok(rc)
+        crate::ldap_admin::bind_code(&self.ldap_url(), dn, password).await
     }
 
     /// The values of `attribute` on `dn` (operational ones too: pwdReset,
     /// pwdAccountLockedTime, pwdChangedTime …), read as the rootdn. Empty when absent.
     pub async fn read_attr(&self, dn: &str, attribute: &str) -> Result<Vec<String>, String> {
         let mut ldap = self.admin().await?;
-        let (entries, _) = ldap
-            .search(dn, Scope::Base, "(objectClass=*)", vec![attribute])
-            .await
-            .and_then(|r| r.success())
-            .map_err(|e| format!("reading {attribute} of {dn} failed: {e}"))?;
+        let values = crate::ldap_admin::read_attr(&mut ldap, dn, attribute).await;
         let _ = ldap.unbind().await;
-        Ok(entries
-            .into_iter()
-            .next()
-            .map(SearchEntry::construct)
-            .and_then(|e| {
-                e.attrs
-                    .into_iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(attribute))
-                    .map(|(_, v)| v)
-            })
-            .unwrap_or_default())
+        values
     }
 
     /// Applies modifications as the rootdn.
     pub async fn modify_as_admin(&self, dn: &str, mods: Vec<Mod<String>>) -> Result<(), String> {
         let mut ldap = self.admin().await?;
-        ldap.modify(dn, mods)
-            .await
-            .and_then(|r| r.success())
-            .map_err(|e| format!("modifying {dn} failed: {e}"))?;
+        let done = crate::ldap_admin::modify(&mut ldap, dn, mods).await;
         let _ = ldap.unbind().await;
-        Ok(())
+        done
     }
 
     /// Adds a password policy `cn=<name>,ou=policies,…`: the default policy with
@@ -145,16 +86,16 @@ impl Slapd {
         let mut attrs: Vec<(String, HashSet<String>)> = vec![
             (
                 "objectClass".into(),
-                set(&["organizationalRole", "pwdPolicy"]),
+                crate::ldap_admin::set(&["organizationalRole", "pwdPolicy"]),
             ),
-            ("cn".into(), set(&[name])),
+            ("cn".into(), crate::ldap_admin::set(&[name])),
         ];
         for (k, v) in super::DEFAULT_POLICY {
             let v = overrides
                 .iter()
                 .find(|(o, _)| o.eq_ignore_ascii_case(k))
                 .map_or(v, |(_, o)| *o);
-            attrs.push((k.to_string(), set(&[v])));
+            attrs.push((k.to_string(), crate::ldap_admin::set(&[v])));
         }
         let mut ldap = self.admin().await?;
         ldap.add(&dn, attrs)
@@ -171,13 +112,9 @@ impl Slapd {
             user_dn,
             vec![Mod::Replace(
                 "pwdPolicySubentry".to_string(),
-                set(&[policy_dn]),
+                crate::ldap_admin::set(&[policy_dn]),
             )],
         )
         .await
     }
-}
-
-fn set(values: &[&str]) -> HashSet<String> {
-    values.iter().map(|s| s.to_string()).collect()
 }
