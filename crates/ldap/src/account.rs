@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use ldap3::SearchEntry;
+use ldap3::{Scope, SearchEntry};
 use writeback_core::{Account, CloudIdentity, Outcome, OutcomeCode};
 
+use crate::error::LdapFailure;
+use crate::pool::Pool;
 use crate::template::FilterTemplate;
 
 /// An account from a search entry; `id_attribute` (lower-case: `entryuuid`,
@@ -63,6 +65,65 @@ pub fn exactly_one(
                     dns.join("; ")
                 )),
             )
+        }
+    }
+}
+
+/// Where and how a target looks for accounts.
+pub struct Search<'a> {
+    pub base_dn: &'a str,
+    pub scope: Scope,
+    /// The attributes an account carries back (its id attribute among them).
+    pub attributes: &'a [&'a str],
+    /// Lower-case name of the attribute that becomes [`Account::id`].
+    pub id_attribute: &'a str,
+}
+
+/// Searches with a pooled connection, at most `limit` entries, and whether there were
+/// more. A read is safe to repeat, so a connection that turns out dead (the directory
+/// restarted) gets one retry on a fresh one. A missing base DN is a config problem
+/// (`admin_action_required`), other failures their own outcome.
+pub async fn find(
+    pool: &Pool,
+    search: &Search<'_>,
+    filter: &str,
+    limit: usize,
+) -> Result<(Vec<Account>, bool), Outcome> {
+    let limit = i32::try_from(limit).unwrap_or(i32::MAX);
+    let mut retried = false;
+    loop {
+        let mut session = pool.get().await.map_err(|f| f.to_outcome())?;
+        match session
+            .search(
+                search.base_dn,
+                search.scope,
+                filter,
+                search.attributes,
+                limit,
+            )
+            .await
+        {
+            Ok(found) => {
+                let accounts = found
+                    .entries
+                    .into_iter()
+                    .map(|e| account_of(e, search.id_attribute))
+                    .collect();
+                return Ok((accounts, found.truncated));
+            }
+            Err(f @ LdapFailure::Transport { .. }) if !retried => {
+                tracing::debug!(error = %f, "retrying a search on a fresh connection");
+                retried = true;
+            }
+            Err(f) if f.result_code() == Some(32) => {
+                return Err(
+                    Outcome::of(OutcomeCode::AdminActionRequired).with_admin_detail(format!(
+                        "{f} — base_dn `{}` does not exist",
+                        search.base_dn
+                    )),
+                )
+            }
+            Err(f) => return Err(f.to_outcome()),
         }
     }
 }

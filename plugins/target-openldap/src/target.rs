@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use writeback_core::{
     Account, CloudIdentity, DirectoryTarget, HealthCheck, Operation, Outcome, OutcomeCode,
 };
-use writeback_ldap::ldap3::{Scope, SearchEntry};
-use writeback_ldap::{escape, Connector, FilterTemplate, LdapFailure, Pool};
+use writeback_ldap::ldap3::Scope;
+use writeback_ldap::{escape, Connector, FilterTemplate, Pool};
 
 use crate::config::SearchScope;
 
@@ -45,51 +45,16 @@ impl OpenLdapTarget {
         }
     }
 
-    /// A search failure as an outcome; a missing base DN is a config problem.
-    fn search_failure(&self, f: &LdapFailure) -> Outcome {
-        if f.result_code() == Some(32) {
-            return Outcome::of(OutcomeCode::AdminActionRequired)
-                .with_admin_detail(format!("{f} — base_dn `{}` does not exist", self.base_dn));
-        }
-        f.to_outcome()
-    }
-
-    /// Searches with a pooled connection. A read is safe to repeat, so a connection
-    /// that turns out dead (the directory restarted) gets one retry on a fresh one.
+    /// Searches `base_dn` for accounts (see [`writeback_ldap::account::find`]).
     async fn find(&self, filter: &str, limit: usize) -> Result<(Vec<Account>, bool), Outcome> {
-        let limit = i32::try_from(limit).unwrap_or(i32::MAX);
-        let mut retried = false;
-        loop {
-            let mut session = self.pool.get().await.map_err(|f| f.to_outcome())?;
-            match session
-                .search(
-                    &self.base_dn,
-                    self.scope(),
-                    filter,
-                    &ACCOUNT_ATTRIBUTES,
-                    limit,
-                )
-                .await
-            {
-                Ok(found) => {
-                    return Ok((
-                        found.entries.into_iter().map(account_of).collect(),
-                        found.truncated,
-                    ))
-                }
-                Err(f @ LdapFailure::Transport { .. }) if !retried => {
-                    tracing::debug!(error = %f, "retrying a search on a fresh connection");
-                    retried = true;
-                }
-                Err(f) => return Err(self.search_failure(&f)),
-            }
-        }
+        let search = writeback_ldap::account::Search {
+            base_dn: &self.base_dn,
+            scope: self.scope(),
+            attributes: &ACCOUNT_ATTRIBUTES,
+            id_attribute: "entryuuid",
+        };
+        writeback_ldap::account::find(&self.pool, &search, filter, limit).await
     }
-}
-
-/// An Account from a search entry: entryUUID as id, the other attributes lower-cased.
-fn account_of(entry: SearchEntry) -> Account {
-    writeback_ldap::account::account_of(entry, "entryuuid")
 }
 
 #[async_trait]
