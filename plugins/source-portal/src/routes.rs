@@ -24,7 +24,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http_body_util::BodyExt;
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use writeback_core::{
     CloudIdentity, Initiator, InitiatorKind, Operation, OperationKind, Outcome, OutcomeCode,
     Password, Request, RequestId, Submit,
@@ -534,6 +534,48 @@ async fn form_post(
     Ok((id, session, form))
 }
 
+/// Which rate limit a form post counts against.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    Check,
+    Submit,
+}
+
+/// [`form_post`], then the post counted against its limits per account and per client
+/// address; over either, the "too many attempts" page.
+async fn limited_form_post(
+    p: &Portal,
+    headers: &HeaderMap,
+    peer: &Peer,
+    body: Body,
+    limit: Limit,
+) -> Result<(Session, Form), Response> {
+    let (_, session, form) = form_post(p, headers, body).await?;
+    let (what, per_account, per_address) = match limit {
+        Limit::Check => (
+            "check",
+            p.limits.checks_per_account,
+            p.limits.checks_per_address,
+        ),
+        Limit::Submit => (
+            "submit",
+            p.limits.submits_per_account,
+            p.limits.submits_per_address,
+        ),
+    };
+    if !p.allow(what, Some(&session.subject), peer, per_account, per_address) {
+        if limit == Limit::Submit {
+            warn!(source = %p.name, user = %session.identity.label(), client = %peer.0.ip(), "password submits throttled");
+        }
+        let lang = p.lang(headers);
+        return Err(html(
+            StatusCode::TOO_MANY_REQUESTS,
+            p.frame(lang).message(texts(lang).too_many),
+        ));
+    }
+    Ok((session, form))
+}
+
 async fn check_form(
     State(p): State<Shared>,
     headers: HeaderMap,
@@ -541,23 +583,10 @@ async fn check_form(
     body: Body,
 ) -> Response {
     let lang = p.lang(&headers);
-    let t = texts(lang);
-    let (_, session, form) = match form_post(&p, &headers, body).await {
+    let (session, form) = match limited_form_post(&p, &headers, &peer, body, Limit::Check).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !p.allow(
-        "check",
-        Some(&session.subject),
-        &peer,
-        p.limits.checks_per_account,
-        p.limits.checks_per_address,
-    ) {
-        return html(
-            StatusCode::TOO_MANY_REQUESTS,
-            p.frame(lang).message(t.too_many),
-        );
-    }
     let (password, confirm) = (form.password("password"), form.password("confirm"));
     render_verdicts(&p, lang, &session, &password, &confirm, None).await
 }
@@ -697,23 +726,10 @@ async fn submit(
 ) -> Response {
     let lang = p.lang(&headers);
     let t = texts(lang);
-    let (_, session, form) = match form_post(&p, &headers, body).await {
+    let (session, form) = match limited_form_post(&p, &headers, &peer, body, Limit::Submit).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !p.allow(
-        "submit",
-        Some(&session.subject),
-        &peer,
-        p.limits.submits_per_account,
-        p.limits.submits_per_address,
-    ) {
-        warn!(source = %p.name, user = %session.identity.label(), client = %peer.0.ip(), "password submits throttled");
-        return html(
-            StatusCode::TOO_MANY_REQUESTS,
-            p.frame(lang).message(t.too_many),
-        );
-    }
     if p.auth_too_old(&session) {
         return html(
             StatusCode::UNAUTHORIZED,
@@ -771,22 +787,10 @@ async fn unlock(
     if !p.allow_unlock {
         return html(StatusCode::NOT_FOUND, p.frame(lang).message(t.bad_form));
     }
-    let (_, session, _) = match form_post(&p, &headers, body).await {
+    let (session, _) = match limited_form_post(&p, &headers, &peer, body, Limit::Submit).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !p.allow(
-        "submit",
-        Some(&session.subject),
-        &peer,
-        p.limits.submits_per_account,
-        p.limits.submits_per_address,
-    ) {
-        return html(
-            StatusCode::TOO_MANY_REQUESTS,
-            p.frame(lang).message(t.too_many),
-        );
-    }
     if p.auth_too_old(&session) {
         return html(
             StatusCode::UNAUTHORIZED,
@@ -826,7 +830,8 @@ async fn run(
         },
     };
     let outcome = p.pipeline.submit(request).await;
-    info!(source = %p.name, user = %session.identity.label(), operation = %kind, code = %outcome.code, "password page request finished");
+    // Debug: the audit's "request finished" line is the request's line at info.
+    debug!(source = %p.name, user = %session.identity.label(), operation = %kind, code = %outcome.code, "password page request finished");
     let found: Vec<String> = verdicts
         .preflight
         .targets
