@@ -127,3 +127,53 @@ pub async fn find(
         }
     }
 }
+
+/// The filter for a source's account lookup (`query` = attribute and value, as SCIM's
+/// `userName eq "…"` asks) within the accounts `template` can match; `None` lists them.
+/// `attribute_map` maps the source's attribute names (lower-case) to the directory's.
+pub fn query_filter(
+    template: &FilterTemplate,
+    attribute_map: &std::collections::BTreeMap<String, String>,
+    query: Option<(&str, &str)>,
+) -> Result<String, Outcome> {
+    let scope_filter = template.object_class_filter();
+    let Some((attribute, value)) = query else {
+        return Ok(scope_filter);
+    };
+    let Some(ldap_attribute) = attribute_map.get(&attribute.to_ascii_lowercase()) else {
+        let known: Vec<&str> = attribute_map.keys().map(String::as_str).collect();
+        return Err(Outcome::new(
+            OutcomeCode::InvalidRequest,
+            format!(
+                "Accounts cannot be searched by `{attribute}` (known: {}).",
+                known.join(", ")
+            ),
+        ));
+    };
+    Ok(format!(
+        "(&{scope_filter}({ldap_attribute}={}))",
+        crate::escape::filter_value(value)
+    ))
+}
+
+/// A target's map from the sources' attribute names to the directory's, keys
+/// lower-case: `upn` and `username` → `uid`, `mail` → `mail`, `object_id` → the
+/// directory's unique id attribute, then the operator's `overrides`.
+pub fn attribute_map(
+    object_id_attribute: &str,
+    overrides: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut map: std::collections::BTreeMap<String, String> = [
+        ("upn", "uid"),
+        ("username", "uid"),
+        ("mail", "mail"),
+        ("object_id", object_id_attribute),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in overrides {
+        map.insert(k.to_ascii_lowercase(), v.clone());
+    }
+    map
+}

@@ -99,19 +99,7 @@ impl Ds389Config {
 
     /// The attribute map with the defaults filled in (keys lower-case).
     pub fn attribute_map(&self) -> BTreeMap<String, String> {
-        let mut map: BTreeMap<String, String> = [
-            ("upn", "uid"),
-            ("username", "uid"),
-            ("mail", "mail"),
-            ("object_id", "nsUniqueId"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        for (k, v) in &self.attribute_map {
-            map.insert(k.to_ascii_lowercase(), v.clone());
-        }
-        map
+        writeback_ldap::account::attribute_map("nsUniqueId", &self.attribute_map)
     }
 }
 

@@ -5,11 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use writeback_core::{
-    Account, CloudIdentity, DirectoryTarget, HealthCheck, Operation, Outcome, OutcomeCode,
-};
+use writeback_core::{Account, CloudIdentity, DirectoryTarget, HealthCheck, Operation, Outcome};
 use writeback_ldap::ldap3::Scope;
-use writeback_ldap::{escape, Connector, FilterTemplate, Pool};
+use writeback_ldap::{Connector, FilterTemplate, Pool};
 
 use crate::config::SearchScope;
 
@@ -131,27 +129,8 @@ impl DirectoryTarget for OpenLdapTarget {
         query: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<Vec<Account>, Outcome> {
-        let scope_filter = self.template.object_class_filter();
-        let filter = match query {
-            None => scope_filter,
-            Some((attribute, value)) => {
-                let Some(ldap_attribute) = self.attribute_map.get(&attribute.to_ascii_lowercase())
-                else {
-                    let known: Vec<&str> = self.attribute_map.keys().map(String::as_str).collect();
-                    return Err(Outcome::new(
-                        OutcomeCode::InvalidRequest,
-                        format!(
-                            "Accounts cannot be searched by `{attribute}` (known: {}).",
-                            known.join(", ")
-                        ),
-                    ));
-                };
-                format!(
-                    "(&{scope_filter}({ldap_attribute}={}))",
-                    escape::filter_value(value)
-                )
-            }
-        };
+        let filter =
+            writeback_ldap::account::query_filter(&self.template, &self.attribute_map, query)?;
         let (accounts, _) = self.find(&filter, limit.clamp(1, MAX_SEARCH_LIMIT)).await?;
         Ok(accounts)
     }
