@@ -185,15 +185,17 @@ impl Edge {
     }
 
     async fn forward(&self, request: Request, deadline: Instant) -> Outcome {
-        // A retry of a finished request gets its outcome even with no agent up.
         let key = wire::ledger_key(&request.source, request.id.as_str());
         let binding = wire::binding(request.operation.kind(), &request.identity);
-        if let Some(o) = self.recorded(&key, &binding).await {
-            self.metrics.from_ledger.fetch_add(1, Ordering::Relaxed);
-            return o;
-        }
         let alive: Vec<AgentStatus> = self.agents();
         if !alive.iter().any(|a| a.alive) {
+            // A retry of a finished request still gets its outcome with no agent up.
+            // (With agents up the ledger is read only for a duplicate: one round trip
+            // less on every request.)
+            if let Some(o) = self.recorded(&key, &binding).await {
+                self.metrics.from_ledger.fetch_add(1, Ordering::Relaxed);
+                return o;
+            }
             self.metrics.no_agent.fetch_add(1, Ordering::Relaxed);
             return Outcome::of(OutcomeCode::DirectoryUnavailable)
                 .with_admin_detail(agents::none_alive_detail(&alive, self.agent_timeout()));
@@ -290,6 +292,13 @@ impl Edge {
         } else {
             Duration::from_millis(500)
         };
+        if ack.duplicate {
+            // Most often a retry of a request already finished: its outcome is there now.
+            if let Some(o) = self.recorded(key, binding).await {
+                self.metrics.from_ledger.fetch_add(1, Ordering::Relaxed);
+                return o;
+            }
+        }
         let mut replied = ack.duplicate;
         loop {
             let next = (Instant::now() + poll).min(deadline);
