@@ -682,3 +682,108 @@ async fn must_change_is_cleared_by_a_plain_reset_and_by_the_users_change() {
     assert!(pwd_reset().await.is_empty());
     assert!(slapd.can_bind(&dn, "Marker-Must-D").await);
 }
+
+/// Sets (or, with `None`, removes) one attribute as slapd's administrator.
+async fn set_as_admin(slapd: &Slapd, dn: &str, attribute: &str, value: Option<&str>) {
+    use std::collections::HashSet;
+    use writeback_ldap::ldap3::Mod;
+    let m = match value {
+        Some(v) => Mod::Replace(attribute.to_string(), HashSet::from([v.to_string()])),
+        None => Mod::Delete(attribute.to_string(), HashSet::new()),
+    };
+    slapd
+        .modify_as_admin(dn, vec![m])
+        .await
+        .unwrap_or_else(|e| panic!("set {attribute}: {e}"));
+}
+
+/// The outcome of a reset that was written but is not in force: the person is told the
+/// password was set; the administrator detail names what keeps them out.
+fn assert_set_but(outcome: &Outcome, what: &str) {
+    assert_eq!(
+        outcome.code,
+        OutcomeCode::AdminActionRequired,
+        "{outcome:?}"
+    );
+    assert!(
+        outcome.message.contains("password was set"),
+        "{}",
+        outcome.message
+    );
+    let detail = outcome.admin_detail.as_deref().unwrap_or_default();
+    assert!(
+        detail.contains("the password was set") && detail.contains(what),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn an_account_an_administrator_locked_is_not_reenabled_by_a_reset_or_unlock() {
+    let slapd = slapd::shared();
+    let (uid, dn) = user(slapd, "adminlock", "Initial-Pass-1").await;
+    set_as_admin(slapd, &dn, "pwdAccountLockedTime", Some("000001010000Z")).await;
+    let target = target(slapd).await;
+    for op in [reset("Marker-Verify-1", false), Operation::Unlock] {
+        let o = refused(&*target, &uid, op, &["Marker-"]).await;
+        assert_eq!(o.code, OutcomeCode::AdminActionRequired, "{o:?}");
+        assert!(
+            o.message.contains("disabled by an administrator"),
+            "{}",
+            o.message
+        );
+        let detail = o.admin_detail.unwrap_or_default();
+        assert!(detail.contains("nothing was written"), "{detail}");
+    }
+    // Nothing was written: the lock stands and the old password is the one that counts.
+    assert_eq!(
+        slapd
+            .read_attr(&dn, "pwdAccountLockedTime")
+            .await
+            .unwrap_or_default(),
+        vec!["000001010000Z"]
+    );
+    set_as_admin(slapd, &dn, "pwdAccountLockedTime", None).await;
+    assert!(!slapd.can_bind(&dn, "Marker-Verify-1").await);
+    assert!(slapd.can_bind(&dn, "Initial-Pass-1").await);
+}
+
+#[tokio::test]
+async fn a_reset_of_a_password_past_its_end_time_says_it_is_disabled() {
+    let slapd = slapd::shared();
+    let (uid, dn) = user(slapd, "endtime", "Initial-Pass-1").await;
+    set_as_admin(slapd, &dn, "pwdEndTime", Some("20200101000000Z")).await;
+    let target = target(slapd).await;
+    let o = refused(&*target, &uid, reset("Marker-Verify-3", true), &["Marker-"]).await;
+    assert_set_but(&o, "disabled since pwdEndTime 20200101000000Z");
+    assert!(!slapd.can_bind(&dn, "Marker-Verify-3").await);
+    // Must-change was asked and is in force: only the end time is named.
+    let detail = o.admin_detail.unwrap_or_default();
+    assert!(!detail.contains("must-change"), "{detail}");
+    assert_eq!(
+        slapd.read_attr(&dn, "pwdReset").await.unwrap_or_default(),
+        vec!["TRUE"]
+    );
+    set_as_admin(slapd, &dn, "pwdEndTime", None).await;
+    assert!(slapd.can_bind(&dn, "Marker-Verify-3").await);
+}
+
+#[tokio::test]
+async fn a_reset_lifts_a_lockout_from_failed_binds() {
+    // slapd's ppolicy removes pwdAccountLockedTime with any password change, so a
+    // reset is also an unlock (docs/openldap.md says so); only an administrator's lock
+    // is refused before the write (the test above).
+    let slapd = slapd::shared();
+    let (uid, dn) = user(slapd, "lockreset", "Initial-Pass-1").await;
+    for _ in 0..3 {
+        assert_eq!(slapd.bind_code(&dn, "wrong-password").await, Ok(49));
+    }
+    assert!(!slapd.can_bind(&dn, "Initial-Pass-1").await);
+    let target = target(slapd).await;
+    applied(&*target, &uid, reset("Marker-Verify-4", false)).await;
+    assert!(slapd
+        .read_attr(&dn, "pwdAccountLockedTime")
+        .await
+        .unwrap_or_default()
+        .is_empty());
+    assert!(slapd.can_bind(&dn, "Marker-Verify-4").await);
+}

@@ -92,6 +92,21 @@ pub fn parse(dn: &str) -> Result<Vec<Rdn>, String> {
     }
 }
 
+/// The DN of the entry's container (escaped commas in the first RDN respected), or
+/// `None` for a DN of one RDN.
+pub fn parent(dn: &str) -> Option<&str> {
+    let bytes = dn.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b',' => return dn.get(i + 1..).map(str::trim_start),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// Whether `dn` is `base` or below it. Errors say which DN does not parse.
 pub fn is_within(dn: &str, base: &str) -> Result<bool, String> {
     let dn = parse(dn)?;
@@ -112,6 +127,14 @@ mod tests {
         assert!(is_within("UID=Alice, OU=People , DC=Example,DC=ORG", BASE).unwrap());
         assert!(is_within("cn=a\\2Cb,ou=people,dc=example,dc=org", BASE).unwrap());
         assert!(is_within("cn=x+uid=y,ou=people,dc=example,dc=org", BASE).unwrap());
+    }
+
+    #[test]
+    fn parent_skips_escaped_commas() {
+        assert_eq!(parent("CN=a\\,b,OU=X,DC=e"), Some("OU=X,DC=e"));
+        assert_eq!(parent("uid=a, ou=people"), Some("ou=people"));
+        assert_eq!(parent("dc=org"), None);
+        assert_eq!(parent("cn=trailing\\"), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use writeback_core::{DoctorOptions, Finding};
+use writeback_ldap::dn::parent;
 use writeback_ldap::escape::filter_value;
 use writeback_ldap::ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use writeback_ldap::ldap3::{Scope, SearchEntry};
@@ -85,20 +86,6 @@ fn first(entry: &SearchEntry, name: &str) -> Option<String> {
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .and_then(|(_, v)| v.first())
         .cloned()
-}
-
-/// The parent DN (the RDN's escaped commas respected).
-pub fn parent(dn: &str) -> Option<&str> {
-    let bytes = dn.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b',' => return dn.get(i + 1..),
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 /// `ad.rights` per container with a problem (or one `ok` for all), and
@@ -723,7 +710,6 @@ mod tests {
 
     #[test]
     fn parents_times_and_sids() {
-        assert_eq!(parent("CN=a\\,b,OU=X,DC=e"), Some("OU=X,DC=e"));
         assert_eq!(parent("DC=e"), None);
         assert_eq!(generalized_time("19700101000000.0Z"), Some(0));
         assert_eq!(generalized_time("20261204011500.0Z"), Some(1_796_346_900));

@@ -95,16 +95,7 @@ fn filetime_now() -> i64 {
 
 /// The container an entry is in (what an administrator delegates rights on).
 fn parent(dn: &str) -> &str {
-    let bytes = dn.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b',' => return dn[i + 1..].trim_start(),
-            _ => i += 1,
-        }
-    }
-    dn
+    writeback_ldap::dn::parent(dn).unwrap_or(dn)
 }
 
 /// Each thing that did not take effect, as a sentence for the administrator.

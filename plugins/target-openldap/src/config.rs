@@ -42,6 +42,11 @@ pub struct OpenLdapConfig {
     /// defaults `upn`/`username` → `uid`, `mail` → `mail`, `object_id` → `entryUUID`.
     #[serde(default)]
     pub attribute_map: BTreeMap<String, String>,
+    /// Read the entry back after a reset or unlock (its ppolicy state, never the
+    /// password) and report what is not in force: must-change, a lock, a password
+    /// outside `pwdStartTime`/`pwdEndTime`. One base search per write.
+    #[serde(default = "default_true")]
+    pub verify_writes: bool,
 }
 
 #[derive(Deserialize, Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +158,7 @@ mod tests {
         assert_eq!(c.server.ca_file, Some("ca.pem".into()));
         assert_eq!(c.filter, "(&(objectClass=inetOrgPerson)(uid={username}))");
         assert!(c.use_password_modify_exop);
+        assert!(c.verify_writes);
         assert_eq!(
             c.attribute_map().get("object_id").map(String::as_str),
             Some("entryUUID")

@@ -11,6 +11,7 @@ pub mod doctor;
 mod expiry;
 mod selftest;
 mod target;
+mod verify;
 
 use std::sync::Arc;
 
@@ -55,6 +56,7 @@ impl TypedFactory<dyn DirectoryTarget> for OpenLdapFactory {
             template,
             use_password_modify_exop: cfg.use_password_modify_exop,
             attribute_map: cfg.attribute_map(),
+            verify_writes: cfg.verify_writes,
         }))
     }
 }

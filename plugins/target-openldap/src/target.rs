@@ -22,6 +22,10 @@ pub const ACCOUNT_ATTRIBUTES: [&str; 7] = [
     "mail",
 ];
 
+/// ppolicy state read with the account when it is resolved (no extra round trip), for
+/// the checks before and after a write (verify.rs). Operational: asked for by name.
+pub const STATE_ATTRIBUTES: [&str; 3] = ["pwdAccountLockedTime", "pwdStartTime", "pwdEndTime"];
+
 /// Most entries one `search` returns.
 pub const MAX_SEARCH_LIMIT: usize = 1000;
 
@@ -33,6 +37,7 @@ pub struct OpenLdapTarget {
     pub(crate) template: FilterTemplate,
     pub(crate) use_password_modify_exop: bool,
     pub(crate) attribute_map: BTreeMap<String, String>,
+    pub(crate) verify_writes: bool,
 }
 
 impl OpenLdapTarget {
@@ -44,11 +49,16 @@ impl OpenLdapTarget {
     }
 
     /// Searches `base_dn` for accounts (see [`writeback_ldap::account::find`]).
-    async fn find(&self, filter: &str, limit: usize) -> Result<(Vec<Account>, bool), Outcome> {
+    async fn find(
+        &self,
+        filter: &str,
+        attributes: &[&str],
+        limit: usize,
+    ) -> Result<(Vec<Account>, bool), Outcome> {
         let search = writeback_ldap::account::Search {
             base_dn: &self.base_dn,
             scope: self.scope(),
-            attributes: &ACCOUNT_ATTRIBUTES,
+            attributes,
             id_attribute: "entryuuid",
         };
         writeback_ldap::account::find(&self.pool, &search, filter, limit).await
@@ -59,7 +69,12 @@ impl OpenLdapTarget {
 impl DirectoryTarget for OpenLdapTarget {
     async fn resolve(&self, identity: &CloudIdentity) -> Result<Account, Outcome> {
         let filter = writeback_ldap::account::fill_filter(&self.template, identity)?;
-        let (accounts, truncated) = self.find(&filter, 2).await?;
+        let attributes: Vec<&str> = ACCOUNT_ATTRIBUTES
+            .iter()
+            .chain(&STATE_ATTRIBUTES)
+            .copied()
+            .collect();
+        let (accounts, truncated) = self.find(&filter, &attributes, 2).await?;
         writeback_ldap::account::exactly_one(
             self.connector.server(),
             &self.base_dn,
@@ -70,17 +85,19 @@ impl DirectoryTarget for OpenLdapTarget {
     }
 
     async fn apply(&self, account: &Account, operation: &Operation) -> Result<(), Outcome> {
+        crate::verify::refuse_administrators_lock(account)?;
         match operation {
             Operation::Reset {
                 new_password,
                 must_change,
-            } => self.reset(&account.dn, new_password, *must_change).await,
+            } => self.reset(&account.dn, new_password, *must_change).await?,
             Operation::Change {
                 old_password,
                 new_password,
-            } => self.change(&account.dn, old_password, new_password).await,
-            Operation::Unlock => self.unlock(&account.dn).await,
+            } => self.change(&account.dn, old_password, new_password).await?,
+            Operation::Unlock => self.unlock(&account.dn).await?,
         }
+        self.verify_write(account, operation).await
     }
 
     async fn doctor(
@@ -131,7 +148,13 @@ impl DirectoryTarget for OpenLdapTarget {
     ) -> Result<Vec<Account>, Outcome> {
         let filter =
             writeback_ldap::account::query_filter(&self.template, &self.attribute_map, query)?;
-        let (accounts, _) = self.find(&filter, limit.clamp(1, MAX_SEARCH_LIMIT)).await?;
+        let (accounts, _) = self
+            .find(
+                &filter,
+                &ACCOUNT_ATTRIBUTES,
+                limit.clamp(1, MAX_SEARCH_LIMIT),
+            )
+            .await?;
         Ok(accounts)
     }
 }
