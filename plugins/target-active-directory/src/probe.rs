@@ -87,7 +87,7 @@ pub(crate) async fn token(
         "",
         Scope::Base,
         "(objectClass=*)",
-        &["tokenGroups"],
+        &["tokenGroups", "defaultNamingContext"],
         Vec::new(),
     )
     .await?;
@@ -98,31 +98,14 @@ pub(crate) async fn token(
     if sids.is_empty() {
         return Err("the rootDSE returned no tokenGroups for this connection".into());
     }
-    let own = if config.server.bind_dn.contains('=') {
-        search(
-            session,
-            &config.server.bind_dn,
-            Scope::Base,
-            "(objectClass=*)",
-            &["objectSid"],
-            Vec::new(),
-        )
-        .await?
-    } else {
-        let filter = format!(
-            "(userPrincipalName={})",
-            filter_value(&config.server.bind_dn)
-        );
-        search(
-            session,
-            &config.base_dn,
-            Scope::Subtree,
-            &filter,
-            &["objectSid"],
-            Vec::new(),
-        )
-        .await?
-    };
+    let naming_context = root.first().and_then(|e| {
+        e.attrs
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("defaultNamingContext"))
+            .and_then(|(_, v)| v.first().cloned())
+    });
+    let (base, scope, filter) = own_sid_search(config, naming_context.as_deref());
+    let own = search(session, base, scope, &filter, &["objectSid"], Vec::new()).await?;
     sids.extend(
         own.first()
             .map(|e| binary(e, "objectSid"))
@@ -131,6 +114,25 @@ pub(crate) async fn token(
     sids.push(vec![1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]); // Everyone
     sids.push(vec![1, 1, 0, 0, 0, 0, 0, 5, 11, 0, 0, 0]); // Authenticated Users
     Ok(sids)
+}
+
+/// Where the service account's own entry is read: its DN, or for a UPN bind a search
+/// of the whole domain — a service account usually lives outside the users' OU, and
+/// Windows does not list the account's own SID in tokenGroups (Samba does).
+fn own_sid_search<'a>(
+    config: &'a AdConfig,
+    naming_context: Option<&'a str>,
+) -> (&'a str, Scope, String) {
+    let bind = &config.server.bind_dn;
+    if bind.contains('=') {
+        (bind, Scope::Base, "(objectClass=*)".to_string())
+    } else {
+        (
+            naming_context.unwrap_or(&config.base_dn),
+            Scope::Subtree,
+            format!("(userPrincipalName={})", filter_value(bind)),
+        )
+    }
 }
 
 const PROBED: [Right; 3] = [
@@ -218,4 +220,41 @@ async fn probe(
         lines.push((place.dn, granted));
     }
     Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use writeback_core::{ConnectorConfig, ConnectorKind};
+
+    fn config(bind_dn: &str) -> AdConfig {
+        let text = format!(
+            "url = \"ldaps://dc.example.org\"\nbind_dn = \"{bind_dn}\"\n\
+             bind_password = {{ env = \"AD_BIND\" }}\nbase_dn = \"OU=Staff,DC=example,DC=org\"\n"
+        );
+        let table: toml::Table = toml::from_str(&text).unwrap_or_default();
+        let connector =
+            ConnectorConfig::in_code(ConnectorKind::Target, "active-directory", "ad", table);
+        match AdConfig::from_connector(&connector) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn a_upn_bound_service_account_is_looked_up_in_the_whole_domain() {
+        // Before: under base_dn (OU=Staff), where a service account in OU=Service
+        // Accounts is not, so its own SID was missing from the token on Windows.
+        let c = config("svc@example.org");
+        let (base, scope, filter) = own_sid_search(&c, Some("DC=example,DC=org"));
+        assert_eq!(base, "DC=example,DC=org");
+        assert_eq!(scope, Scope::Subtree);
+        assert_eq!(filter, "(userPrincipalName=svc@example.org)");
+        // Without a naming context from the rootDSE, the users' base is the fallback.
+        assert_eq!(own_sid_search(&c, None).0, "OU=Staff,DC=example,DC=org");
+        let c = config("CN=svc,OU=Service Accounts,DC=example,DC=org");
+        let (base, scope, _) = own_sid_search(&c, Some("DC=example,DC=org"));
+        assert_eq!(base, "CN=svc,OU=Service Accounts,DC=example,DC=org");
+        assert_eq!(scope, Scope::Base);
+    }
 }
