@@ -6,23 +6,6 @@
 # (ldap-utils) to seed the template.
 # The package creates no instance and starts nothing. Idempotent.
 set -euo pipefail
-
-missing=()
-for p in 389-ds-base libnss3-tools ldap-utils; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  apt-get update
-  export DEBIAN_FRONTEND=noninteractive
-  made_policy=0
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    made_policy=1
-  fi
-  status=0
-  apt-get install -y --no-install-recommends "${missing[@]}" || status=$?
-  if [ "$made_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
-  [ "$status" = 0 ] || exit "$status"
-fi
+. "$(dirname "$0")/../lib.sh"
+apt_install --no-recommends 389-ds-base libnss3-tools ldap-utils
 /usr/sbin/ns-slapd -v 2>&1 | grep -m1 -i '389-Directory' || true

@@ -4,13 +4,7 @@
 # `chromedriver`; override with WRITEBACK_TEST_CHROMEDRIVER). Debian ships one version of
 # each at a time (bookworm-security), always matched to each other. Idempotent.
 set -euo pipefail
-missing=()
-for p in chromium chromium-driver fonts-dejavu-core; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-fi
+. "$(dirname "$0")/../lib.sh"
+apt_install --no-recommends chromium chromium-driver fonts-dejavu-core
 chromium --version
 chromedriver --version

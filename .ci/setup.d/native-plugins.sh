@@ -4,7 +4,5 @@
 # a clear setup error, not a test failure). The plugins themselves are built by the
 # tests with cargo. Idempotent.
 set -euo pipefail
-if ! dpkg-query -W -f='${Status}' zlib1g 2>/dev/null | grep -q 'install ok installed'; then
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zlib1g
-fi
+. "$(dirname "$0")/../lib.sh"
+apt_install --no-recommends zlib1g

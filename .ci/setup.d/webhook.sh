@@ -4,13 +4,7 @@
 # accepts, and that what writeback signs the reference accepts. The tests run exactly
 # /usr/bin/python3 (override with WRITEBACK_TEST_PYTHON). Idempotent.
 set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
 PY=/usr/bin/python3
-if ! "$PY" -c 'import standardwebhooks' 2>/dev/null; then
-  if ! "$PY" -m pip --version >/dev/null 2>&1; then
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y python3-pip
-  fi
-  # Debian marks its Python as externally managed; this is a throwaway test machine.
-  "$PY" -m pip install --quiet --break-system-packages 'standardwebhooks>=1.0,<2'
-fi
+"$PY" -c 'import standardwebhooks' 2>/dev/null || pip_install "$PY" 'standardwebhooks>=1.0,<2'
 "$PY" -c 'import standardwebhooks; print("standardwebhooks for", "'"$PY"'")'
