@@ -14,20 +14,12 @@ use writeback_tests::engine::{write_secret, WEBHOOK_SECRET};
 use crate::support::{openldap_target, BASIC_POLICY, BY_UID};
 
 fn check_config(path: &Path, connect: bool) -> (i32, String) {
-    let mut cmd = Command::new(binary::writeback());
-    cmd.arg("check-config").arg(path);
+    let mut args = vec![std::ffi::OsStr::new("check-config"), path.as_os_str()];
     if connect {
-        cmd.arg("--connect");
+        args.push("--connect".as_ref());
     }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("run writeback: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    let ran = binary::run(args);
+    (ran.code.unwrap_or(-1), ran.text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,19 +134,16 @@ async fn relative_secret_files_are_relative_to_the_config_file() {
     let relative = target.replace(&absolute, "ldap-bind.secret");
     let path = dir.path().join("w.toml");
     std::fs::write(&path, relative).unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(binary::writeback())
-        .arg("check-config")
-        .arg(&path)
-        .arg("--connect")
-        .current_dir(elsewhere.path())
-        .output()
-        .unwrap_or_else(|e| panic!("run writeback: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let ran = binary::run_in(
+        Some(elsewhere.path()),
+        [
+            "check-config".as_ref(),
+            path.as_os_str(),
+            "--connect".as_ref(),
+        ],
     );
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let text = ran.text;
+    assert_eq!(ran.code, Some(0), "{text}");
     assert!(
         text.contains("target ldap:") && !text.contains("FAIL"),
         "{text}"
@@ -311,17 +300,14 @@ async fn run_request_and_graceful_shutdown_through_the_binary() {
     // The audit file the service wrote verifies; with one byte changed it does not,
     // and the report names the changed record's line.
     let verify = || {
-        let out = Command::new(binary::writeback())
-            .args(["audit", "verify", "--key"])
-            .arg(&audit_key)
-            .arg(&audit)
-            .output()
-            .unwrap_or_else(|e| panic!("run writeback: {e}"));
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
+        let ran = binary::run([
+            "audit".as_ref(),
+            "verify".as_ref(),
+            "--key".as_ref(),
+            audit_key.as_os_str(),
+            audit.as_os_str(),
+        ]);
+        (ran.code, ran.text)
     };
     let (code, text) = verify();
     assert_eq!(code, Some(0), "{text}");

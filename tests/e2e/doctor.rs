@@ -515,7 +515,6 @@ mod openldap {
 
 mod tls_and_cli {
     use super::*;
-    use std::process::Command;
     use std::sync::Arc;
     use writeback_doctor::tls::{probe, Endpoint, Upgrade};
     use writeback_testkit::slapd;
@@ -665,14 +664,7 @@ mod tls_and_cli {
         );
         let path = dir.path().join("writeback.toml");
         std::fs::write(&path, config)?;
-        let out = Command::new(binary::writeback())
-            .args(["doctor", "--json", "-c"])
-            .arg(&path)
-            .output()?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let json: serde_json::Value = serde_json::from_str(&stdout).map_err(|e| {
-            anyhow::anyhow!("{e}: {stdout} {}", String::from_utf8_lossy(&out.stderr))
-        })?;
+        let (code, json) = doctor_json(&path)?;
         let findings = |part: &str| -> Vec<serde_json::Value> {
             json["sections"]
                 .as_array()
@@ -693,34 +685,34 @@ mod tls_and_cli {
         assert_eq!(check("target ldap", "tls.chain")["verdict"], "ok");
         assert_eq!(check("target ldap", "ldap.bind")["verdict"], "ok");
         assert_eq!(check("host", "paths.audit")["verdict"], "ok");
-        assert!(!stdout.contains("MfKQ9r8"), "a secret leaked: {stdout}");
+        assert!(
+            !json.to_string().contains("MfKQ9r8"),
+            "a secret leaked: {json}"
+        );
         // The worst is a warning (the certificate, cn=config unreadable): exit code 1.
         assert_eq!(json["worst"], "warn", "{json:#}");
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(code, Some(1));
 
         // The table for people says the same.
-        let out = Command::new(binary::writeback())
-            .args(["doctor", "-c"])
-            .arg(&path)
-            .output()?;
-        let table = String::from_utf8_lossy(&out.stdout);
+        let ran = binary::run(["doctor".as_ref(), "-c".as_ref(), path.as_os_str()]);
+        let table = ran.stdout;
         assert!(table.contains("[WARN] tls.expiry"), "{table}");
         assert!(table.contains("fix: renew the certificate"), "{table}");
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(ran.code, Some(1));
         Ok(())
     }
 
     /// Runs `writeback doctor --json` on a config and returns (exit code, JSON).
     fn doctor_json(path: &Path) -> anyhow::Result<(Option<i32>, serde_json::Value)> {
-        let out = Command::new(binary::writeback())
-            .args(["doctor", "--json", "-c"])
-            .arg(path)
-            .output()?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let json = serde_json::from_str(&stdout).map_err(|e| {
-            anyhow::anyhow!("{e}: {stdout} {}", String::from_utf8_lossy(&out.stderr))
-        })?;
-        Ok((out.status.code(), json))
+        let ran = binary::run([
+            "doctor".as_ref(),
+            "--json".as_ref(),
+            "-c".as_ref(),
+            path.as_os_str(),
+        ]);
+        let json =
+            serde_json::from_str(&ran.stdout).map_err(|e| anyhow::anyhow!("{e}: {}", ran.text))?;
+        Ok((ran.code, json))
     }
 
     fn finding(json: &serde_json::Value, part: &str, check: &str) -> serde_json::Value {

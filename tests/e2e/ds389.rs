@@ -395,18 +395,13 @@ async fn check_config_connect_reports_the_aci_and_the_policy() {
     );
     let path = dir.path().join("ds.toml");
     std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
-    let out = std::process::Command::new(binary::writeback())
-        .arg("check-config")
-        .arg(&path)
-        .arg("--connect")
-        .output()
-        .unwrap_or_else(|e| panic!("run writeback: {e}"));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{all}");
+    let ran = binary::run([
+        "check-config".as_ref(),
+        path.as_os_str(),
+        "--connect".as_ref(),
+    ]);
+    let all = ran.text;
+    assert!(ran.code == Some(0), "{all}");
     assert!(
         all.contains("may write userPassword, passwordRetryCount and accountUnlockTime"),
         "{all}"
@@ -425,17 +420,12 @@ async fn check_config_connect_reports_the_aci_and_the_policy() {
     );
     person(ds, "samplestrict", true).await;
     std::fs::write(&path, &strict).unwrap_or_else(|e| panic!("{e}"));
-    let out = std::process::Command::new(binary::writeback())
-        .arg("check-config")
-        .arg(&path)
-        .arg("--connect")
-        .output()
-        .unwrap_or_else(|e| panic!("run writeback: {e}"));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let all = binary::run([
+        "check-config".as_ref(),
+        path.as_os_str(),
+        "--connect".as_ref(),
+    ])
+    .text;
     assert!(all.contains("nsPwPolicyEntry_subtree"), "{all}");
     assert!(all.contains("must change after reset on"), "{all}");
 }
@@ -490,18 +480,13 @@ async fn check_config_connect_fails_without_the_write_aci() {
     );
     let path = dir.path().join("reader.toml");
     std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
-    let out = std::process::Command::new(binary::writeback())
-        .arg("check-config")
-        .arg(&path)
-        .arg("--connect")
-        .output()
-        .unwrap_or_else(|e| panic!("run writeback: {e}"));
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "{all}");
+    let ran = binary::run([
+        "check-config".as_ref(),
+        path.as_os_str(),
+        "--connect".as_ref(),
+    ]);
+    let all = ran.text;
+    assert!(ran.code != Some(0), "{all}");
     assert!(
         all.contains("may not write userPassword, passwordRetryCount, accountUnlockTime"),
         "{all}"

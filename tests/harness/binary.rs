@@ -28,3 +28,44 @@ pub fn writeback() -> &'static Path {
         bin
     })
 }
+
+/// What one finished run of the binary printed, and how it exited.
+pub struct Ran {
+    /// The exit code; `None` when a signal ended it.
+    pub code: Option<i32>,
+    pub stdout: String,
+    /// stdout then stderr, for assertions on what an operator sees.
+    pub text: String,
+}
+
+/// Runs the binary with `args` in `dir` (or the test's directory) to the end.
+pub fn run_in<I, S>(dir: Option<&Path>, args: I) -> Ran
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = std::process::Command::new(writeback());
+    command.args(args);
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", writeback().display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    Ran {
+        code: out.status.code(),
+        stdout,
+        text,
+    }
+}
+
+/// Runs the binary with `args` to the end.
+pub fn run<I, S>(args: I) -> Ran
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    run_in(None, args)
+}
