@@ -737,3 +737,128 @@ async fn relay_nats_restart_mid_burst_answers_within_the_deadline_then_succeeds(
     }
     assert!(s.can_bind(&dns[0], "Marker-Af1-zz9!").await);
 }
+
+/// The pre-flight on an edge (`POST /v1/policy-check` here; the password page's live
+/// verdicts take the same way): an agent's pipeline answers rule by rule against the
+/// real slapd account, nothing is written, nothing audited, and NATS carries no
+/// password; with no agent the edge says the rules cannot be checked now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_policy_check_on_the_edge_is_answered_by_an_agent_without_writing() {
+    use writeback_signing::sign_headers;
+    let s = slapd::shared();
+    let lab = Lab::new();
+    let (key, public) = lab.key("agentpc");
+    let mut agent = lab.agent("pc", &[&key], s);
+    let edge = lab.edge(&[&public], 8000);
+    lab.ready(1, &edge).await;
+    let raw = lab.nats().await;
+    let mut seen = raw
+        .subscribe("writeback.>")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    raw.flush().await.unwrap_or_else(|e| panic!("{e}"));
+
+    let ca = std::fs::read(lab.path("ca.pem")).unwrap_or_else(|e| panic!("{e}"));
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap_or_else(|e| panic!("{e}")))
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let secret = Secret::parse(WEBHOOK_SECRET).unwrap_or_else(|e| panic!("{e}"));
+    let (uid, dn) = user(s, "relaycheck").await;
+    let check = |id: &str, password: &str| {
+        let body = serde_json::json!({
+            "id": id, "operation": "reset", "new_password": password,
+            "identity": {"username": uid},
+        })
+        .to_string();
+        let headers = sign_headers(
+            &[&secret],
+            &format!("msg_{id}"),
+            writeback_source_webhook::client::unix_now(),
+            body.as_bytes(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        http.post(format!("{}/v1/policy-check", lab.url))
+            .header("content-type", "application/json")
+            .headers(headers)
+            .body(body)
+            .send()
+    };
+    let answer = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        (
+            status,
+            r.json::<serde_json::Value>().await.unwrap_or_default(),
+        )
+    };
+
+    let (status, weak) = answer(
+        check("rc-1", "short")
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    assert_eq!(status, 200, "{weak}");
+    assert_eq!(weak["acceptable"], false, "{weak}");
+    assert!(weak["failed"].to_string().contains("length.min"), "{weak}");
+    assert_eq!(weak["targets"][0]["found"], true, "{weak}");
+
+    let marker = "Marker-Rc1-7qXv!";
+    let (status, good) = answer(
+        check("rc-2", marker)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    assert_eq!(status, 200, "{good}");
+    assert_eq!(good["acceptable"], true, "{good}");
+    assert!(
+        s.can_bind(&dn, INITIAL).await,
+        "a policy check wrote the password"
+    );
+    assert!(!s.can_bind(&dn, marker).await);
+    let audited = lab.audit("pc");
+    assert!(
+        !audited
+            .iter()
+            .any(|r| r["request_id"] == "rc-1" || r["request_id"] == "rc-2"),
+        "a check was audited: {audited:?}"
+    );
+
+    let mut carried = String::new();
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(300), seen.next()).await {
+        carried.push_str(&String::from_utf8_lossy(&m.payload));
+    }
+    assert!(
+        carried.contains("\"kind\":\"check\""),
+        "no check on NATS: {carried}"
+    );
+    assert!(
+        !carried.contains("Marker-Rc1"),
+        "a password crossed NATS in clear"
+    );
+
+    // No agent: the edge answers at once that the rules cannot be checked now.
+    agent.stop();
+    let start = Instant::now();
+    loop {
+        let (status, body) = answer(
+            check("rc-3", marker)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await;
+        if status != 200 {
+            assert_eq!(body["outcome"], "directory_unavailable", "{status} {body}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still answered: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for log in [edge.log_text(), agent.log_text()] {
+        assert!(!log.contains("Marker-Rc1"), "a password in a log");
+    }
+}

@@ -50,7 +50,7 @@ pub trait Submit: Send + Sync {
 }
 
 /// What a pre-flight found: each target's lookup and each rule's verdict.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Preflight {
     /// Every configured target, in config order, with whether the person's account
     /// was found there (and why not).
@@ -62,7 +62,7 @@ pub struct Preflight {
 }
 
 /// One target's answer to "which account is this person?" in a pre-flight.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TargetLookup {
     pub target: String,
     /// `None`: found. Otherwise why not (not found, ambiguous, unreachable).

@@ -23,7 +23,7 @@ use crate::wire::{self, Envelope, Heartbeat, LedgerEntry, Reply};
 pub struct AgentSource {
     cfg: RelayConfig,
     name: String,
-    keys: Vec<PrivateKey>,
+    keys: Arc<Vec<PrivateKey>>,
     targets: Vec<String>,
     started_ms: u64,
     requests: AtomicU64,
@@ -51,7 +51,7 @@ impl AgentSource {
         Ok(AgentSource {
             cfg,
             name,
-            keys,
+            keys: Arc::new(keys),
             targets,
             started_ms: wire::unix_ms(),
             requests: AtomicU64::new(0),
@@ -108,6 +108,15 @@ impl CloudSource for AgentSource {
             ledger,
             pipeline,
         });
+        // Pre-flight checks (the password page on the edge) answered beside the requests.
+        let checks = tokio::spawn(crate::check::serve(
+            shared.client.clone(),
+            self.cfg.clone(),
+            self.name.clone(),
+            self.keys.clone(),
+            shared.pipeline.clone(),
+            shutdown.clone(),
+        ));
         let beat_stop = CancellationToken::new();
         let beats = tokio::spawn(heartbeat(shared.clone(), agents.clone(), beat_stop.clone()));
         let mut loops = JoinSet::new();
@@ -115,6 +124,7 @@ impl CloudSource for AgentSource {
             loops.spawn(partition_loop(shared.clone(), consumer, shutdown.clone()));
         }
         while loops.join_next().await.is_some() {}
+        let _ = checks.await;
         beat_stop.cancel();
         let _ = beats.await;
         // Gone at once rather than after the edge's timeout.

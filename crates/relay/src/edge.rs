@@ -467,6 +467,31 @@ impl Submit for Edge {
             .or_default() += 1;
         outcome
     }
+
+    /// The pre-flight of a source on the edge (the password page's verdicts, the
+    /// webhook's policy check), answered by one agent's pipeline (crate::check).
+    async fn preflight(
+        &self,
+        identity: &writeback_core::CloudIdentity,
+        operation: writeback_core::OperationKind,
+        password: &writeback_core::Password,
+    ) -> Result<writeback_core::Preflight, Outcome> {
+        let alive = self.agents();
+        if !alive.iter().any(|a| a.alive) {
+            return Err(Outcome::of(OutcomeCode::DirectoryUnavailable)
+                .with_admin_detail(agents::none_alive_detail(&alive, self.agent_timeout())));
+        }
+        crate::check::ask(
+            &self.client,
+            &self.cfg,
+            &self.keys,
+            identity,
+            operation,
+            password,
+            self.cfg.deadline(),
+        )
+        .await
+    }
 }
 
 /// Builds the config's sources, connects the edge and serves until `shutdown`.

@@ -10,6 +10,7 @@ pub use config::{RelayConfig, Role};
 pub mod agent;
 pub mod agents;
 pub mod bus;
+pub mod check;
 pub mod edge;
 pub mod health;
 pub use async_nats;
