@@ -822,3 +822,22 @@ async fn relay_agent_whose_directory_is_down_leaves_requests_to_one_that_can_ser
     assert!(took < Duration::from_secs(7), "took {took:?}");
     assert!(s.can_bind(&dn, INITIAL).await, "nothing written");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_agent_over_websocket_reset_lands() {
+    let s = slapd::shared();
+    let lab = Lab::new();
+    let (key, public) = lab.key("ws");
+    // The agent reaches NATS only through its websocket listener (ws:// on loopback;
+    // wss:// with tls_ca_file elsewhere), as from a network that lets only HTTP(S) out.
+    let target = openldap_target(s, lab.dir.path(), "ldap-ws", BY_UID);
+    let agent = lab.agent_with("ws-agent", &[&key], &target, &lab.nats.ws_url());
+    let edge = lab.edge(&[&public], 8000);
+    lab.ready(1, &edge).await;
+    let (uid, dn) = user(s, "relayws").await;
+    let a = lab.reset("ws-1", &uid, "Marker-Ws1-p4T!").await;
+    expect(&a, OutcomeCode::Succeeded, 200);
+    assert!(s.can_bind(&dn, "Marker-Ws1-p4T!").await);
+    assert!(!s.can_bind(&dn, INITIAL).await);
+    assert!(!agent.log_text().contains("Marker-Ws1"), "a password in a log");
+}
