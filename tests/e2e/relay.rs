@@ -841,3 +841,50 @@ async fn relay_agent_over_websocket_reset_lands() {
     assert!(!s.can_bind(&dn, INITIAL).await);
     assert!(!agent.log_text().contains("Marker-Ws1"), "a password in a log");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_reset_to_samba_ad_lands_and_the_person_binds() -> anyhow::Result<()> {
+    let dc = writeback_testkit::samba::shared()?;
+    let lab = Lab::new();
+    let (key, public) = lab.key("ad");
+    let user = dc
+        .add_user(writeback_testkit::samba::NewUser::new(
+            &dc.unique_name("relay"),
+            "Relay!Initial-1",
+        ))
+        .await?;
+    let svc = dc.service_account();
+    let secret = write_secret(lab.dir.path(), "ad-bind", &svc.password);
+    let target = format!(
+        "[[targets]]\ntype = \"active-directory\"\nname = \"ad\"\nurl = \"{url}\"\nca_file = \"{ca}\"\n\
+         bind_dn = \"{bind}\"\nbind_password = {{ file = \"{secret}\" }}\nbase_dn = \"{base}\"\n\n",
+        url = dc.ldaps_url(),
+        ca = dc.ca_file().display(),
+        bind = svc.upn,
+        secret = secret.display(),
+        base = dc.base_dn(),
+    );
+    let _agent = lab.agent_with("ad-agent", &[&key], &target, &lab.nats.url());
+    let edge = lab.edge(&[&public], 15000);
+    lab.ready(1, &edge).await;
+    let marker = "Relay!Marker-Ad1-9vQ";
+    let identity = writeback_core::CloudIdentity {
+        upn: Some(user.upn.clone()),
+        ..Default::default()
+    };
+    let a = lab
+        .send(&RequestBody::reset(
+            "ad-relay-1",
+            identity,
+            Password::new(marker),
+            false,
+        ))
+        .await;
+    expect(&a, OutcomeCode::Succeeded, 200);
+    dc.bind_as(&user.upn, marker).await?;
+    assert!(
+        dc.bind_as(&user.upn, "Relay!Initial-1").await.is_err(),
+        "the old password no longer binds"
+    );
+    Ok(())
+}
