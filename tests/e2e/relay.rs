@@ -771,7 +771,8 @@ async fn relay_agent_whose_directory_is_down_leaves_requests_to_one_that_can_ser
     let edge = lab.edge(&[&public], 8000);
     lab.ready(2, &edge).await;
     let start = Instant::now();
-    while targets_ok(&lab, "down").await != Some(false) || targets_ok(&lab, "up").await != Some(true)
+    while targets_ok(&lab, "down").await != Some(false)
+        || targets_ok(&lab, "up").await != Some(true)
     {
         assert!(
             start.elapsed() < Duration::from_secs(20),
@@ -839,7 +840,10 @@ async fn relay_agent_over_websocket_reset_lands() {
     expect(&a, OutcomeCode::Succeeded, 200);
     assert!(s.can_bind(&dn, "Marker-Ws1-p4T!").await);
     assert!(!s.can_bind(&dn, INITIAL).await);
-    assert!(!agent.log_text().contains("Marker-Ws1"), "a password in a log");
+    assert!(
+        !agent.log_text().contains("Marker-Ws1"),
+        "a password in a log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
