@@ -1,7 +1,7 @@
-//! The relay's request message as an agent reads it off NATS (crates/relay wire.rs).
-//! Two inputs from one byte string: the bytes themselves as a message (any bytes give an
-//! envelope or a JSON error, and opening what parses gives a request or an `OpenError`,
-//! never a panic); and the bytes as edits to a genuine message sealed to the agent's key
+//! The relay's request message as an agent reads it off NATS (crates/relay wire.rs), and
+//! its pre-flight check message (check.rs). Two inputs from one byte string: the bytes
+//! themselves as a message of either kind (any bytes give an envelope or a JSON error,
+//! and opening what parses gives a request or an `OpenError`, never a panic); and the bytes as edits to a genuine message sealed to the agent's key
 //! (whatever the edits, it opens only as the request that was sealed, or not at all:
 //! the AEAD binds every field the agent acts on).
 #![no_main]
@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use writeback_core::{CloudIdentity, Initiator, Operation, Password, Request, RequestId};
+use writeback_relay::check::{open_check, CheckEnvelope};
 use writeback_relay::seal::PrivateKey;
 use writeback_relay::wire::{open_request, seal_request, Envelope};
 
@@ -61,6 +62,9 @@ fuzz_target!(|data: &[u8]| {
     let keys = std::slice::from_ref(&f.key);
     if let Ok(envelope) = serde_json::from_slice::<Envelope>(data) {
         let _ = open_request(&envelope, keys);
+    }
+    if let Ok(check) = serde_json::from_slice::<CheckEnvelope>(data) {
+        let _ = open_check(&check, keys);
     }
     // Edits: each 3 bytes are (position high, position low, new byte).
     let mut edited = f.genuine.clone();

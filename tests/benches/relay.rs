@@ -5,8 +5,11 @@
 //! this process (their library halves), so the rows measure the relay, not HTTP.
 //!
 //! Run: `cargo bench -p writeback-tests --bench relay [-- --quick]` (needs
-//! nats-server: `.ci/setup.d/nats.sh`). Prints a table; ratios are relay ÷ direct, and
-//! two agents ÷ one agent.
+//! nats-server: `.ci/setup.d/nats.sh`). Prints a line per run (rate, p50, and the CPU
+//! time per request of nats-server and of this process, which holds the edge, the
+//! agents, the pipeline and the load) and then a table of each case's best run; ratios
+//! are relay ÷ direct, and two agents ÷ one agent. `RELAY_BENCH_PARTITIONS` sets the
+//! relay's partitions (default 16, the config's default).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[allow(dead_code)]
@@ -32,6 +35,27 @@ use writeback_testkit::slapd::Slapd;
 
 const USERS: usize = 64;
 
+fn partitions() -> u16 {
+    std::env::var("RELAY_BENCH_PARTITIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16)
+}
+
+/// User plus system CPU time of a process so far, in ms (from /proc; 0 where absent).
+fn cpu_ms(pid: Option<u32>) -> f64 {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".into(),
+    };
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the command name (which may hold spaces): utime is the 14th field.
+    let rest = text.rsplit(") ").next().unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) * 10.0 // 100 ticks a second on Linux
+}
+
 fn registry() -> Registry {
     let mut r = writeback_cli::builtin_registry();
     r.register_target(Arc::new(NullFactory));
@@ -56,9 +80,16 @@ fn request(tag: &str, i: usize) -> Request {
     }
 }
 
-async fn run_load(case: String, submit: Arc<dyn Submit>, conc: usize, total: usize) -> Row {
+async fn run_load(
+    case: String,
+    submit: Arc<dyn Submit>,
+    conc: usize,
+    total: usize,
+    nats: Option<u32>,
+) -> Row {
     let tag = format!("{}-{conc}", case.len());
-    measure(&case, conc, total, move |i| {
+    let (nats0, self0) = (nats.map(|p| cpu_ms(Some(p))), cpu_ms(None));
+    let row = measure(&case, conc, total, move |i| {
         let (submit, tag) = (submit.clone(), tag.clone());
         async move {
             let o = submit.submit(request(&tag, i)).await;
@@ -69,7 +100,16 @@ async fn run_load(case: String, submit: Arc<dyn Submit>, conc: usize, total: usi
             }
         }
     })
-    .await
+    .await;
+    let per = |ms: f64| ms * 1000.0 / total as f64;
+    println!(
+        "run: {case:<52} conc {conc:>2}: {:>6.0}/s p50 {:>6.2} ms; CPU µs/request: nats-server {:>5.0}, edge+agents+pipeline+load {:>5.0}",
+        row.per_second,
+        row.p50.as_secs_f64() * 1e3,
+        nats0.map_or(0.0, |n| per(cpu_ms(nats) - n)),
+        per(cpu_ms(None) - self0),
+    );
+    row
 }
 
 fn load(dir: &Path, name: &str, text: &str) -> Config {
@@ -89,7 +129,7 @@ async fn direct(dir: &Path, name: &str, target: &str) -> Arc<dyn Submit> {
 
 /// NATS, an edge and `agents` agents on `target`; the edge as a `Submit`.
 struct Relay {
-    _nats: NatsServer,
+    nats: NatsServer,
     edge: Arc<Edge>,
     stop: CancellationToken,
 }
@@ -103,8 +143,9 @@ async fn relay(dir: &Path, name: &str, target: &str, agents: usize) -> Relay {
         .write_pair(&keydir, "k")
         .unwrap_or_else(|e| panic!("{e}"));
     let common = format!(
-        "servers = [\"{}\"]\npartitions = 16\nheartbeat_ms = 500\nagent_timeout_ms = 3000\n",
-        nats.url()
+        "servers = [\"{}\"]\npartitions = {}\nheartbeat_ms = 500\nagent_timeout_ms = 3000\n",
+        nats.url(),
+        partitions()
     );
     let stop = CancellationToken::new();
     for a in 0..agents {
@@ -144,11 +185,7 @@ async fn relay(dir: &Path, name: &str, target: &str, agents: usize) -> Relay {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Relay {
-        _nats: nats,
-        edge,
-        stop,
-    }
+    Relay { nats, edge, stop }
 }
 
 fn main() {
@@ -195,6 +232,7 @@ fn main() {
                         ldap_direct.clone(),
                         conc,
                         total,
+                        None,
                     )
                 },
                 || {
@@ -203,6 +241,7 @@ fn main() {
                         one_edge.clone(),
                         conc,
                         total,
+                        one.nats.pid(),
                     )
                 },
             )
@@ -226,6 +265,7 @@ fn main() {
                     null_direct.clone(),
                     16,
                     total,
+                    None,
                 )
             },
             || {
@@ -234,6 +274,7 @@ fn main() {
                     one_edge.clone(),
                     16,
                     total,
+                    one.nats.pid(),
                 )
             },
         )
@@ -246,6 +287,7 @@ fn main() {
                     one_edge.clone(),
                     16,
                     total,
+                    one.nats.pid(),
                 )
             },
             || {
@@ -254,6 +296,7 @@ fn main() {
                     two_edge.clone(),
                     16,
                     total,
+                    two.nats.pid(),
                 )
             },
         )
@@ -266,7 +309,8 @@ fn main() {
         two.stop.cancel();
         print_table(&rows);
         println!(
-            "\n(the edge and the agents share this machine's cores with nats-server and slapd)"
+            "\n(the edge and the agents share this machine's cores with nats-server and slapd; relay partitions: {})",
+            partitions()
         );
     });
 }

@@ -129,9 +129,13 @@ impl Lab {
     }
 
     fn relay_common(&self) -> String {
+        self.relay_common_on(&self.nats.url())
+    }
+
+    /// `[relay]` keys shared by the edge and agents, with NATS at `server`.
+    fn relay_common_on(&self, server: &str) -> String {
         format!(
-            "servers = [\"{}\"]\npartitions = 8\nheartbeat_ms = 500\nagent_timeout_ms = 2000\nack_wait_ms = 2000\n",
-            self.nats.url()
+            "servers = [\"{server}\"]\npartitions = 8\nheartbeat_ms = 500\nagent_timeout_ms = 2000\nack_wait_ms = 2000\n"
         )
     }
 
@@ -152,12 +156,17 @@ impl Lab {
     }
 
     fn agent(&self, name: &str, keys: &[&Path], slapd: &Slapd) -> Proc {
+        let target = openldap_target(slapd, self.dir.path(), &format!("ldap-{name}"), BY_UID);
+        self.agent_with(name, keys, &target, &self.nats.url())
+    }
+
+    /// An agent with `targets` (`[[targets]]` tables) reaching NATS at `server`.
+    fn agent_with(&self, name: &str, keys: &[&Path], targets: &str, server: &str) -> Proc {
         let text = format!(
-            "[pipeline]\ndeadline_ms = 8000\n\n[audit]\npath = \"{audit}\"\n\n{target}{policy}[relay]\nrole = \"agent\"\nname = \"{name}\"\n{common}private_keys = [{keys}]\n",
+            "[pipeline]\ndeadline_ms = 8000\n\n[audit]\npath = \"{audit}\"\n\n{targets}{policy}[relay]\nrole = \"agent\"\nname = \"{name}\"\n{common}private_keys = [{keys}]\n",
             audit = self.path(&format!("{name}-audit.jsonl")).display(),
-            target = openldap_target(slapd, self.dir.path(), &format!("ldap-{name}"), BY_UID),
             policy = BASIC_POLICY,
-            common = self.relay_common(),
+            common = self.relay_common_on(server),
             keys = quoted(keys),
         );
         let path = self.path(&format!("{name}.toml"));
@@ -736,6 +745,152 @@ async fn relay_nats_restart_mid_burst_answers_within_the_deadline_then_succeeds(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert!(s.can_bind(&dns[0], "Marker-Af1-zz9!").await);
+}
+
+/// The agent `name`'s `targets_ok` as the edge's /health shows it.
+async fn targets_ok(lab: &Lab, name: &str) -> Option<bool> {
+    let (_, health) = lab.health_json().await?;
+    health["agents"]
+        .as_array()?
+        .iter()
+        .find(|a| a["agent"] == name)?["targets_ok"]
+        .as_bool()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_agent_whose_directory_is_down_leaves_requests_to_one_that_can_serve() {
+    let s = slapd::shared();
+    let lab = Lab::new();
+    let (key, public) = lab.key("split");
+    // One agent's slapd is a port nobody listens on; the other's is the real one.
+    let [dead] = free_ports::<1>("127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
+    let down_target = openldap_target(s, lab.dir.path(), "ldap-down", BY_UID)
+        .replace(&s.ldaps_url(), &format!("ldaps://127.0.0.1:{dead}"));
+    let _down = lab.agent_with("down", &[&key], &down_target, &lab.nats.url());
+    let mut up = lab.agent("up", &[&key], s);
+    let edge = lab.edge(&[&public], 8000);
+    lab.ready(2, &edge).await;
+    let start = Instant::now();
+    while targets_ok(&lab, "down").await != Some(false)
+        || targets_ok(&lab, "up").await != Some(true)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the heartbeats should say which agent's directory is down"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Two heartbeats: the agents have read each other's.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // Users spread over every partition; each request lands, through the agent that
+    // can reach the directory, well inside the deadline.
+    let mut users = Vec::new();
+    for _ in 0..16 {
+        users.push(user(s, "dirdown").await);
+    }
+    let lab_ref = &lab;
+    let sends = users.iter().enumerate().map(|(i, (uid, _))| async move {
+        let started = Instant::now();
+        let a = lab_ref
+            .reset(&format!("down-{i}"), uid, &format!("Marker-Dd{i}-k7W!"))
+            .await;
+        (a, started.elapsed())
+    });
+    let answers = futures::future::join_all(sends).await;
+    for (i, ((_, dn), (a, took))) in users.iter().zip(&answers).enumerate() {
+        expect(a, OutcomeCode::Succeeded, 200);
+        assert!(took < &Duration::from_secs(4), "down-{i} took {took:?}");
+        assert!(s.can_bind(dn, &format!("Marker-Dd{i}-k7W!")).await);
+    }
+    let served = lab
+        .audit("up")
+        .iter()
+        .filter(|r| r["outcome"] == "succeeded")
+        .count();
+    assert_eq!(served, 16, "the agent whose directory is up served all");
+
+    // With no agent able to reach a directory, the request fails
+    // `directory_unavailable`, inside the deadline rather than at it.
+    up.stop();
+    lab.ready(1, &edge).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (uid, dn) = user(s, "dirdown").await;
+    let started = Instant::now();
+    let a = lab.reset("down-last", &uid, "Marker-DdL-k7W!").await;
+    let took = started.elapsed();
+    expect(&a, OutcomeCode::DirectoryUnavailable, 503);
+    assert!(took < Duration::from_secs(7), "took {took:?}");
+    assert!(s.can_bind(&dn, INITIAL).await, "nothing written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_agent_over_websocket_reset_lands() {
+    let s = slapd::shared();
+    let lab = Lab::new();
+    let (key, public) = lab.key("ws");
+    // The agent reaches NATS only through its websocket listener (ws:// on loopback;
+    // wss:// with tls_ca_file elsewhere), as from a network that lets only HTTP(S) out.
+    let target = openldap_target(s, lab.dir.path(), "ldap-ws", BY_UID);
+    let agent = lab.agent_with("ws-agent", &[&key], &target, &lab.nats.ws_url());
+    let edge = lab.edge(&[&public], 8000);
+    lab.ready(1, &edge).await;
+    let (uid, dn) = user(s, "relayws").await;
+    let a = lab.reset("ws-1", &uid, "Marker-Ws1-p4T!").await;
+    expect(&a, OutcomeCode::Succeeded, 200);
+    assert!(s.can_bind(&dn, "Marker-Ws1-p4T!").await);
+    assert!(!s.can_bind(&dn, INITIAL).await);
+    assert!(
+        !agent.log_text().contains("Marker-Ws1"),
+        "a password in a log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_reset_to_samba_ad_lands_and_the_person_binds() -> anyhow::Result<()> {
+    let dc = writeback_testkit::samba::shared()?;
+    let lab = Lab::new();
+    let (key, public) = lab.key("ad");
+    let user = dc
+        .add_user(writeback_testkit::samba::NewUser::new(
+            &dc.unique_name("relay"),
+            "Relay!Initial-1",
+        ))
+        .await?;
+    let svc = dc.service_account();
+    let secret = write_secret(lab.dir.path(), "ad-bind", &svc.password);
+    let target = format!(
+        "[[targets]]\ntype = \"active-directory\"\nname = \"ad\"\nurl = \"{url}\"\nca_file = \"{ca}\"\n\
+         bind_dn = \"{bind}\"\nbind_password = {{ file = \"{secret}\" }}\nbase_dn = \"{base}\"\n\n",
+        url = dc.ldaps_url(),
+        ca = dc.ca_file().display(),
+        bind = svc.upn,
+        secret = secret.display(),
+        base = dc.base_dn(),
+    );
+    let _agent = lab.agent_with("ad-agent", &[&key], &target, &lab.nats.url());
+    let edge = lab.edge(&[&public], 15000);
+    lab.ready(1, &edge).await;
+    let marker = "Relay!Marker-Ad1-9vQ";
+    let identity = writeback_core::CloudIdentity {
+        upn: Some(user.upn.clone()),
+        ..Default::default()
+    };
+    let a = lab
+        .send(&RequestBody::reset(
+            "ad-relay-1",
+            identity,
+            Password::new(marker),
+            false,
+        ))
+        .await;
+    expect(&a, OutcomeCode::Succeeded, 200);
+    dc.bind_as(&user.upn, marker).await?;
+    assert!(
+        dc.bind_as(&user.upn, "Relay!Initial-1").await.is_err(),
+        "the old password no longer binds"
+    );
+    Ok(())
 }
 
 /// The pre-flight on an edge (`POST /v1/policy-check` here; the password page's live

@@ -1,9 +1,11 @@
 //! `writeback agent`: the relay's consumer, run as the host's one source. It only
 //! dials out: per partition it pulls one message at a time, opens it with its private
-//! key, claims the id in the ledger, runs the pipeline, records the outcome, replies
-//! and acks. It heartbeats into the agents bucket.
+//! key, claims the id in the ledger, runs the pipeline, replies, records the outcome
+//! and acks. It heartbeats into the agents bucket. While its directories are down and
+//! another agent's are up, it stops pulling and hands back what it holds, so the
+//! request lands where it can be served.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +30,19 @@ pub struct AgentSource {
     started_ms: u64,
     requests: AtomicU64,
     last_request_ms: AtomicU64,
+    /// The targets' self-test passed and the last request did not find a directory
+    /// down.
+    directory_ok: AtomicBool,
+    /// Another live agent's heartbeat says its targets are up.
+    healthy_peer: AtomicBool,
+}
+
+impl AgentSource {
+    /// This agent's directory is down and another agent can serve: leave the work to
+    /// it (stop pulling, hand back what arrives).
+    fn deferring(&self) -> bool {
+        !self.directory_ok.load(Ordering::Relaxed) && self.healthy_peer.load(Ordering::Relaxed)
+    }
 }
 
 struct Shared {
@@ -56,6 +71,8 @@ impl AgentSource {
             started_ms: wire::unix_ms(),
             requests: AtomicU64::new(0),
             last_request_ms: AtomicU64::new(0),
+            directory_ok: AtomicBool::new(true),
+            healthy_peer: AtomicBool::new(false),
         })
     }
 
@@ -157,10 +174,15 @@ async fn heartbeat(shared: Arc<Shared>, store: kv::Store, stop: CancellationToke
     let agent = &shared.agent;
     let every = Duration::from_millis(agent.cfg.heartbeat_ms);
     let mut checked_at: Option<tokio::time::Instant> = None;
-    let (mut ok, mut problems) = (true, Vec::new());
+    let mut problems = Vec::new();
+    let mut self_test_ok = true;
     loop {
-        if checked_at.is_none_or(|t| t.elapsed() > Duration::from_secs(15)) {
-            (ok, problems) = (true, Vec::new());
+        // Every 15 s while the directories are up; at every beat while one is down (or
+        // a request found it down), so the agent takes work again soon after it is back.
+        let down = !agent.directory_ok.load(Ordering::Relaxed);
+        if down || checked_at.is_none_or(|t| t.elapsed() > Duration::from_secs(15)) {
+            let mut ok = true;
+            problems = Vec::new();
             for name in &agent.targets {
                 if let Some(t) = shared.pipeline.target(name) {
                     for check in t.self_test().await {
@@ -172,13 +194,30 @@ async fn heartbeat(shared: Arc<Shared>, store: kv::Store, stop: CancellationToke
                 }
             }
             checked_at = Some(tokio::time::Instant::now());
+            agent.directory_ok.store(ok, Ordering::Relaxed);
+            // Said once when it changes, not at every beat.
+            if ok != self_test_ok {
+                if ok {
+                    tracing::info!("relay: the targets' self-test passes again; taking requests");
+                } else {
+                    tracing::warn!(problems = %problems.join("; "), "relay: a target's self-test fails; this agent leaves requests to agents whose targets are up, if any");
+                }
+                self_test_ok = ok;
+            }
+        }
+        let timeout = Duration::from_millis(agent.cfg.agent_timeout_ms);
+        if let Ok(peers) = crate::agents::read(&store, timeout).await {
+            let healthy = peers
+                .iter()
+                .any(|p| p.alive && p.heartbeat.targets_ok && p.heartbeat.agent != agent.name);
+            agent.healthy_peer.store(healthy, Ordering::Relaxed);
         }
         let last = agent.last_request_ms.load(Ordering::Relaxed);
         let beat = Heartbeat {
             agent: agent.name.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             key_ids: agent.keys.iter().map(|k| k.id.clone()).collect(),
-            targets_ok: ok,
+            targets_ok: agent.directory_ok.load(Ordering::Relaxed),
             target_problems: problems.clone(),
             started_unix_ms: agent.started_ms,
             sent_unix_ms: wire::unix_ms(),
@@ -203,16 +242,32 @@ async fn partition_loop(
     shutdown: CancellationToken,
 ) {
     while !shutdown.is_cancelled() {
-        let fetched = tokio::select! {
+        if shared.agent.deferring() {
+            // No pull open: NATS hands this partition's messages to the other agents.
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+            continue;
+        }
+        // A standing pull (the client keeps a request for up to `PULL_BATCH` messages
+        // open and tops it up) rather than one pull request per message: with
+        // `max_ack_pending = 1` the server still hands out one message at a time, but
+        // the next one leaves the server as soon as the previous ack arrives, without
+        // waiting for this agent to ask again (one round trip less per message).
+        let opened = tokio::select! {
             _ = shutdown.cancelled() => return,
-            // `batch` waits (up to `expires`) for a message; `fetch` would return at once
-            // when there is none, and this loop would poll NATS as fast as it can.
-            f = consumer.batch().max_messages(1).expires(Duration::from_secs(2)).messages() => f,
+            s = consumer
+                .stream()
+                .max_messages_per_batch(PULL_BATCH)
+                .expires(Duration::from_secs(10))
+                .heartbeat(Duration::from_secs(4))
+                .messages() => s,
         };
-        let mut batch = match fetched {
-            Ok(b) => b,
+        let mut messages = match opened {
+            Ok(m) => m,
             Err(e) => {
-                tracing::debug!(error = %e, "relay: fetch failed; retrying");
+                tracing::debug!(error = %e, "relay: pull not opened; retrying");
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 continue;
             }
@@ -221,11 +276,19 @@ async fn partition_loop(
             // Once a message is here it is handled to the end, shutdown or not.
             let next = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                n = batch.next() => n,
+                n = messages.next() => n,
             };
             match next {
-                Some(Ok(msg)) => handle(&shared, msg).await,
+                Some(Ok(msg)) => {
+                    handle(&shared, msg).await;
+                    if shared.agent.deferring() {
+                        // Dropping the pull withdraws it, so the server stops
+                        // delivering here.
+                        break;
+                    }
+                }
                 Some(Err(e)) => {
+                    // A missed heartbeat (NATS away) or a consumer gone: open a new pull.
                     tracing::debug!(error = %e, "relay: pull ended; retrying");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     break;
@@ -235,6 +298,19 @@ async fn partition_loop(
         }
     }
 }
+
+/// How long a handed-back message waits before NATS delivers it again.
+const HAND_BACK_DELAY: Duration = Duration::from_millis(50);
+
+/// Handing a request on is worth it only with time left for another agent to run it;
+/// otherwise this agent answers (`directory_unavailable`) before the deadline.
+fn handing_back_fits(envelope: &Envelope) -> bool {
+    envelope.bound.deadline_unix_ms > wire::unix_ms() + 1500
+}
+
+/// How many messages one standing pull asks for before the client renews it. With one
+/// message in flight per partition this only sets how often the request is renewed.
+const PULL_BATCH: usize = 64;
 
 fn refused(detail: String) -> Outcome {
     Outcome::of(OutcomeCode::AdminActionRequired).with_admin_detail(detail)
@@ -275,6 +351,12 @@ async fn handle(shared: &Shared, msg: jetstream::Message) {
         // The caller was already answered `timeout`; applying now would surprise them.
         tracing::info!(id = %id, "relay: dropped a request past its deadline, nothing written");
         let _ = msg.ack().await;
+        return;
+    }
+    if agent.deferring() && handing_back_fits(&envelope) {
+        // Not claimed, nothing written: another agent takes it after the delay.
+        tracing::debug!(id = %id, "relay: handed back (this agent's directory is down)");
+        let _ = msg.ack_with(AckKind::Nak(Some(HAND_BACK_DELAY))).await;
         return;
     }
     let key = wire::ledger_key(&request.source, request.id.as_str());
@@ -333,10 +415,35 @@ async fn handle(shared: &Shared, msg: jetstream::Message) {
         })
     };
     let outcome = shared.pipeline.submit(request).await;
+    if outcome.code == OutcomeCode::DirectoryUnavailable {
+        agent.directory_ok.store(false, Ordering::Relaxed);
+        if agent.deferring() && handing_back_fits(&envelope) {
+            // Nothing was written (that is what `directory_unavailable` means), so the
+            // claim is released and the message handed to an agent whose directory is
+            // up instead of answering the caller with this agent's failure.
+            record(shared, &key, revision, claim, &outcome).await;
+            progress.cancel();
+            let _ = ticker.await;
+            tracing::info!(id = %id, "relay: directory unavailable here; handed the request to another agent");
+            let _ = msg.ack_with(AckKind::Nak(Some(HAND_BACK_DELAY))).await;
+            return;
+        }
+    } else if outcome.code != OutcomeCode::Timeout {
+        agent.directory_ok.store(true, Ordering::Relaxed);
+    }
+    // The caller hears the outcome now, while the ledger write is under way: the ack,
+    // which is what lets NATS drop the message and hand out the partition's next one,
+    // still waits for that write. So a redelivery (this agent dies before the ack) or a
+    // caller's retry finds either the outcome or the bare claim, which is answered
+    // `timeout` and never applied again; and the next request of the same user cannot
+    // start before this one is recorded. One round trip off the caller's wait.
+    reply(shared, reply_to, &id, &outcome).await;
     record(shared, &key, revision, claim, &outcome).await;
     progress.cancel();
     let _ = ticker.await;
-    finish(shared, &msg, reply_to, &id, outcome, AckKind::Ack).await;
+    if let Err(e) = msg.ack_with(AckKind::Ack).await {
+        tracing::debug!(error = %e, "relay: ack not sent; the message will be redelivered and answered from the ledger");
+    }
 }
 
 /// The outcome an earlier delivery of the same id left in the ledger, or what to say
@@ -420,17 +527,23 @@ async fn finish(
     outcome: Outcome,
     ack: AckKind,
 ) {
+    reply(shared, reply_to, id, &outcome).await;
+    if let Err(e) = msg.ack_with(ack).await {
+        tracing::debug!(error = %e, "relay: ack not sent; the message will be redelivered and answered from the ledger");
+    }
+}
+
+/// Publishes the outcome on the edge's reply subject (nothing waits for it: the edge
+/// falls back to the ledger if it is lost).
+async fn reply(shared: &Shared, reply_to: Option<String>, id: &str, outcome: &Outcome) {
     if let Some(subject) = reply_to {
         let reply = Reply {
             id: id.to_string(),
             agent: shared.agent.name.clone(),
-            outcome,
+            outcome: outcome.clone(),
         };
         if let Ok(body) = serde_json::to_vec(&reply) {
             let _ = shared.client.publish(subject, body.into()).await;
         }
-    }
-    if let Err(e) = msg.ack_with(ack).await {
-        tracing::debug!(error = %e, "relay: ack not sent; the message will be redelivered and answered from the ledger");
     }
 }

@@ -1,6 +1,7 @@
 //! A throwaway nats-server with JetStream for the relay's tests: free loopback port,
 //! its own store dir, killed when dropped (and when the test binary exits), and
-//! restartable on the same store and port to test a NATS restart.
+//! restartable on the same store and port to test a NATS restart. It also listens for
+//! NATS over websocket (plain, loopback) on a second port: [`NatsServer::ws_url`].
 //!
 //! The binary: `WRITEBACK_NATS_SERVER`, else `/opt/writeback-nats/bin/nats-server`
 //! (`.ci/setup.d/nats.sh`), else `nats-server` on PATH; it must be 2.12.7 or later.
@@ -22,6 +23,7 @@ pub struct NatsServer {
     dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
+    ws_port: u16,
     child: Mutex<Option<Child>>,
 }
 
@@ -37,12 +39,13 @@ impl NatsServer {
             dir,
             bin,
             port: 0,
+            ws_port: 0,
             child: Mutex::new(None),
         };
         let mut last = String::new();
         for _ in 0..3 {
-            server.port = free_ports::<1>("127.0.0.1")
-                .map_err(|e| format!("cannot find a free loopback port: {e}"))?[0];
+            [server.port, server.ws_port] = free_ports::<2>("127.0.0.1")
+                .map_err(|e| format!("cannot find a free loopback port: {e}"))?;
             match server.launch() {
                 Ok(()) => return Ok(server),
                 // Most likely a port taken between probing and binding: try another.
@@ -55,6 +58,20 @@ impl NatsServer {
     /// `nats://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// `ws://127.0.0.1:PORT`: the same server over websocket.
+    pub fn ws_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.ws_port)
+    }
+
+    /// The server's process id while it runs (to read its CPU time in benchmarks).
+    pub fn pid(&self) -> Option<u32> {
+        self.child
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(Child::id)
     }
 
     pub fn port(&self) -> u16 {
@@ -93,8 +110,20 @@ impl NatsServer {
     fn launch(&self) -> Result<(), String> {
         let log = std::fs::File::create(self.dir.path().join("nats.log"))
             .map_err(|e| format!("cannot write the nats-server log: {e}"))?;
+        // The websocket listener has no command-line flag: a config file it is.
+        let conf = self.dir.path().join("nats.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "websocket {{\n  host: \"127.0.0.1\"\n  port: {}\n  no_tls: true\n}}\n",
+                self.ws_port
+            ),
+        )
+        .map_err(|e| format!("cannot write the nats-server config: {e}"))?;
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("-js")
+        cmd.arg("-c")
+            .arg(&conf)
+            .arg("-js")
             .arg("-sd")
             .arg(self.store_dir())
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
@@ -201,6 +230,12 @@ mod tests {
     fn starts_restarts_and_keeps_its_store() {
         let server = NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
         assert!(TcpStream::connect(("127.0.0.1", server.port())).is_ok());
+        let ws = server.ws_url();
+        let ws_port = ws.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+        assert!(
+            ws_port.is_some_and(|p| TcpStream::connect(("127.0.0.1", p)).is_ok()),
+            "the websocket listener answers at {ws}"
+        );
         server.kill();
         assert!(TcpStream::connect(("127.0.0.1", server.port())).is_err());
         server.restart().unwrap_or_else(|e| panic!("{e}"));
