@@ -185,6 +185,23 @@ impl Lab {
             .collect()
     }
 
+    /// How many audit records of `agent` carry `request_id`, once there is at least one
+    /// (or after 10 s).
+    async fn audited(&self, agent: &str, request_id: &str) -> usize {
+        let start = Instant::now();
+        loop {
+            let n = self
+                .audit(agent)
+                .iter()
+                .filter(|r| r["request_id"] == request_id)
+                .count();
+            if n > 0 || start.elapsed() > Duration::from_secs(10) {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn health_json(&self) -> Option<(u16, serde_json::Value)> {
         let r = self
             .http
@@ -537,20 +554,9 @@ async fn relay_key_rotation_agents_with_different_keys_both_work() {
         200,
     );
     assert!(s.can_bind(&dn, "Marker-Ro2-bb2!").await);
-    assert_eq!(
-        lab.audit("old-agent")
-            .iter()
-            .filter(|r| r["request_id"] == "rot-1")
-            .count(),
-        1
-    );
-    assert_eq!(
-        lab.audit("new-agent")
-            .iter()
-            .filter(|r| r["request_id"] == "rot-2")
-            .count(),
-        1
-    );
+    // Audit records are written in batches: wait for them rather than race the writer.
+    assert_eq!(lab.audited("old-agent", "rot-1").await, 1);
+    assert_eq!(lab.audited("new-agent", "rot-2").await, 1);
     new_agent.stop();
 }
 
