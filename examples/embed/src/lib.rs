@@ -205,3 +205,9 @@ impl ConnectorFactory<dyn DirectoryTarget> for FileTargetFactory {
         }))
     }
 }
+
+/// docs/embedding.md, whose Rust examples are compiled as doc tests of this crate
+/// (`cargo test -p writeback-example-embed --doc`), so the guide cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/embedding.md")]
+pub struct EmbeddingGuide;
