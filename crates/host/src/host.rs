@@ -27,8 +27,9 @@ pub type DispatcherFactory = Arc<
     dyn Fn(&Config, Vec<NotifierEntry>) -> Result<Arc<dyn Dispatcher>, ConfigError> + Send + Sync,
 >;
 
-/// Options an embedding program may set.
+/// Options an embedding program may set (`HostOptions::default()`, then the fields).
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct HostOptions {
     pub dispatcher: Option<DispatcherFactory>,
 }
@@ -45,6 +46,7 @@ pub struct Host {
 
 /// Every connector of a config, built, in the config's order, and the registry with
 /// the plugins the config loaded.
+#[non_exhaustive]
 pub struct Connectors {
     pub registry: Registry,
     pub targets: Vec<TargetEntry>,
@@ -294,8 +296,14 @@ impl Host {
         Arc::new(self.pipeline.clone())
     }
 
-    pub fn pipeline_handle(&self) -> &Pipeline {
-        &self.pipeline
+    /// The configured targets, in the config's order (`doctor`, `policy check`).
+    pub fn targets(&self) -> &[TargetEntry] {
+        self.pipeline.targets()
+    }
+
+    /// The configured policies, in the config's order.
+    pub fn policies(&self) -> &[PolicyEntry] {
+        self.pipeline.policies()
     }
 
     pub fn config(&self) -> &Config {
