@@ -24,6 +24,7 @@ mod admin;
 pub mod audit;
 pub mod audit_chain;
 pub mod config;
+mod error;
 mod expiry;
 mod host;
 mod metrics;
@@ -34,6 +35,7 @@ pub mod secrets;
 mod status;
 
 pub use config::Config;
+pub use error::{AuditError, PluginError, RunError};
 pub use host::{
     build_connectors, validate, validate_all, Connectors, DispatcherFactory, Host, HostOptions,
 };

@@ -71,7 +71,8 @@ impl Ds389Config {
     }
 
     fn check(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        self.template().map_err(|m| config.error("filter", m))?;
+        self.template()
+            .map_err(|e| config.error("filter", e.to_string()))?;
         if !matches!(writeback_ldap::dn::parse(&self.base_dn), Ok(rdns) if !rdns.is_empty()) {
             return Err(config.error(
                 "base_dn",
@@ -93,7 +94,7 @@ impl Ds389Config {
         Ok(())
     }
 
-    pub fn template(&self) -> Result<FilterTemplate, String> {
+    pub fn template(&self) -> Result<FilterTemplate, writeback_ldap::TemplateError> {
         FilterTemplate::parse(&self.filter)
     }
 

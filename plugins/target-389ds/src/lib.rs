@@ -52,7 +52,9 @@ impl ConnectorFactory<dyn DirectoryTarget> for Ds389Factory {
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
         let cfg = Ds389Config::load(config)?;
-        let template = cfg.template().map_err(|m| config.error("filter", m))?;
+        let template = cfg
+            .template()
+            .map_err(|e| config.error("filter", e.to_string()))?;
         let server = cfg.server.open(&config::RULES, config, "", ctx)?;
         Ok(Arc::new(Ds389Target {
             connector: server.connector,
