@@ -10,8 +10,6 @@
 //! assert!(registry.target("openldap").is_some());
 //! ```
 
-use std::sync::Arc;
-
 use writeback_host::Registry;
 
 /// A registry holding every connector type enabled by this crate's features.
@@ -33,24 +31,34 @@ pub fn register_all(r: &mut Registry) {
 /// Cloud sources: `webhook`, `scim`, `portal`.
 pub fn register_sources(r: &mut Registry) {
     #[cfg(feature = "source-webhook")]
-    r.register_source(Arc::new(writeback_source_webhook::WebhookSourceFactory));
+    r.register_source(std::sync::Arc::new(
+        writeback_source_webhook::WebhookSourceFactory,
+    ));
     #[cfg(feature = "source-scim")]
-    r.register_source(Arc::new(writeback_source_scim::ScimSourceFactory));
+    r.register_source(std::sync::Arc::new(
+        writeback_source_scim::ScimSourceFactory,
+    ));
     #[cfg(feature = "source-portal")]
-    r.register_source(Arc::new(writeback_source_portal::PortalSourceFactory));
+    r.register_source(std::sync::Arc::new(
+        writeback_source_portal::PortalSourceFactory,
+    ));
+    // Every line above may be compiled out by the features.
     let _ = &r;
 }
 
 /// Directory targets: `openldap`, `active-directory`, `389ds`.
 pub fn register_targets(r: &mut Registry) {
     #[cfg(feature = "target-openldap")]
-    r.register_target(Arc::new(writeback_target_openldap::OpenLdapFactory));
+    r.register_target(std::sync::Arc::new(
+        writeback_target_openldap::OpenLdapFactory,
+    ));
     #[cfg(feature = "target-active-directory")]
-    r.register_target(Arc::new(
+    r.register_target(std::sync::Arc::new(
         writeback_target_active_directory::ActiveDirectoryFactory,
     ));
     #[cfg(feature = "target-389ds")]
-    r.register_target(Arc::new(writeback_target_389ds::Ds389Factory));
+    r.register_target(std::sync::Arc::new(writeback_target_389ds::Ds389Factory));
+    // Every line above may be compiled out by the features.
     let _ = &r;
 }
 
@@ -58,31 +66,43 @@ pub fn register_targets(r: &mut Registry) {
 /// `banned-words`, `breached`.
 pub fn register_policies(r: &mut Registry) {
     #[cfg(feature = "policy-basic")]
-    r.register_policy(Arc::new(writeback_policy_basic::BasicFactory));
+    r.register_policy(std::sync::Arc::new(writeback_policy_basic::BasicFactory));
     #[cfg(feature = "policy-directory")]
     {
-        r.register_policy(Arc::new(writeback_policy_directory::DirectoryPolicyFactory));
-        r.register_policy(Arc::new(
+        r.register_policy(std::sync::Arc::new(
+            writeback_policy_directory::DirectoryPolicyFactory,
+        ));
+        r.register_policy(std::sync::Arc::new(
             writeback_policy_directory::Ds389DirectoryPolicyFactory,
         ));
     }
     #[cfg(feature = "policy-ad-complexity")]
-    r.register_policy(Arc::new(
+    r.register_policy(std::sync::Arc::new(
         writeback_policy_ad_complexity::AdComplexityFactory,
     ));
     #[cfg(feature = "policy-banned-words")]
-    r.register_policy(Arc::new(writeback_policy_banned_words::BannedWordsFactory));
+    r.register_policy(std::sync::Arc::new(
+        writeback_policy_banned_words::BannedWordsFactory,
+    ));
     #[cfg(feature = "policy-breached")]
-    r.register_policy(Arc::new(writeback_policy_breached::BreachedFactory));
+    r.register_policy(std::sync::Arc::new(
+        writeback_policy_breached::BreachedFactory,
+    ));
+    // Every line above may be compiled out by the features.
     let _ = &r;
 }
 
 /// Notifiers: `webhook`, `smtp`.
 pub fn register_notifiers(r: &mut Registry) {
     #[cfg(feature = "notifier-webhook")]
-    r.register_notifier(Arc::new(writeback_notifier_webhook::WebhookNotifierFactory));
+    r.register_notifier(std::sync::Arc::new(
+        writeback_notifier_webhook::WebhookNotifierFactory,
+    ));
     #[cfg(feature = "notifier-smtp")]
-    r.register_notifier(Arc::new(writeback_notifier_smtp::SmtpNotifierFactory));
+    r.register_notifier(std::sync::Arc::new(
+        writeback_notifier_smtp::SmtpNotifierFactory,
+    ));
+    // Every line above may be compiled out by the features.
     let _ = &r;
 }
 
@@ -90,8 +110,11 @@ pub fn register_notifiers(r: &mut Registry) {
 /// WebAssembly components (`.wasm`).
 pub fn register_loaders(r: &mut Registry) {
     #[cfg(feature = "plugin-native")]
-    r.register_loader(Arc::new(writeback_plugin_native::NativeLoader));
+    r.register_loader(std::sync::Arc::new(writeback_plugin_native::NativeLoader));
     #[cfg(feature = "plugin-wasm")]
-    r.register_loader(Arc::new(writeback_plugin_wasm::WasmLoader::default()));
+    r.register_loader(std::sync::Arc::new(
+        writeback_plugin_wasm::WasmLoader::default(),
+    ));
+    // Every line above may be compiled out by the features.
     let _ = &r;
 }
