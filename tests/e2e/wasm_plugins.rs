@@ -309,7 +309,7 @@ fn load(path: &Path, extra: &str) -> Result<Registry, String> {
         table,
         key_path: "plugins[0]".into(),
     };
-    registry.load_plugin(&spec)?;
+    registry.load_plugin(&spec).map_err(|e| e.to_string())?;
     Ok(registry)
 }
 

@@ -25,7 +25,7 @@ pub struct Engine {
     /// The pipeline itself, for tests that submit in-process in a fixed order.
     pub pipeline: std::sync::Arc<dyn writeback_core::Submit>,
     shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), String>>,
+    task: tokio::task::JoinHandle<Result<(), writeback_host::RunError>>,
 }
 
 impl Engine {
@@ -140,7 +140,7 @@ impl Engine {
     pub async fn stop(self) -> Result<(), String> {
         self.shutdown.cancel();
         match tokio::time::timeout(Duration::from_secs(30), self.task).await {
-            Ok(Ok(r)) => r,
+            Ok(Ok(r)) => r.map_err(|e| e.to_string()),
             Ok(Err(e)) => Err(format!("engine task: {e}")),
             Err(_) => Err("engine did not stop within 30 s".into()),
         }

@@ -9,6 +9,7 @@
 //! This crate does no I/O: it is the boundary native and WASM plugins adapt to.
 
 pub mod config;
+#[cfg(feature = "deadline")]
 pub mod deadline;
 pub mod doctor;
 pub mod event;

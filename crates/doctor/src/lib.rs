@@ -93,7 +93,7 @@ pub async fn examine(
     let targets = config.targets.clone();
     match Host::build_with(config, registry, host_options).await {
         Ok(built) => {
-            for (entry, c) in built.pipeline_handle().targets().iter().zip(&targets) {
+            for (entry, c) in built.targets().iter().zip(&targets) {
                 report.add(part("target", c), entry.target.doctor(options).await);
             }
         }

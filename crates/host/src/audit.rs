@@ -25,6 +25,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::audit_chain::{self, CheckpointKey};
+use crate::error::AuditError;
 
 use serde::Serialize;
 use writeback_core::event::TargetResult;
@@ -124,7 +125,7 @@ pub fn open_from_config(
     let checkpoint = match &config.checkpoint_key_file {
         Some(file) => {
             let key = CheckpointKey::from_file(&resolve(file))
-                .map_err(|m| ("audit.checkpoint_key_file", m))?;
+                .map_err(|e| ("audit.checkpoint_key_file", e.to_string()))?;
             Some((
                 key,
                 config.checkpoint_every.max(1),
@@ -138,7 +139,7 @@ pub fn open_from_config(
         rotate_bytes: config.rotate_bytes,
         checkpoint,
     };
-    AuditLog::open_with(options, dropped, health, QUEUE).map_err(|m| ("audit.path", m))
+    AuditLog::open_with(options, dropped, health, QUEUE).map_err(|e| ("audit.path", e.to_string()))
 }
 
 pub struct AuditLog {
@@ -152,7 +153,7 @@ pub struct AuditLog {
 impl AuditLog {
     /// Opens (creating, appending) the file; `None` logs records through tracing only.
     /// `dropped` counts records left out because the queue was full.
-    pub fn open(path: Option<&Path>, dropped: Arc<AtomicU64>) -> Result<AuditLog, String> {
+    pub fn open(path: Option<&Path>, dropped: Arc<AtomicU64>) -> Result<AuditLog, AuditError> {
         let options = AuditOptions {
             path: path.map(Path::to_path_buf),
             ..AuditOptions::default()
@@ -166,7 +167,7 @@ impl AuditLog {
         dropped: Arc<AtomicU64>,
         health: Arc<AuditHealth>,
         queue: usize,
-    ) -> Result<AuditLog, String> {
+    ) -> Result<AuditLog, AuditError> {
         let Some(path) = options.path.clone() else {
             return Ok(AuditLog {
                 sender: None,
@@ -180,7 +181,7 @@ impl AuditLog {
         let handle = std::thread::Builder::new()
             .name("writeback-audit".into())
             .spawn(move || writer.run(&receiver))
-            .map_err(|e| format!("cannot start the audit writer: {e}"))?;
+            .map_err(AuditError::StartWriter)?;
         Ok(AuditLog {
             sender: Some(sender),
             writer: Some(handle),
@@ -265,12 +266,15 @@ struct ChainWriter {
     health: Arc<AuditHealth>,
 }
 
-fn open_append(path: &Path) -> Result<File, String> {
+fn open_append(path: &Path) -> Result<File, AuditError> {
     OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| format!("cannot open the audit file {}: {e}", path.display()))
+        .map_err(|source| AuditError::OpenFile {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 impl ChainWriter {
@@ -279,13 +283,17 @@ impl ChainWriter {
         path: PathBuf,
         options: AuditOptions,
         health: Arc<AuditHealth>,
-    ) -> Result<ChainWriter, String> {
+    ) -> Result<ChainWriter, AuditError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create the audit directory {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|source| AuditError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
-        let last = audit_chain::last_line_hash(&path)
-            .map_err(|e| format!("cannot read the audit file {}: {e}", path.display()))?;
+        let last = audit_chain::last_line_hash(&path).map_err(|source| AuditError::ReadFile {
+            path: path.clone(),
+            source,
+        })?;
         let file = open_append(&path)?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let mut writer = ChainWriter {
@@ -318,7 +326,10 @@ impl ChainWriter {
         };
         started
             .and_then(|_| writer.sync())
-            .map_err(|e| format!("cannot write the audit file {}: {e}", writer.shown))?;
+            .map_err(|source| AuditError::WriteFile {
+                path: writer.path.clone(),
+                source,
+            })?;
         Ok(writer)
     }
 

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 
 use ring::{digest, hmac};
 
+use crate::error::AuditError;
+
 /// The `prev_hash` of the first file of a chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -61,24 +63,19 @@ pub fn chain_line(mut json: Vec<u8>, prev: &str) -> (Vec<u8>, String) {
 pub struct CheckpointKey(hmac::Key);
 
 impl CheckpointKey {
-    pub fn from_file(path: &Path) -> Result<CheckpointKey, String> {
-        let mut bytes = std::fs::read(path).map_err(|e| {
-            format!(
-                "cannot read the audit checkpoint key {}: {e}",
-                path.display()
-            )
+    pub fn from_file(path: &Path) -> Result<CheckpointKey, AuditError> {
+        let mut bytes = std::fs::read(path).map_err(|source| AuditError::ReadKey {
+            path: path.to_path_buf(),
+            source,
         })?;
         while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
             bytes.pop();
         }
         if bytes.len() < 16 {
-            return Err(format!(
-                "the audit checkpoint key {} holds {} bytes; use at least 16 random bytes \
-                 (e.g. `head -c 32 /dev/urandom | base64 > {}`)",
-                path.display(),
-                bytes.len(),
-                path.display()
-            ));
+            return Err(AuditError::ShortKey {
+                path: path.to_path_buf(),
+                len: bytes.len(),
+            });
         }
         Ok(CheckpointKey(hmac::Key::new(hmac::HMAC_SHA256, &bytes)))
     }

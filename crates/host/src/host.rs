@@ -14,6 +14,7 @@ use writeback_core::{
 };
 
 use crate::config::Config;
+use crate::error::RunError;
 use crate::expiry::ExpiryService;
 use crate::metrics::Metrics;
 use crate::notify::{Dispatcher, NotifierEntry};
@@ -27,8 +28,9 @@ pub type DispatcherFactory = Arc<
     dyn Fn(&Config, Vec<NotifierEntry>) -> Result<Arc<dyn Dispatcher>, ConfigError> + Send + Sync,
 >;
 
-/// Options an embedding program may set.
+/// Options an embedding program may set (`HostOptions::default()`, then the fields).
 #[derive(Clone, Default)]
+#[non_exhaustive]
 pub struct HostOptions {
     pub dispatcher: Option<DispatcherFactory>,
 }
@@ -45,6 +47,7 @@ pub struct Host {
 
 /// Every connector of a config, built, in the config's order, and the registry with
 /// the plugins the config loaded.
+#[non_exhaustive]
 pub struct Connectors {
     pub registry: Registry,
     pub targets: Vec<TargetEntry>,
@@ -121,8 +124,8 @@ pub fn validate_all(config: &Config, registry: &Registry) -> (Registry, Vec<Conf
     let mut registry = registry.clone();
     let mut errors = Vec::new();
     for spec in &config.plugins {
-        if let Err(message) = registry.load_plugin(spec) {
-            errors.push(config.source.error(&spec.key_path, message));
+        if let Err(e) = registry.load_plugin(spec) {
+            errors.push(config.source.error(&spec.key_path, e.to_string()));
         }
     }
     if config.targets.is_empty() {
@@ -180,7 +183,7 @@ pub fn validate(config: &Config, registry: &Registry) -> Result<Registry, Config
     for spec in &config.plugins {
         registry
             .load_plugin(spec)
-            .map_err(|message| config.source.error(&spec.key_path, message))?;
+            .map_err(|e| config.source.error(&spec.key_path, e.to_string()))?;
     }
     for connector in config.all_connectors() {
         let result = match connector.kind {
@@ -294,8 +297,14 @@ impl Host {
         Arc::new(self.pipeline.clone())
     }
 
-    pub fn pipeline_handle(&self) -> &Pipeline {
-        &self.pipeline
+    /// The configured targets, in the config's order (`doctor`, `policy check`).
+    pub fn targets(&self) -> &[TargetEntry] {
+        self.pipeline.targets()
+    }
+
+    /// The configured policies, in the config's order.
+    pub fn policies(&self) -> &[PolicyEntry] {
+        self.pipeline.policies()
     }
 
     pub fn config(&self) -> &Config {
@@ -353,13 +362,11 @@ impl Host {
 
     /// Serves every source until `shutdown` is cancelled (or a source fails), then
     /// drains in-flight requests and pending notifications.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<(), String> {
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), RunError> {
         if self.sources.is_empty() {
-            return Err(format!(
-                "{}: no [[sources]], so there is nothing to serve; add one (for example \
-                 type = \"webhook\") or submit requests through the library API",
-                self.config.path.display()
-            ));
+            return Err(RunError::NoSources {
+                config: self.config.path.clone(),
+            });
         }
         let submit: Arc<dyn Submit> = Arc::new(self.pipeline.clone());
         let mut running = JoinSet::new();
@@ -387,18 +394,18 @@ impl Host {
         while let Some(joined) = running.join_next().await {
             match joined {
                 Ok((_, Ok(()))) => {}
-                Ok((name, Err(e))) => {
-                    failure.get_or_insert(format!("source `{name}` stopped: {e}"));
+                Ok((name, Err(error))) => {
+                    failure.get_or_insert(RunError::SourceStopped { name, error });
                     shutdown.cancel();
                 }
                 Err(e) => {
-                    failure.get_or_insert(format!("a source task failed: {e}"));
+                    failure.get_or_insert(RunError::SourceTask(e));
                     shutdown.cancel();
                 }
             }
         }
         if !shutdown.is_cancelled() {
-            failure.get_or_insert("every source stopped on its own".into());
+            failure.get_or_insert(RunError::SourcesEnded);
             shutdown.cancel();
         }
         let grace = Duration::from_secs(self.config.pipeline.drain_secs);

@@ -12,7 +12,6 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use writeback_core::{ConfigError, Event, Notifier};
-use writeback_expiry::ExpiryConfig;
 use writeback_outbox::{Outbox, OutboxConfig, Store};
 
 use crate::config::{Config, NotifierSettings};
@@ -98,11 +97,6 @@ pub fn outbox_config(config: &Config) -> Result<Option<OutboxConfig>, ConfigErro
     Ok(config.outbox.clone())
 }
 
-/// `[expiry]`, if the file has one (checked at load).
-pub fn expiry_config(config: &Config) -> Result<Option<ExpiryConfig>, ConfigError> {
-    Ok(config.expiry.clone())
-}
-
 /// The outbox behind a dispatcher, when the config has one (the expiry service queues
 /// its reminders there).
 pub type OutboxHandle = Option<Arc<Outbox>>;
@@ -164,12 +158,6 @@ pub struct OutboxDispatcher {
     persisting: TaskTracker,
     stop: CancellationToken,
     delivery: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl OutboxDispatcher {
-    pub fn outbox(&self) -> &Arc<Outbox> {
-        &self.outbox
-    }
 }
 
 #[async_trait::async_trait]

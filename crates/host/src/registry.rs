@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::error::PluginError;
+
 use writeback_core::{
     CloudSource, ConfigError, ConnectorFactory, ConnectorKind, DirectoryTarget, Notifier, Policy,
 };
@@ -38,6 +40,7 @@ pub trait PluginLoader: Send + Sync {
 
 /// Where a factory came from, for `writeback plugins list`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FactoryInfo {
     pub kind: ConnectorKind,
     pub type_name: String,
@@ -61,7 +64,7 @@ pub struct Registry {
     notifiers: BTreeMap<String, Entry<NotifierFactory>>,
     loaders: Vec<Arc<dyn PluginLoader>>,
     origin: Option<String>,
-    conflicts: Vec<String>,
+    conflicts: Vec<PluginError>,
 }
 
 macro_rules! kind_accessors {
@@ -73,14 +76,18 @@ macro_rules! kind_accessors {
             if let Some(file) = &self.origin {
                 // A plugin may add types, never replace one silently.
                 if let Some(existing) = self.$field.get(&name) {
-                    self.conflicts.push(format!(
-                        "{file} provides type `{name}`, which {} already provides; rename it in the plugin",
-                        existing.origin
-                    ));
+                    self.conflicts.push(PluginError::TypeConflict {
+                        file: file.clone(),
+                        type_name: name,
+                        existing: existing.origin.clone(),
+                    });
                     return;
                 }
             }
-            let origin = self.origin.clone().unwrap_or_else(|| "built-in".to_string());
+            let origin = self
+                .origin
+                .clone()
+                .unwrap_or_else(|| "built-in".to_string());
             self.$field.insert(name, Entry { factory, origin });
         }
 
@@ -105,25 +112,27 @@ impl Registry {
     }
 
     /// Loads one plugin file with the first loader that accepts it.
-    pub fn load_plugin(&mut self, spec: &PluginSpec) -> Result<(), String> {
-        let loader =
-            self.loaders
-                .iter()
-                .find(|l| l.accepts(&spec.path))
-                .cloned()
-                .ok_or_else(|| {
-                    let names: Vec<_> = self.loaders.iter().map(|l| l.name()).collect();
-                    format!(
-                    "no plugin loader accepts {} (loaders available: {}); native plugins end in \
-                     .so/.dylib/.dll, WASM components in .wasm",
-                    spec.path.display(),
-                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
-                )
-                })?;
+    pub fn load_plugin(&mut self, spec: &PluginSpec) -> Result<(), PluginError> {
+        let loader = self
+            .loaders
+            .iter()
+            .find(|l| l.accepts(&spec.path))
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<_> = self.loaders.iter().map(|l| l.name()).collect();
+                PluginError::NoLoader {
+                    path: spec.path.clone(),
+                    loaders: if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    },
+                }
+            })?;
         self.origin = Some(spec.path.display().to_string());
         let result = loader.load(spec, self);
         self.origin = None;
-        result.map_err(|e| e.to_string())?;
+        result?;
         match self.conflicts.drain(..).next() {
             Some(conflict) => Err(conflict),
             None => Ok(()),

@@ -246,6 +246,7 @@ fn a_short_key_is_refused_with_the_fix() {
     std::fs::write(&key_path, "short").unwrap_or_else(|e| panic!("{e}"));
     let err = CheckpointKey::from_file(&key_path)
         .err()
+        .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(err.contains("at least 16"), "{err}");
 }

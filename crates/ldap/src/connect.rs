@@ -178,13 +178,16 @@ impl Connector {
         let (tls, trust) = match (&options.ca_file, security) {
             (_, Security::Plain) => (None, Trust::None),
             (Some(ca), _) => (
-                Some(crate::tls::client_config(ca).map_err(|m| OptionError::new("ca_file", m))?),
+                Some(
+                    crate::tls::client_config(ca)
+                        .map_err(|e| OptionError::new("ca_file", e.to_string()))?,
+                ),
                 Trust::CaFile(ca.clone()),
             ),
             (None, _) => (
                 Some(
                     crate::tls::system_client_config()
-                        .map_err(|m| OptionError::new("ca_file", m))?,
+                        .map_err(|e| OptionError::new("ca_file", e.to_string()))?,
                 ),
                 Trust::System,
             ),

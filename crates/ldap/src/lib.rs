@@ -49,7 +49,7 @@ pub use ppolicy::{password_outcome, PpolicyError, PpolicyResponse, PpolicyWarnin
 pub use rootdse::RootDse;
 pub use server::{OpenServer, Plaintext, ServerConfig, ServerRules};
 pub use session::{Found, Session};
-pub use template::{FilterTemplate, MissingAttribute};
+pub use template::{FilterTemplate, MissingAttribute, TemplateError};
 pub use wiped::WipedBytes;
 
 pub use ldap3;

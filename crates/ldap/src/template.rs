@@ -38,6 +38,37 @@ impl fmt::Display for MissingAttribute {
 
 impl std::error::Error for MissingAttribute {}
 
+/// Why a filter template was refused (reported under the connector's `filter` key).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplateError {
+    #[error("the filter template is longer than {max} characters")]
+    TooLong { max: usize },
+    #[error(
+        "the filter template must be a parenthesized LDAP filter, e.g. \
+         `(&(objectClass=inetOrgPerson)(uid={{username}}))`"
+    )]
+    NotParenthesized,
+    #[error("the filter template has a `}}` without a matching `{{`")]
+    UnopenedBrace,
+    #[error("the filter template has a `{{` without a matching `}}`")]
+    UnclosedBrace,
+    #[error(
+        "`{{{name}}}` is not a placeholder: use an identity attribute name such as \
+         {{username}}, {{upn}}, {{mail}}, {{object_id}}"
+    )]
+    BadPlaceholder { name: String },
+    #[error(
+        "the filter template has no placeholder: it would match the same \
+         entries for every person (add e.g. `{{username}}`)"
+    )]
+    NoPlaceholder,
+    #[error(transparent)]
+    Unfillable(#[from] MissingAttribute),
+    #[error("`{text}` is not a valid LDAP filter (RFC 4515)")]
+    InvalidFilter { text: String },
+}
+
 impl FilterTemplate {
     /// Longest template accepted; real ones are well under 200 characters.
     pub const MAX_LEN: usize = 2048;
@@ -45,35 +76,27 @@ impl FilterTemplate {
     /// Parses and checks a template: balanced `{}` around placeholder names made of
     /// letters, digits and `_`; at least one placeholder (a template without one would
     /// match the same entries for everyone); and a filter ldap3 can parse once filled.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
         if text.len() > Self::MAX_LEN {
-            return Err(format!(
-                "the filter template is longer than {} characters",
-                Self::MAX_LEN
-            ));
+            return Err(TemplateError::TooLong { max: Self::MAX_LEN });
         }
         if !text.starts_with('(') || !text.ends_with(')') {
-            return Err(
-                "the filter template must be a parenthesized LDAP filter, e.g. \
-                        `(&(objectClass=inetOrgPerson)(uid={username}))`"
-                    .into(),
-            );
+            return Err(TemplateError::NotParenthesized);
         }
         let mut parts = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find(['{', '}']) {
             if rest.as_bytes()[open] == b'}' {
-                return Err("the filter template has a `}` without a matching `{`".into());
+                return Err(TemplateError::UnopenedBrace);
             }
             let Some(len) = rest[open + 1..].find('}') else {
-                return Err("the filter template has a `{` without a matching `}`".into());
+                return Err(TemplateError::UnclosedBrace);
             };
             let name = &rest[open + 1..open + 1 + len];
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(format!(
-                    "`{{{name}}}` is not a placeholder: use an identity attribute name such as \
-                     {{username}}, {{upn}}, {{mail}}, {{object_id}}"
-                ));
+                return Err(TemplateError::BadPlaceholder {
+                    name: name.to_string(),
+                });
             }
             if open > 0 {
                 parts.push(Part::Literal(rest[..open].to_string()));
@@ -89,17 +112,12 @@ impl FilterTemplate {
             parts,
         };
         if template.placeholders().next().is_none() {
-            return Err(
-                "the filter template has no placeholder: it would match the same \
-                        entries for every person (add e.g. `{username}`)"
-                    .into(),
-            );
+            return Err(TemplateError::NoPlaceholder);
         }
-        let sample = template
-            .fill_with(|_| Some("sample"))
-            .map_err(|e| e.to_string())?;
-        ldap3::parse_filter(&sample)
-            .map_err(|_| format!("`{text}` is not a valid LDAP filter (RFC 4515)"))?;
+        let sample = template.fill_with(|_| Some("sample"))?;
+        ldap3::parse_filter(&sample).map_err(|_| TemplateError::InvalidFilter {
+            text: text.to_string(),
+        })?;
         Ok(template)
     }
 

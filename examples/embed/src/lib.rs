@@ -1,6 +1,7 @@
 //! A directory target written by an integrator: accounts in a JSON file, passwords
 //! stored as salted PBKDF2 hashes. It shows the whole plugin contract in one file:
-//! a config type, a factory (validate, build) and the `DirectoryTarget` trait.
+//! a config type, a `TypedFactory` (parse once, check, build from the parsed value)
+//! and the `DirectoryTarget` trait.
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -13,19 +14,19 @@ use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use writeback_core::{
-    Account, BuildContext, CloudIdentity, ConfigError, ConnectorConfig, ConnectorFactory,
-    DirectoryTarget, HealthCheck, Operation, Outcome, OutcomeCode, Password,
+    Account, BuildContext, CloudIdentity, ConfigError, ConnectorConfig, DirectoryTarget,
+    HealthCheck, Operation, Outcome, OutcomeCode, Password, TypedFactory,
 };
 
 /// `[[targets]] type = "json-file"`
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileTargetConfig {
+pub struct FileTargetConfig {
     /// The accounts file (created if missing).
-    path: PathBuf,
+    pub path: PathBuf,
     /// Which identity attribute names the account (default `username`).
     #[serde(default = "default_match")]
-    match_on: String,
+    pub match_on: String,
 }
 
 fn default_match() -> String {
@@ -175,29 +176,26 @@ impl DirectoryTarget for FileTarget {
 pub struct FileTargetFactory;
 
 #[async_trait]
-impl ConnectorFactory<dyn DirectoryTarget> for FileTargetFactory {
-    fn type_name(&self) -> &'static str {
-        "json-file"
-    }
+impl TypedFactory<dyn DirectoryTarget> for FileTargetFactory {
+    type Config = FileTargetConfig;
+    const TYPE_NAME: &'static str = "json-file";
+    const DESCRIPTION: &'static str = "example: accounts in a JSON file, salted PBKDF2 hashes";
 
-    fn description(&self) -> &'static str {
-        "example: accounts in a JSON file, salted PBKDF2 hashes"
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        let c: FileTargetConfig = config.parse()?;
+    /// What can be checked without I/O, every problem with its key.
+    fn check(&self, c: &FileTargetConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
         if c.path.as_os_str().is_empty() {
-            return Err(config.error("path", "must name the accounts file"));
+            errors.push(config.error("path", "must name the accounts file"));
         }
-        Ok(())
+        errors
     }
 
-    async fn build(
+    async fn build_from(
         &self,
-        config: &ConnectorConfig,
+        c: FileTargetConfig,
+        _config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
-        let c: FileTargetConfig = config.parse()?;
         Ok(Arc::new(FileTarget {
             path: ctx.path(&c.path),
             match_on: c.match_on,
@@ -205,3 +203,9 @@ impl ConnectorFactory<dyn DirectoryTarget> for FileTargetFactory {
         }))
     }
 }
+
+/// docs/embedding.md, whose Rust examples are compiled as doc tests of this crate
+/// (`cargo test -p writeback-example-embed --doc`), so the guide cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/embedding.md")]
+pub struct EmbeddingGuide;

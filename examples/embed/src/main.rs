@@ -16,10 +16,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let alice = std::collections::BTreeMap::from([("alice".to_string(), StoredAccount::default())]);
     std::fs::write(&accounts, serde_json::to_vec(&alice)?)?;
 
-    // 1. The connector types this program offers: its own target and a built-in policy.
+    // 1. The connector types this program offers: its own target and the built-ins
+    //    this crate enables in Cargo.toml (only the `basic` policy).
     let mut registry = Registry::new();
+    writeback_builtins::register_all(&mut registry);
     registry.register_target(Arc::new(FileTargetFactory));
-    registry.register_policy(Arc::new(writeback_policy_basic::BasicFactory));
 
     // 2. Configuration, here as TOML text (Config::load reads a file instead).
     let text = format!(

@@ -17,7 +17,7 @@ mod transport;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use writeback_core::{BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Notifier};
+use writeback_core::{BuildContext, ConfigError, ConnectorConfig, Notifier, TypedFactory};
 
 pub use config::{Recipients, SmtpConfig, TlsMode};
 pub use notifier::SmtpNotifier;
@@ -25,63 +25,58 @@ pub use notifier::SmtpNotifier;
 /// Builds `type = "smtp"` notifiers.
 pub struct SmtpNotifierFactory;
 
-impl SmtpNotifierFactory {
-    /// Everything that can be checked without I/O; returns the parsed parts.
-    fn check(
-        config: &ConnectorConfig,
-    ) -> Result<(SmtpConfig, lettre::message::Mailbox, recipients::Routing), ConfigError> {
-        let c: SmtpConfig = config.parse()?;
+#[async_trait]
+impl TypedFactory<dyn Notifier> for SmtpNotifierFactory {
+    type Config = SmtpConfig;
+    const TYPE_NAME: &'static str = "smtp";
+    const DESCRIPTION: &'static str =
+        "Email over SMTP (STARTTLS or TLS) from templates: to the person, the help desk, or both";
+
+    /// Everything that can be checked without I/O, every problem with its key.
+    fn check(&self, c: &SmtpConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
         if c.host.trim().is_empty() {
-            return Err(config.error("host", "give the SMTP server's host name"));
+            errors.push(config.error("host", "give the SMTP server's host name"));
         }
         if c.tls == TlsMode::None && !c.allow_plaintext {
-            return Err(config.error(
+            errors.push(config.error(
                 "tls",
                 "`none` sends mail (and any SMTP password) unencrypted; use `starttls` or `tls`, \
                  or set `allow_plaintext = true` for a relay on the same host",
             ));
         }
         if c.tls == TlsMode::None && c.ca_file.is_some() {
-            return Err(config.error(
+            errors.push(config.error(
                 "ca_file",
                 "a CA file needs `tls = \"starttls\"` or `\"tls\"`",
             ));
         }
         if c.password.is_some() != c.username.is_some() {
-            return Err(config.error(
+            errors.push(config.error(
                 "username",
                 "give both `username` and `password`, or neither",
             ));
         }
         if c.timeout_ms == 0 || c.timeout_ms > 600_000 {
-            return Err(config.error("timeout_ms", "must be between 1 and 600000"));
+            errors.push(config.error("timeout_ms", "must be between 1 and 600000"));
         }
-        let from = recipients::parse_mailbox(&c.from).map_err(|m| config.error("from", m))?;
-        let routing = recipients::Routing::from_config(&c).map_err(|(k, m)| config.error(&k, m))?;
-        Ok((c, from, routing))
-    }
-}
-
-#[async_trait]
-impl ConnectorFactory<dyn Notifier> for SmtpNotifierFactory {
-    fn type_name(&self) -> &'static str {
-        "smtp"
+        if let Err(m) = recipients::parse_mailbox(&c.from) {
+            errors.push(config.error("from", m));
+        }
+        if let Err((k, m)) = recipients::Routing::from_config(c) {
+            errors.push(config.error(&k, m));
+        }
+        errors
     }
 
-    fn description(&self) -> &'static str {
-        "Email over SMTP (STARTTLS or TLS) from templates: to the person, the help desk, or both"
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        Self::check(config).map(|_| ())
-    }
-
-    async fn build(
+    async fn build_from(
         &self,
+        c: SmtpConfig,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn Notifier>, ConfigError> {
-        let (c, from, routing) = Self::check(config)?;
+        let from = recipients::parse_mailbox(&c.from).map_err(|m| config.error("from", m))?;
+        let routing = recipients::Routing::from_config(&c).map_err(|(k, m)| config.error(&k, m))?;
         if let Some(warning) = plaintext_warning(&c) {
             tracing::warn!(notifier = %config.name, key = "allow_plaintext", "{warning}");
         }
@@ -149,7 +144,27 @@ fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use writeback_core::ConnectorKind;
+    use writeback_core::{ConnectorFactory, ConnectorKind};
+
+    /// `check-config` shows every mistake of the table in one run.
+    #[test]
+    fn every_mistake_is_reported_in_one_run() {
+        let errors: Vec<String> = SmtpNotifierFactory
+            .validate_all(&cfg(
+                "host = \" \"\nfrom = \"nope\"\ntls = \"none\"\ntimeout_ms = 0",
+            ))
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        for key in ["host", "from", "tls", "timeout_ms"] {
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.contains(&format!("`notifiers.mail.{key}`"))),
+                "no error names `{key}`: {errors:?}"
+            );
+        }
+    }
 
     #[test]
     fn plaintext_to_another_host_is_warned_about() {

@@ -40,62 +40,67 @@ mod defaults {
     }
 }
 
-pub struct Checked {
-    pub config: WebhookNotifierConfig,
-    pub url: reqwest::Url,
-    /// Each secret reference with the key it sits at, for error messages.
-    pub secrets: Vec<(String, SecretRef)>,
-}
+impl WebhookNotifierConfig {
+    /// Every problem of the parsed table that needs no I/O, each with its key.
+    pub fn check(&self, connector: &ConnectorConfig) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if let Err(e) = self.url(connector) {
+            errors.push(e);
+        }
+        if !(1..=300).contains(&self.timeout_seconds) {
+            errors.push(connector.error("timeout_seconds", "must be between 1 and 300"));
+        }
+        if self.retries > 10 {
+            errors.push(connector.error("retries", "at most 10 (the host retries again later)"));
+        }
+        let secrets = self.secret_refs();
+        if secrets.is_empty() {
+            errors.push(connector.error(
+                "secret",
+                "a signing secret is required: secret = { env = \"NOTIFY_SECRET\" }",
+            ));
+        }
+        if self.secret.is_some() && !self.secrets.is_empty() {
+            errors.push(connector.error("secrets", "give either `secret` or `secrets`, not both"));
+        }
+        for (key, s) in &secrets {
+            if let Err(m) = s.check() {
+                errors.push(connector.error(key, m));
+            }
+        }
+        errors
+    }
 
-pub fn check(connector: &ConnectorConfig) -> Result<Checked, ConfigError> {
-    let config: WebhookNotifierConfig = connector.parse()?;
-    let url = reqwest::Url::parse(&config.url).map_err(|e| {
-        connector.error(
-            "url",
-            format!("not a URL ({e}); write e.g. \"https://hooks.example.test/writeback\""),
-        )
-    })?;
-    match url.scheme() {
-        "https" => {}
-        "http" if config.allow_plain_http || is_loopback(&url) => {}
-        "http" => {
-            return Err(connector.error(
+    /// The receiver's URL: https, or http to loopback or when allowed.
+    pub fn url(&self, connector: &ConnectorConfig) -> Result<reqwest::Url, ConfigError> {
+        let url = reqwest::Url::parse(&self.url).map_err(|e| {
+            connector.error(
+                "url",
+                format!("not a URL ({e}); write e.g. \"https://hooks.example.test/writeback\""),
+            )
+        })?;
+        match url.scheme() {
+            "https" => Ok(url),
+            "http" if self.allow_plain_http || is_loopback(&url) => Ok(url),
+            "http" => Err(connector.error(
                 "url",
                 "events would travel unencrypted: use https://, or set allow_plain_http = true for a trusted network",
-            ))
+            )),
+            other => Err(connector.error("url", format!("scheme `{other}` is not http or https"))),
         }
-        other => return Err(connector.error("url", format!("scheme `{other}` is not http or https"))),
     }
-    if !(1..=300).contains(&config.timeout_seconds) {
-        return Err(connector.error("timeout_seconds", "must be between 1 and 300"));
+
+    /// Each secret reference with the key it sits at, for error messages.
+    pub fn secret_refs(&self) -> Vec<(String, SecretRef)> {
+        let mut secrets = Vec::new();
+        if let Some(one) = &self.secret {
+            secrets.push(("secret".to_string(), one.clone()));
+        }
+        for (i, s) in self.secrets.iter().enumerate() {
+            secrets.push((format!("secrets[{i}]"), s.clone()));
+        }
+        secrets
     }
-    if config.retries > 10 {
-        return Err(connector.error("retries", "at most 10 (the host retries again later)"));
-    }
-    let mut secrets = Vec::new();
-    if let Some(one) = &config.secret {
-        secrets.push(("secret".to_string(), one.clone()));
-    }
-    for (i, s) in config.secrets.iter().enumerate() {
-        secrets.push((format!("secrets[{i}]"), s.clone()));
-    }
-    if secrets.is_empty() {
-        return Err(connector.error(
-            "secret",
-            "a signing secret is required: secret = { env = \"NOTIFY_SECRET\" }",
-        ));
-    }
-    if config.secret.is_some() && !config.secrets.is_empty() {
-        return Err(connector.error("secrets", "give either `secret` or `secrets`, not both"));
-    }
-    for (key, s) in &secrets {
-        s.check().map_err(|m| connector.error(key, m))?;
-    }
-    Ok(Checked {
-        config,
-        url,
-        secrets,
-    })
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {
@@ -111,12 +116,17 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use writeback_core::ConnectorKind;
+    use crate::WebhookNotifierFactory;
+    use writeback_core::{ConnectorFactory, ConnectorKind};
 
     fn err(text: &str) -> String {
         let table: toml::Table = toml::from_str(text).unwrap();
         let c = ConnectorConfig::in_code(ConnectorKind::Notifier, "webhook", "hook", table);
-        check(&c).err().map(|e| e.to_string()).unwrap_or_default()
+        WebhookNotifierFactory
+            .validate(&c)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -135,5 +145,26 @@ mod tests {
         assert!(err("url = \"https://x\"").contains("signing secret is required"));
         assert!(err(&format!("url = \"https://x\"\n{s}retries = 99"))
             .contains("`notifiers.hook.retries`"));
+    }
+
+    /// `check-config` shows every mistake of the table in one run.
+    #[test]
+    fn every_bad_key_is_reported_in_one_run() {
+        let table: toml::Table =
+            toml::from_str("url = \"ftp://x\"\nretries = 99\ntimeout_seconds = 0\n").unwrap();
+        let c = ConnectorConfig::in_code(ConnectorKind::Notifier, "webhook", "hook", table);
+        let errors: Vec<String> = WebhookNotifierFactory
+            .validate_all(&c)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        for key in ["url", "retries", "timeout_seconds", "secret"] {
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.contains(&format!("`notifiers.hook.{key}`"))),
+                "no error names `{key}`: {errors:?}"
+            );
+        }
     }
 }

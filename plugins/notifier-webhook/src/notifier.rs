@@ -9,11 +9,11 @@ use async_trait::async_trait;
 use reqwest::StatusCode;
 use tracing::{debug, warn};
 use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Event, Notifier, NotifyError,
+    BuildContext, ConfigError, ConnectorConfig, Event, Notifier, NotifyError, TypedFactory,
 };
 use writeback_signing::{sign_headers, Secret};
 
-use crate::config::check;
+use crate::config::WebhookNotifierConfig;
 
 /// Where HTTPS receivers with public certificates are checked against when no
 /// `ca_file` is given (Debian's bundle).
@@ -26,40 +26,38 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 pub struct WebhookNotifierFactory;
 
 #[async_trait]
-impl ConnectorFactory<dyn Notifier> for WebhookNotifierFactory {
-    fn type_name(&self) -> &'static str {
-        "webhook"
+impl TypedFactory<dyn Notifier> for WebhookNotifierFactory {
+    type Config = WebhookNotifierConfig;
+    const TYPE_NAME: &'static str = "webhook";
+    const DESCRIPTION: &'static str =
+        "signed HTTPS POST of each outcome as JSON (Standard Webhooks; never a password)";
+
+    fn check(&self, typed: &WebhookNotifierConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        typed.check(config)
     }
 
-    fn description(&self) -> &'static str {
-        "signed HTTPS POST of each outcome as JSON (Standard Webhooks; never a password)"
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        check(config).map(|_| ())
-    }
-
-    async fn build(
+    async fn build_from(
         &self,
+        typed: WebhookNotifierConfig,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn Notifier>, ConfigError> {
-        let checked = check(config)?;
+        let url = typed.url(config)?;
         let mut secrets = Vec::new();
-        for (key, reference) in &checked.secrets {
+        for (key, reference) in &typed.secret_refs() {
             let text = ctx.secret(config, key, reference)?;
             secrets
                 .push(Secret::parse(text.expose()).map_err(|e| config.error(key, e.to_string()))?);
         }
-        let ca_file = checked.config.ca_file.as_deref().map(|p| ctx.path(p));
-        let timeout = Duration::from_secs(checked.config.timeout_seconds);
+        let ca_file = typed.ca_file.as_deref().map(|p| ctx.path(p));
+        let timeout = Duration::from_secs(typed.timeout_seconds);
         let http =
             http_client(ca_file.as_deref(), timeout).map_err(|m| config.error("ca_file", m))?;
         Ok(Arc::new(WebhookNotifier {
             name: config.name.clone(),
-            url: checked.url,
+            url,
             secrets,
-            retries: checked.config.retries,
+            retries: typed.retries,
             http,
         }))
     }

@@ -25,8 +25,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Deserialize;
 use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Outcome, Password, Policy,
-    PolicyContext, RuleViolation,
+    BuildContext, ConfigError, ConnectorConfig, Outcome, Password, Policy, PolicyContext,
+    RuleViolation, TypedFactory,
 };
 use writeback_policy_support::{
     display_names, sam_account_names, tokens, TargetScope, AD_DELIMITERS,
@@ -151,36 +151,30 @@ impl Policy for AdComplexityPolicy {
     }
 }
 
-fn parse(config: &ConnectorConfig) -> Result<AdComplexityConfig, ConfigError> {
-    let c: AdComplexityConfig = config.parse()?;
-    if c.min_length > AD_MAX_LENGTH {
-        return Err(config.error("min_length", "AD allows at most 256 characters"));
-    }
-    Ok(c)
-}
-
 /// Registers as `type = "ad-complexity"`.
 pub struct AdComplexityFactory;
 
 #[async_trait]
-impl ConnectorFactory<dyn Policy> for AdComplexityFactory {
-    fn type_name(&self) -> &'static str {
-        "ad-complexity"
+impl TypedFactory<dyn Policy> for AdComplexityFactory {
+    type Config = AdComplexityConfig;
+    const TYPE_NAME: &'static str = "ad-complexity";
+    const DESCRIPTION: &'static str =
+        "Active Directory's complexity rules (3 of 5 categories, no account or display name), without AD.";
+
+    fn check(&self, typed: &AdComplexityConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if typed.min_length > AD_MAX_LENGTH {
+            errors.push(config.error("min_length", "AD allows at most 256 characters"));
+        }
+        errors
     }
 
-    fn description(&self) -> &'static str {
-        "Active Directory's complexity rules (3 of 5 categories, no account or display name), without AD."
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        parse(config).map(|_| ())
-    }
-
-    async fn build(
+    async fn build_from(
         &self,
-        config: &ConnectorConfig,
+        typed: AdComplexityConfig,
+        _config: &ConnectorConfig,
         _ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn Policy>, ConfigError> {
-        Ok(Arc::new(AdComplexityPolicy::new(parse(config)?)))
+        Ok(Arc::new(AdComplexityPolicy::new(typed)))
     }
 }

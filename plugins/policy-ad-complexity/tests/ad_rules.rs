@@ -99,3 +99,38 @@ async fn all_broken_rules_are_reported() {
         .await
         .is_empty());
 }
+
+/// `check-config` shows every mistake of the table in one run, not one per run.
+#[test]
+fn every_bad_key_of_the_table_is_reported_in_one_run() {
+    let table: toml::Table =
+        toml::from_str("min_length = \"seven\"\ncheck_names = 1\nmin_lenght = 7\n").unwrap();
+    let config = ConnectorConfig::in_code(ConnectorKind::Policy, "ad-complexity", "ad", table);
+    let errors: Vec<String> = AdComplexityFactory
+        .validate_all(&config)
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    for key in ["min_length", "check_names", "min_lenght"] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(&format!("`policies.ad.{key}`"))),
+            "no error names `{key}`: {errors:?}"
+        );
+    }
+}
+
+/// AD's own limit is checked before anything is built.
+#[test]
+fn a_minimum_above_ads_limit_is_refused() {
+    let table: toml::Table = toml::from_str("min_length = 300\n").unwrap();
+    let config = ConnectorConfig::in_code(ConnectorKind::Policy, "ad-complexity", "ad", table);
+    let errors: Vec<String> = AdComplexityFactory
+        .validate_all(&config)
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("at most 256"), "{errors:?}");
+}

@@ -57,34 +57,48 @@ fn default_name_length() -> usize {
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl BannedWordsConfig {
-    /// Parses and checks the table without I/O; errors name the key.
-    pub fn from_connector(config: &ConnectorConfig) -> Result<(Self, Normalizer), ConfigError> {
-        let c: BannedWordsConfig = config.parse()?;
-        if c.min_score == 0 {
-            return Err(config.error("min_score", "must be at least 1"));
-        }
-        if c.min_name_length == 0 {
-            return Err(config.error("min_name_length", "must be at least 1"));
-        }
-        let mut extra = Vec::new();
-        for (from, to) in &c.substitutions {
+    /// The look-alike substitutions as character pairs, and the keys of those that do
+    /// not map one character to one character.
+    fn substitution_pairs(&self) -> (Vec<(char, char)>, Vec<&str>) {
+        let mut pairs = Vec::new();
+        let mut bad = Vec::new();
+        for (from, to) in &self.substitutions {
             let mut f = from.chars();
             let mut t = to.chars();
             match (f.next(), f.next(), t.next(), t.next()) {
-                (Some(a), None, Some(b), None) => extra.push((a, b)),
-                _ => {
-                    return Err(config.error(
-                        &format!("substitutions.{from}"),
-                        "substitutions map one character to one character, like \"3\" = \"e\"",
-                    ))
-                }
+                (Some(a), None, Some(b), None) => pairs.push((a, b)),
+                _ => bad.push(from.as_str()),
             }
         }
-        let normalizer = Normalizer::new(&extra);
-        for (i, term) in c.terms.iter().enumerate() {
+        (pairs, bad)
+    }
+
+    /// The normaliser with Microsoft's substitutions and the configured ones.
+    pub fn normalizer(&self) -> Normalizer {
+        Normalizer::new(&self.substitution_pairs().0)
+    }
+
+    /// Every problem of the parsed table that needs no I/O, each with its key.
+    pub fn check(&self, config: &ConnectorConfig) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if self.min_score == 0 {
+            errors.push(config.error("min_score", "must be at least 1"));
+        }
+        if self.min_name_length == 0 {
+            errors.push(config.error("min_name_length", "must be at least 1"));
+        }
+        let (pairs, bad) = self.substitution_pairs();
+        for from in bad {
+            errors.push(config.error(
+                &format!("substitutions.{from}"),
+                "substitutions map one character to one character, like \"3\" = \"e\"",
+            ));
+        }
+        let normalizer = Normalizer::new(&pairs);
+        for (i, term) in self.terms.iter().enumerate() {
             let len = normalizer.normalize(term.trim()).len();
             if !(MIN_TERM_CHARS..=MAX_TERM_CHARS).contains(&len) {
-                return Err(config.error(
+                errors.push(config.error(
                     &format!("terms[{i}]"),
                     format!(
                         "a banned term has {MIN_TERM_CHARS} to {MAX_TERM_CHARS} characters (this one has {len}): \
@@ -93,7 +107,7 @@ impl BannedWordsConfig {
                 ));
             }
         }
-        Ok((c, normalizer))
+        errors
     }
 
     /// Every term, inline and from the files, normalised. Files are read here (at build).

@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Outcome, Password, Policy,
-    PolicyContext, RuleViolation,
+    BuildContext, ConfigError, ConnectorConfig, Outcome, Password, Policy, PolicyContext,
+    RuleViolation, TypedFactory,
 };
 use writeback_policy_support::{account_names, full_names, tokens, AD_DELIMITERS};
 
@@ -151,26 +151,24 @@ impl Policy for BannedWordsPolicy {
 pub struct BannedWordsFactory;
 
 #[async_trait]
-impl ConnectorFactory<dyn Policy> for BannedWordsFactory {
-    fn type_name(&self) -> &'static str {
-        "banned-words"
+impl TypedFactory<dyn Policy> for BannedWordsFactory {
+    type Config = BannedWordsConfig;
+    const TYPE_NAME: &'static str = "banned-words";
+    const DESCRIPTION: &'static str =
+        "Banned terms with look-alike substitutions, edit-distance-1 matching and a score (Entra Password Protection's algorithm).";
+
+    fn check(&self, typed: &BannedWordsConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        typed.check(config)
     }
 
-    fn description(&self) -> &'static str {
-        "Banned terms with look-alike substitutions, edit-distance-1 matching and a score (Entra Password Protection's algorithm)."
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        BannedWordsConfig::from_connector(config).map(|_| ())
-    }
-
-    async fn build(
+    async fn build_from(
         &self,
+        typed: BannedWordsConfig,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn Policy>, ConfigError> {
-        let (c, normalizer) = BannedWordsConfig::from_connector(config)?;
-        let terms = c.load_terms(config, ctx, &normalizer)?;
-        Ok(Arc::new(BannedWordsPolicy::new(c, normalizer, terms)))
+        let normalizer = typed.normalizer();
+        let terms = typed.load_terms(config, ctx, &normalizer)?;
+        Ok(Arc::new(BannedWordsPolicy::new(typed, normalizer, terms)))
     }
 }

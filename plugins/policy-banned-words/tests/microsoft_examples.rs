@@ -143,6 +143,25 @@ fn bad_configs_name_the_key() {
     assert!(err.contains("min_score"), "{err}");
 }
 
+/// `check-config` shows every mistake of the table in one run, not one per run.
+#[test]
+fn every_bad_key_is_reported_in_one_run() {
+    let errors: Vec<String> = BannedWordsFactory
+        .validate_all(&config(
+            "terms = [\"abc\", \"contoso\", \"xy\"]\nmin_score = 0\nsubstitutions = { \"33\" = \"e\" }",
+        ))
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    for key in ["terms[0]", "terms[2]", "min_score", "substitutions.33"] {
+        assert!(
+            errors.iter().any(|e| e.contains(key)),
+            "no error names `{key}`: {errors:?}"
+        );
+    }
+    assert!(!errors.iter().any(|e| e.contains("terms[1]")), "{errors:?}");
+}
+
 #[tokio::test]
 async fn a_missing_or_empty_term_file_is_a_config_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -74,10 +74,45 @@ pub struct Checked {
     pub tolerance: Duration,
 }
 
-/// Parses and checks the table (no I/O).
+/// Parses and checks the table (no I/O); the first error.
 pub fn check(connector: &ConnectorConfig) -> Result<Checked, ConfigError> {
     let config: WebhookSourceConfig = connector.parse()?;
-    let listen: SocketAddr = config.listen.parse().map_err(|_| {
+    checked(config, connector).map_err(|errors| {
+        errors
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| connector.error("", "invalid configuration"))
+    })
+}
+
+/// Checks a parsed table (no I/O): what `build` needs, or every problem with its key.
+pub fn checked(
+    config: WebhookSourceConfig,
+    connector: &ConnectorConfig,
+) -> Result<Checked, Vec<ConfigError>> {
+    let (listen, transport, secrets) = derive(&config, connector)?;
+    Ok(Checked {
+        tolerance: Duration::from_secs(config.tolerance_seconds),
+        config,
+        listen,
+        transport,
+        secrets,
+    })
+}
+
+/// Every problem of a parsed table, each with its key (the factory's `check`).
+pub fn problems(config: &WebhookSourceConfig, connector: &ConnectorConfig) -> Vec<ConfigError> {
+    derive(config, connector).err().unwrap_or_default()
+}
+
+type Derived = (SocketAddr, Transport, Vec<(String, SecretRef)>);
+
+fn derive(
+    config: &WebhookSourceConfig,
+    connector: &ConnectorConfig,
+) -> Result<Derived, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let listen = config.listen.parse::<SocketAddr>().map_err(|_| {
         connector.error(
             "listen",
             format!(
@@ -85,35 +120,43 @@ pub fn check(connector: &ConnectorConfig) -> Result<Checked, ConfigError> {
                 config.listen
             ),
         )
-    })?;
-    let transport = transport(connector, &config, listen)?;
-    let secrets = secret_refs(connector, &config)?;
+    });
+    let transport = match &listen {
+        Ok(listen) => transport(connector, config, *listen)
+            .map_err(|e| errors.push(e))
+            .ok(),
+        Err(e) => {
+            errors.push(e.clone());
+            None
+        }
+    };
+    let secrets = secret_refs(connector, config)
+        .map_err(|e| errors.push(e))
+        .ok();
     if !(1..=3600).contains(&config.tolerance_seconds) {
-        return Err(connector.error(
+        errors.push(connector.error(
             "tolerance_seconds",
             "must be between 1 and 3600 (5 minutes = 300 is usual)",
         ));
     }
     if !(1024..=10 * 1024 * 1024).contains(&config.max_body_bytes) {
-        return Err(connector.error(
+        errors.push(connector.error(
             "max_body_bytes",
             "must be between 1024 and 10485760 (default 65536)",
         ));
     }
     if !(16..=10_000_000).contains(&config.replay_cache_size) {
-        return Err(connector.error("replay_cache_size", "must be between 16 and 10000000"));
+        errors.push(connector.error("replay_cache_size", "must be between 16 and 10000000"));
     }
     if !(1..=100_000).contains(&config.max_connections) {
-        return Err(connector.error("max_connections", "must be between 1 and 100000"));
+        errors.push(connector.error("max_connections", "must be between 1 and 100000"));
     }
-    let tolerance = Duration::from_secs(config.tolerance_seconds);
-    Ok(Checked {
-        config,
-        listen,
-        transport,
-        secrets,
-        tolerance,
-    })
+    match (listen, transport, secrets) {
+        (Ok(listen), Some(transport), Some(secrets)) if errors.is_empty() => {
+            Ok((listen, transport, secrets))
+        }
+        _ => Err(errors),
+    }
 }
 
 fn transport(
@@ -222,6 +265,27 @@ mod tests {
             "listen = \"0.0.0.0:80\"\nplain_http = \"yes\"\n{SECRET}"
         ))
         .contains("not understood"));
+    }
+
+    /// `check-config` shows every mistake of the table in one run.
+    #[test]
+    fn every_mistake_is_reported_in_one_run() {
+        use writeback_core::ConnectorFactory;
+        let errors: Vec<String> = crate::WebhookSourceFactory
+            .validate_all(&connector(
+                "listen = \"0.0.0.0:80\"\ntolerance_seconds = 0\nmax_connections = 0\n",
+            ))
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        for key in ["tls", "secret", "tolerance_seconds", "max_connections"] {
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.contains(&format!("`sources.hook.{key}`"))),
+                "no error names `{key}`: {errors:?}"
+            );
+        }
     }
 
     #[test]

@@ -11,12 +11,12 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 use writeback_core::{
-    BoxError, BuildContext, CloudSource, ConfigError, ConnectorConfig, ConnectorFactory, Shutdown,
-    Submit,
+    BoxError, BuildContext, CloudSource, ConfigError, ConnectorConfig, Shutdown, Submit,
+    TypedFactory,
 };
 use writeback_signing::Secret;
 
-use crate::config::{check, Transport};
+use crate::config::{check, checked, problems, Checked, Transport, WebhookSourceConfig};
 use crate::handler::{Handler, REQUESTS_PATH};
 use crate::replay::ReplayGuard;
 use writeback_listener::{Limits, Listener};
@@ -25,25 +25,29 @@ use writeback_listener::{Limits, Listener};
 pub struct WebhookSourceFactory;
 
 #[async_trait]
-impl ConnectorFactory<dyn CloudSource> for WebhookSourceFactory {
-    fn type_name(&self) -> &'static str {
-        "webhook"
+impl TypedFactory<dyn CloudSource> for WebhookSourceFactory {
+    type Config = WebhookSourceConfig;
+    const TYPE_NAME: &'static str = "webhook";
+    const DESCRIPTION: &'static str =
+        "HTTPS endpoint for signed password requests (Standard Webhooks, HMAC-SHA256)";
+
+    fn check(&self, typed: &WebhookSourceConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        problems(typed, config)
     }
 
-    fn description(&self) -> &'static str {
-        "HTTPS endpoint for signed password requests (Standard Webhooks, HMAC-SHA256)"
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        check(config).map(|_| ())
-    }
-
-    async fn build(
+    async fn build_from(
         &self,
+        typed: WebhookSourceConfig,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn CloudSource>, ConfigError> {
-        Ok(Arc::new(WebhookSource::build(config, ctx).await?))
+        let checked = checked(typed, config).map_err(|errors| {
+            errors
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| config.error("", "invalid configuration"))
+        })?;
+        Ok(Arc::new(WebhookSource::from_checked(checked, config, ctx)?))
     }
 }
 
@@ -55,7 +59,14 @@ impl WebhookSource {
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<WebhookSource, ConfigError> {
-        let checked = check(config)?;
+        WebhookSource::from_checked(check(config)?, config, ctx)
+    }
+
+    fn from_checked(
+        checked: Checked,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<WebhookSource, ConfigError> {
         let tls = match &checked.config.tls {
             Some(files) => Some(
                 writeback_listener::tls::server_config(

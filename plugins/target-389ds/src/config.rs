@@ -62,18 +62,32 @@ impl HasServer for Ds389Config {
 }
 
 impl Ds389Config {
-    /// Parses the table and checks every value that can be checked without I/O.
+    /// Parses the table and checks every value that can be checked without I/O; the
+    /// first error (the factory reports them all, see [`Ds389Config::check`]).
     pub fn load(config: &ConnectorConfig) -> Result<Self, ConfigError> {
-        let cfg: Ds389Config = server::parse_table(&config.table, &RULES)
-            .map_err(|e| config.error(&e.key, e.message))?;
-        cfg.check(config)?;
-        Ok(cfg)
+        let first = |errors: Vec<ConfigError>| {
+            errors
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| config.error("", "invalid configuration"))
+        };
+        let cfg: Ds389Config = server::parse_connector(config, &RULES).map_err(first)?;
+        let errors = cfg.check(config);
+        if errors.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(first(errors))
+        }
     }
 
-    fn check(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        self.template().map_err(|m| config.error("filter", m))?;
+    /// Every problem of the parsed table that needs no I/O, each with its key.
+    pub fn check(&self, config: &ConnectorConfig) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if let Err(e) = self.template() {
+            errors.push(config.error("filter", e.to_string()));
+        }
         if !matches!(writeback_ldap::dn::parse(&self.base_dn), Ok(rdns) if !rdns.is_empty()) {
-            return Err(config.error(
+            errors.push(config.error(
                 "base_dn",
                 "give a distinguished name, e.g. `ou=people,dc=example,dc=org`",
             ));
@@ -84,16 +98,16 @@ impl Ds389Config {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';');
             if !ok {
-                return Err(config.error(
+                errors.push(config.error(
                     &format!("attribute_map.{cloud}"),
                     "must be an LDAP attribute name (letters, digits, `-`)",
                 ));
             }
         }
-        Ok(())
+        errors
     }
 
-    pub fn template(&self) -> Result<FilterTemplate, String> {
+    pub fn template(&self) -> Result<FilterTemplate, writeback_ldap::TemplateError> {
         FilterTemplate::parse(&self.filter)
     }
 
@@ -123,6 +137,31 @@ mod tests {
             "ds",
             table(extra),
         ))
+    }
+
+    /// `check-config` shows every mistake of the table in one run.
+    #[test]
+    fn every_mistake_is_reported_in_one_run() {
+        use writeback_core::ConnectorFactory;
+        let config = ConnectorConfig::in_code(
+            ConnectorKind::Target,
+            "389ds",
+            "ds",
+            table("filter = \"uid={username}\"\nattribute_map = { upn = \"bad attr\" }"),
+        );
+        let errors: Vec<String> = crate::Ds389Factory
+            .validate_all(&config)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        for key in ["filter", "attribute_map.upn"] {
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.contains(&format!("`targets.ds.{key}`"))),
+                "no error names `{key}`: {errors:?}"
+            );
+        }
     }
 
     #[test]

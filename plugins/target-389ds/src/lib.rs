@@ -20,9 +20,7 @@ mod target;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, DirectoryTarget,
-};
+use writeback_core::{BuildContext, ConfigError, ConnectorConfig, DirectoryTarget, TypedFactory};
 
 pub use config::Ds389Config;
 pub use target::{Ds389Target, ACCOUNT_ATTRIBUTES};
@@ -31,28 +29,30 @@ pub use target::{Ds389Target, ACCOUNT_ATTRIBUTES};
 pub struct Ds389Factory;
 
 #[async_trait]
-impl ConnectorFactory<dyn DirectoryTarget> for Ds389Factory {
-    fn type_name(&self) -> &'static str {
-        "389ds"
+impl TypedFactory<dyn DirectoryTarget> for Ds389Factory {
+    type Config = Ds389Config;
+    const TYPE_NAME: &'static str = "389ds";
+    const DESCRIPTION: &'static str = "389 Directory Server (FreeIPA, Red Hat DS): Password Modify over LDAPS/StartTLS as a service account with an ACI";
+
+    fn parse(&self, config: &ConnectorConfig) -> Result<Ds389Config, Vec<ConfigError>> {
+        writeback_ldap::server::parse_connector(config, &config::RULES)
     }
 
-    fn description(&self) -> &'static str {
-        "389 Directory Server (FreeIPA, Red Hat DS): Password Modify over LDAPS/StartTLS as a service account with an ACI"
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        Ds389Config::load(config).map(|_| ())
+    fn check(&self, typed: &Ds389Config, config: &ConnectorConfig) -> Vec<ConfigError> {
+        typed.check(config)
     }
 
     /// Loads the CA file (or the system trust store) and resolves the bind password;
     /// connects lazily (the first request or `check-config --connect` does).
-    async fn build(
+    async fn build_from(
         &self,
+        cfg: Ds389Config,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
-        let cfg = Ds389Config::load(config)?;
-        let template = cfg.template().map_err(|m| config.error("filter", m))?;
+        let template = cfg
+            .template()
+            .map_err(|e| config.error("filter", e.to_string()))?;
         let server = cfg.server.open(&config::RULES, config, "", ctx)?;
         Ok(Arc::new(Ds389Target {
             connector: server.connector,

@@ -95,8 +95,8 @@ impl OpenLdapConfig {
     /// Every problem of the parsed table that needs no I/O.
     pub fn check(&self, config: &ConnectorConfig) -> Vec<ConfigError> {
         let mut errors = Vec::new();
-        if let Err(m) = self.template() {
-            errors.push(config.error("filter", m));
+        if let Err(e) = self.template() {
+            errors.push(config.error("filter", e.to_string()));
         }
         if !matches!(writeback_ldap::dn::parse(&self.base_dn), Ok(rdns) if !rdns.is_empty()) {
             errors.push(config.error(
@@ -119,7 +119,7 @@ impl OpenLdapConfig {
         errors
     }
 
-    pub fn template(&self) -> Result<FilterTemplate, String> {
+    pub fn template(&self) -> Result<FilterTemplate, writeback_ldap::TemplateError> {
         FilterTemplate::parse(&self.filter)
     }
 

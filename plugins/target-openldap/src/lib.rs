@@ -46,7 +46,9 @@ impl TypedFactory<dyn DirectoryTarget> for OpenLdapFactory {
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
-        let template = cfg.template().map_err(|m| config.error("filter", m))?;
+        let template = cfg
+            .template()
+            .map_err(|e| config.error("filter", e.to_string()))?;
         let server = cfg.server.open(&config::RULES, config, "", ctx)?;
         Ok(Arc::new(OpenLdapTarget {
             connector: server.connector,

@@ -107,11 +107,10 @@ pub async fn check_user(
     password: &Password,
     lookup: bool,
 ) -> (Vec<Lookup>, Vec<PolicyVerdict>) {
-    let pipeline = host.pipeline_handle();
     let mut lookups = Vec::new();
     let mut accounts: Vec<(String, Account)> = Vec::new();
     if lookup {
-        for entry in pipeline.targets() {
+        for entry in host.targets() {
             let result =
                 match tokio::time::timeout(LOOKUP_TIMEOUT, entry.target.resolve(identity)).await {
                     Ok(Ok(account)) => {
@@ -134,7 +133,7 @@ pub async fn check_user(
         accounts: &accounts,
     };
     let mut verdicts = Vec::new();
-    for entry in pipeline.policies() {
+    for entry in host.policies() {
         let mut verdict = PolicyVerdict {
             policy: entry.name.clone(),
             passed: Vec::new(),
@@ -183,7 +182,7 @@ async fn check(args: PolicyCheckArgs) -> Result<i32, String> {
         identity.username = Some(args.user.clone());
     }
     identity.validate()?;
-    if host.pipeline_handle().policies().is_empty() {
+    if host.policies().is_empty() {
         println!("no policies are configured: every password passes writeback's checks");
     }
     let password = read_candidate()?;

@@ -146,14 +146,6 @@ impl Dedupe {
             }
         }
     }
-
-    pub fn len(&self) -> usize {
-        lock(&self.inner).entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Drop for Ticket {

@@ -26,8 +26,8 @@ use writeback_core::{
     OutcomeCode, Policy, PolicyContext, Request, RuleViolation, Submit,
 };
 
-pub use dedupe::Dedupe;
-pub use ordering::{Turn, UserQueues};
+use dedupe::Dedupe;
+use ordering::{Turn, UserQueues};
 
 use crate::audit::{AuditLog, AuditRecord};
 use crate::config::{PipelineConfig, PolicySettings};
@@ -92,12 +92,12 @@ struct Shared {
 
 /// The pipeline every source submits to. Cheap to clone.
 #[derive(Clone)]
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     shared: Arc<Shared>,
 }
 
 impl Pipeline {
-    pub fn new(
+    pub(crate) fn new(
         config: PipelineConfig,
         targets: Vec<TargetEntry>,
         policies: Vec<PolicyEntry>,
@@ -127,37 +127,25 @@ impl Pipeline {
         }
     }
 
-    pub fn targets(&self) -> &[TargetEntry] {
+    pub(crate) fn targets(&self) -> &[TargetEntry] {
         &self.shared.targets
     }
 
-    pub fn policies(&self) -> &[PolicyEntry] {
+    pub(crate) fn policies(&self) -> &[PolicyEntry] {
         &self.shared.policies
     }
 
-    pub fn metrics(&self) -> &Arc<Metrics> {
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
         &self.shared.metrics
     }
 
     /// Stops taking the pipeline's background work and waits for what is running
     /// (including work past its deadline) up to `grace`.
-    pub async fn drain(&self, grace: std::time::Duration) -> bool {
+    pub(crate) async fn drain(&self, grace: std::time::Duration) -> bool {
         self.shared.tasks.close();
         tokio::time::timeout(grace, self.shared.tasks.wait())
             .await
             .is_ok()
-    }
-
-    /// Runs only the policies for a candidate password (`writeback policy check`).
-    pub async fn check_policies(
-        &self,
-        password: &writeback_core::Password,
-        identity: &CloudIdentity,
-        accounts: &[(String, Account)],
-    ) -> Result<Vec<RuleViolation>, Outcome> {
-        self.shared
-            .run_policies(OperationKind::Reset, password, identity, accounts)
-            .await
     }
 }
 
@@ -634,7 +622,7 @@ fn account_key(target: &str, dn: &str) -> String {
     format!("account:{target}:{normal}")
 }
 
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()

@@ -58,7 +58,8 @@ impl UserQueues {
         queues.remove(key);
     }
 
-    /// Users with a request running or waiting (for metrics and tests).
+    /// Users with a request running or waiting (for the tests).
+    #[cfg(test)]
     pub fn active_users(&self) -> usize {
         lock(&self.queues).len()
     }
