@@ -18,12 +18,17 @@
 //! The full table, the safety rules and screenshots are in docs/portal.md.
 
 mod config;
+mod details;
 mod i18n;
 mod oidc;
 mod page;
 mod routes;
 mod session;
 mod source;
+mod wire;
+
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use config::PLAIN_HTTP_BEHIND_PROXY;
 pub use oidc::SignInError;
