@@ -30,6 +30,6 @@ mod wire;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use config::PLAIN_HTTP_BEHIND_PROXY;
 pub use oidc::SignInError;
 pub use source::{PortalSource, PortalSourceFactory};
+pub use writeback_listener::PLAIN_HTTP_BEHIND_PROXY;
