@@ -632,6 +632,12 @@ async fn the_page_works_without_javascript_and_in_german() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(verdicts.contains("nicht erfüllt"), "{verdicts}");
+    // The details too, with the policy's figure (the basic policy's minimum of 10).
+    assert!(
+        verdicts.contains("Verwenden Sie mindestens 10 Zeichen."),
+        "{verdicts}"
+    );
+    assert!(!verdicts.contains("Use at least"), "{verdicts}");
     shot(&browser, &shots, "verdicts-de-nojs.png").await;
     // Two different entries: refused before anything is sent to the directory.
     let marker = "Marker-Ohne-JS-7!";
