@@ -130,3 +130,17 @@ put("ad_security_descriptor", "delegated", descriptor(delegation))
 put("ad_security_descriptor", "protected", descriptor(delegation, 0x8004 | 0x1000))
 put("ad_security_descriptor", "deny-first", descriptor([object_ace(False, 0x100, RESET, USER, SID)] + delegation))
 put("ad_security_descriptor", "no-dacl", struct.pack("<BBHIIII", 1, 0, 0x8000, 0, 0, 0, 0))
+
+# --- portal_form: what the password page's form posts ---
+put("portal_form", "submit", "csrf=kq3Lw0s2n7Vb9xYc1dE4fG6hJ8kM0pQrStUvWxYz-_A&password=Fz-Marker-7q3Xk%21&confirm=Fz-Marker-7q3Xk%21")
+put("portal_form", "change", "csrf=t&current=Old%2BMarker&password=New%20Marker%C3%A9&confirm=New+Marker%C3%A9")
+put("portal_form", "repeated", "password=a&password=b&Password=c&password%00=d&csrf")
+
+# --- portal_callback: the provider's redirect ---
+put("portal_callback", "code", "code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj&iss=https%3A%2F%2Fidp.example.test")
+put("portal_callback", "error", "error=access_denied&error_description=The+user+cancelled&state=af0ifjsldkj")
+put("portal_callback", "repeated", "code=a&state=b&code=c")
+
+# --- portal_session_cookie: Cookie headers, one a line; the fixture's session id ---
+put("portal_session_cookie", "session", "theme=dark; __Host-wb-portal=kq3Lw0s2n7Vb9xYc1dE4fG6hJ8kM0pQrStUvWxYz-_A; lang=de")
+put("portal_session_cookie", "two-headers", "__Host-wb-portal=\n__Host-wb-login=x;__Host-wb-portal=kq3Lw0s2n7Vb9xYc1dE4fG6hJ8kM0pQrStUvWxYz-_A")

@@ -5,7 +5,7 @@
 # fuzz/artifacts/<target>/ (reproduce: cargo fuzz run -s none <target> <file>).
 #
 # Usage: scripts/fuzz.sh [target ...]    (default: every target in fuzz/Cargo.toml)
-#   FUZZ_SECONDS   time per target (default 12: about two minutes for all nine)
+#   FUZZ_SECONDS   time per target (default 12: about three minutes for all fifteen)
 #   FUZZ_CORPUS    where new inputs go (default: a temporary directory, removed after)
 # Needs cargo-fuzz (.ci/setup.d/fuzz.sh installs it). docs/fuzzing.md has the details.
 set -euo pipefail

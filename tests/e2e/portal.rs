@@ -55,8 +55,6 @@ impl PortalRun {
     /// with the portal source, the OpenLDAP target and the basic policy. `extra` goes
     /// into the portal's table.
     async fn start(slapd: &Slapd, people: &[&str], extra: &str) -> PortalRun {
-        let [port] = free_ports::<1>("127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
-        let url = format!("https://127.0.0.1:{port}");
         let users: Vec<OidcUser> = people
             .iter()
             .map(|uid| OidcUser {
@@ -71,6 +69,26 @@ impl PortalRun {
                 }),
             })
             .collect();
+        PortalRun::start_with(users, extra, "", |dir| {
+            format!(
+                "{}{}",
+                openldap_target(slapd, dir, "ldap", BY_UID),
+                BASIC_POLICY
+            )
+        })
+        .await
+    }
+
+    /// As `start`, with the provider's people, more lines for `[sources.identity]`,
+    /// and the targets and policies (given the run's directory for their secrets).
+    async fn start_with(
+        users: Vec<OidcUser>,
+        extra: &str,
+        identity_extra: &str,
+        targets: impl FnOnce(&Path) -> String,
+    ) -> PortalRun {
+        let [port] = free_ports::<1>("127.0.0.1").unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("https://127.0.0.1:{port}");
         let provider = OidcProvider::start(
             &[OidcClient {
                 client_id: "portal".into(),
@@ -94,19 +112,18 @@ impl PortalRun {
              [sources.oidc]\nissuer = \"{issuer}\"\nclient_id = \"portal\"\n\
              client_secret = {{ file = \"{secret}\" }}\nca_file = \"{idp_ca}\"\n\
              provider_name = \"Test IdP\"\nmax_auth_age_seconds = 600\n\
-             [sources.identity]\nusername = [\"preferred_username\"]\n\
+             [sources.identity]\nusername = [\"preferred_username\"]\n{identity_extra}\n\
              [sources.branding]\norganisation = \"Example Corp\"\naccent_colour = \"#0a7d5a\"\n\
              help_url = \"mailto:helpdesk@example.test\"\nhelp_text = \"helpdesk@example.test\"\n\
              [sources.directory_labels]\nldap = \"Linux, Wi-Fi and VPN sign-in\"\n\n\
-             [pipeline]\ndeadline_ms = 8000\n\n{target}{policy}",
+             [pipeline]\ndeadline_ms = 15000\n\n{targets}",
             audit = audit_path.display(),
             cert = certs.cert.display(),
             key = certs.key.display(),
             issuer = provider.issuer(),
             secret = secret.display(),
             idp_ca = provider.ca_file().display(),
-            target = openldap_target(slapd, dir.path(), "ldap", BY_UID),
-            policy = BASIC_POLICY,
+            targets = targets(dir.path()),
         );
         let config_path = dir.path().join("writeback.toml");
         std::fs::write(&config_path, &config).unwrap_or_else(|e| panic!("{e}"));
@@ -239,6 +256,32 @@ async fn sign_in(browser: &Browser, run: &PortalRun, uid: &str) {
         .unwrap_or_else(|e| panic!("{e}\n{}", run.log()));
 }
 
+/// Types `password` into both fields and waits for "meets every rule".
+async fn type_good_password(browser: &Browser, run: &PortalRun, password: &str) {
+    for field in ["#new-password", "#confirm-password"] {
+        browser
+            .fill(field, password)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    browser
+        .wait_for_text("#summary", "meets every rule")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", run.log()));
+}
+
+/// Submits the form and returns the result once it says "Done".
+async fn submit_and_wait(browser: &Browser, run: &PortalRun) -> String {
+    browser
+        .click("#submit")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    browser
+        .wait_for_text("#result", "Done")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", run.log()))
+}
+
 fn browser_options() -> BrowserOptions {
     BrowserOptions {
         window: (900, 1000),
@@ -293,31 +336,13 @@ async fn a_person_signs_in_sees_each_broken_rule_and_sets_a_password() {
 
     // A good one, twice: every rule met; submit; success per directory; it binds.
     let marker = "Marker-Qz7-portal!";
-    browser
-        .fill("#new-password", marker)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    browser
-        .fill("#confirm-password", marker)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    browser
-        .wait_for_text("#summary", "meets every rule")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    type_good_password(&browser, &run, marker).await;
     browser
         .wait_for("#verdicts li.pass[data-rule='confirm.matches']")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     shot(&browser, &shots, "ready.png").await;
-    browser
-        .click("#submit")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let result = browser
-        .wait_for_text("#result", "Done")
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", run.log()));
+    let result = submit_and_wait(&browser, &run).await;
     assert!(result.contains("Your password was updated."), "{result}");
     assert!(
         result.contains("Updated in: Linux, Wi-Fi and VPN sign-in"),
@@ -607,6 +632,12 @@ async fn the_page_works_without_javascript_and_in_german() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(verdicts.contains("nicht erfüllt"), "{verdicts}");
+    // The details too, with the policy's figure (the basic policy's minimum of 10).
+    assert!(
+        verdicts.contains("Verwenden Sie mindestens 10 Zeichen."),
+        "{verdicts}"
+    );
+    assert!(!verdicts.contains("Use at least"), "{verdicts}");
     shot(&browser, &shots, "verdicts-de-nojs.png").await;
     // Two different entries: refused before anything is sent to the directory.
     let marker = "Marker-Ohne-JS-7!";
@@ -829,4 +860,79 @@ async fn change_mode_checks_the_current_password_and_unlock_clears_a_lockout() {
     assert!(s.can_bind(&p.dn, marker).await);
     run.assert_no_leak(marker);
     run.assert_no_leak("Not-The-Current-1");
+}
+
+/// Issue 17's cloud-provisioned AD account: Entra Cloud Sync creates it with
+/// `msDS-ExternalDirectoryObjectId = "User_" + <object id>` and nothing else the cloud
+/// knows (here: neither the UPN nor the account name match the claims). The page maps
+/// the `oid` claim to that anchor, the AD target matches on it, and the person's new
+/// password binds at the real Samba DC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_provisioned_ad_account_is_found_by_its_user_oid_anchor() {
+    let dc = writeback_testkit::samba::shared().unwrap_or_else(|e| panic!("{e}"));
+    let initial = "Initial!Pass-AD-1";
+    let sam = dc.unique_name("pcs");
+    let user = dc
+        .add_user(writeback_testkit::samba::NewUser::new(&sam, initial))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let oid = format!("3f2a9c1e-7d41-4b6a-9e0c-{:012}", std::process::id());
+    dc.replace(
+        &user.dn,
+        "msDS-ExternalDirectoryObjectId",
+        &[&format!("User_{oid}")],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("the test DC's schema lacks the anchor attribute: {e}"));
+
+    // The cloud knows this person under names AD has never heard of.
+    let login = format!("cloud-{sam}");
+    let users = vec![OidcUser {
+        username: login.clone(),
+        password: PROVIDER_PASSWORD.into(),
+        claims: json!({
+            "sub": format!("sub-{login}"),
+            "oid": oid,
+            "preferred_username": format!("{login}@cloud.example"),
+            "name": "Grace Hopper",
+        }),
+    }];
+    let run = PortalRun::start_with(
+        users,
+        "",
+        "object_id = [\"oid\"]\ncloud_sync_anchor = true",
+        |dir| {
+            let svc = dc.service_account();
+            let secret = write_secret(dir, "ad-bind", &svc.password);
+            format!(
+                "[[targets]]\ntype = \"active-directory\"\nname = \"ad\"\nurl = \"{url}\"\n\
+                 ca_file = \"{ca}\"\nbind_dn = \"{bind}\"\nbind_password = {{ file = \"{secret}\" }}\n\
+                 base_dn = \"{base}\"\nmatch = [{{ attribute = \"msDS-ExternalDirectoryObjectId\" }}]\n\n{BASIC_POLICY}",
+                url = dc.ldaps_url(),
+                ca = dc.ca_file().display(),
+                bind = svc.upn,
+                secret = secret.display(),
+                base = dc.base_dn(),
+            )
+        },
+    )
+    .await;
+    let browser = Browser::start(browser_options())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sign_in(&browser, &run, &login).await;
+
+    let marker = "Anchor!Marker-Qz9-ad";
+    // The pre-flight found the account: every rule met, no "no account" notice.
+    type_good_password(&browser, &run, marker).await;
+    let result = submit_and_wait(&browser, &run).await;
+    assert!(result.contains("Your password was updated."), "{result}");
+    dc.bind_as(&user.upn, marker)
+        .await
+        .unwrap_or_else(|e| panic!("the new password does not bind at the DC: {e:?}"));
+    assert!(
+        dc.bind_as(&user.upn, initial).await.is_err(),
+        "the old password still binds"
+    );
+    run.assert_no_leak(marker);
 }

@@ -6,6 +6,8 @@
 //! * [`Transport::choose`]: plain HTTP only on a loopback address, or where the config
 //!   declares a TLS-terminating proxy in front; each connector words the refusal with
 //!   its own keys;
+//! * [`settings`]: the `listen`, `tls` and `plain_http` keys every HTTP source has,
+//!   read one way (errors name the key; each connector wraps them);
 //! * [`Listener`]: the accept loop with a connection cap, timeouts for the TLS
 //!   handshake, the request headers and the request body ([`Limits`]), and on shutdown
 //!   a drain bounded in time.
@@ -16,11 +18,13 @@
 
 mod body;
 mod serve;
+pub mod settings;
 pub mod tls;
 mod transport;
 
 pub use body::{BodyTimedOut, TimedBody};
 pub use serve::{Limits, Listener};
+pub use settings::{SettingError, TlsFiles, PLAIN_HTTP_BEHIND_PROXY};
 pub use transport::{PlainHttp, Refusal, Transport};
 
 /// The request body a served service reads: hyper's, with the body-read timeout.

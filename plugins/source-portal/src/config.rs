@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use writeback_core::{ConfigError, ConnectorConfig, SecretRef};
-use writeback_listener::{PlainHttp, Refusal, Transport};
-
-/// The only words that allow plain HTTP on a non-loopback address.
-pub const PLAIN_HTTP_BEHIND_PROXY: &str = "behind-tls-proxy";
+use writeback_listener::{SettingError, TlsFiles, Transport};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,13 +44,6 @@ pub struct PortalConfig {
     pub directory_labels: BTreeMap<String, String>,
     #[serde(default = "defaults::max_connections")]
     pub max_connections: usize,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsFiles {
-    pub cert_file: PathBuf,
-    pub key_file: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -230,7 +220,8 @@ pub enum Mode {
     Change,
 }
 
-/// The checked config: everything `build` needs except files and secrets.
+/// The checked config: the table as parsed, and what the checks worked out from it.
+/// Everything `build` needs except files and secrets.
 pub struct Checked {
     pub config: PortalConfig,
     pub listen: SocketAddr,
@@ -241,25 +232,70 @@ pub struct Checked {
     pub session: Duration,
 }
 
-/// Parses and checks the table (no I/O).
+/// What [`validate`] works out besides the verdict.
+pub struct Derived {
+    listen: SocketAddr,
+    transport: Transport,
+    mode: Mode,
+    public_url: String,
+}
+
+impl Checked {
+    /// The parsed table, checked (no I/O); every problem, each naming its key.
+    pub fn new(
+        config: PortalConfig,
+        connector: &ConnectorConfig,
+    ) -> Result<Checked, Vec<ConfigError>> {
+        let d = validate(&config, connector)?;
+        let session = Duration::from_secs(config.session_seconds);
+        Ok(Checked {
+            config,
+            listen: d.listen,
+            transport: d.transport,
+            mode: d.mode,
+            public_url: d.public_url,
+            session,
+        })
+    }
+}
+
+/// Parses and checks the table (no I/O): the first problem, for callers that take one.
+#[cfg(test)]
 pub fn check(connector: &ConnectorConfig) -> Result<Checked, ConfigError> {
     let config: PortalConfig = connector.parse()?;
-    let listen: SocketAddr = config.listen.parse().map_err(|_| {
-        connector.error(
-            "listen",
-            format!(
-                "`{}` is not an IP address and port; write e.g. \"0.0.0.0:8443\"",
-                config.listen
-            ),
+    Checked::new(config, connector).map_err(|errors| {
+        errors
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| connector.error("", "invalid configuration"))
+    })
+}
+
+/// Every problem of the parsed table (no I/O), each naming its key and what to write.
+pub fn validate(
+    config: &PortalConfig,
+    connector: &ConnectorConfig,
+) -> Result<Derived, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let setting = |e: SettingError| connector.error(e.key, e.message);
+    let listen = writeback_listener::settings::listen_address(&config.listen)
+        .map_err(|e| errors.push(setting(e)))
+        .ok();
+    let transport = listen.and_then(|listen| {
+        writeback_listener::settings::transport(
+            config.tls.is_some(),
+            config.plain_http.as_deref(),
+            listen,
         )
-    })?;
-    let transport = transport(connector, &config, listen)?;
+        .map_err(|e| errors.push(setting(e)))
+        .ok()
+    });
     let public_url = config.public_url.trim_end_matches('/').to_string();
     let loopback_http = public_url.starts_with("http://127.0.0.1")
         || public_url.starts_with("http://localhost")
         || public_url.starts_with("http://[::1]");
     if !(public_url.starts_with("https://") || loopback_http) || public_url.contains(['?', '#']) {
-        return Err(connector.error(
+        errors.push(connector.error(
             "public_url",
             "give the page's https:// address as browsers reach it, without ? or # (e.g. \"https://password.example.org\"); \
              the provider sends people back to <public_url>/callback",
@@ -267,37 +303,36 @@ pub fn check(connector: &ConnectorConfig) -> Result<Checked, ConfigError> {
     }
     let issuer = config.oidc.issuer.trim_end_matches('/');
     if !issuer.starts_with("https://") {
-        return Err(connector.error(
+        errors.push(connector.error(
             "oidc.issuer",
             "the issuer must be an https:// URL (OpenID Connect requires it)",
         ));
     }
     if config.oidc.client_id.is_empty() {
-        return Err(connector.error("oidc.client_id", "must not be empty"));
+        errors.push(connector.error("oidc.client_id", "must not be empty"));
     }
-    config
-        .oidc
-        .client_secret
-        .check()
-        .map_err(|m| connector.error("oidc.client_secret", m))?;
+    if let Err(m) = config.oidc.client_secret.check() {
+        errors.push(connector.error("oidc.client_secret", m));
+    }
     if !config.oidc.scopes.iter().any(|s| s == "openid") {
-        return Err(connector.error("oidc.scopes", "must include \"openid\""));
+        errors.push(connector.error("oidc.scopes", "must include \"openid\""));
     }
     if config.oidc.clock_skew_seconds > 600 {
-        return Err(connector.error("oidc.clock_skew_seconds", "must be at most 600"));
+        errors.push(connector.error("oidc.clock_skew_seconds", "must be at most 600"));
     }
     let mode = match config.mode.as_str() {
-        "reset" => Mode::Reset,
-        "change" => Mode::Change,
+        "reset" => Some(Mode::Reset),
+        "change" => Some(Mode::Change),
         other => {
-            return Err(connector.error(
+            errors.push(connector.error(
                 "mode",
                 format!("`{other}` is not a mode: \"reset\" or \"change\""),
-            ))
+            ));
+            None
         }
     };
     if !(60..=3600).contains(&config.session_seconds) {
-        return Err(connector.error(
+        errors.push(connector.error(
             "session_seconds",
             "must be between 60 and 3600 (a password page session is short)",
         ));
@@ -313,17 +348,17 @@ pub fn check(connector: &ConnectorConfig) -> Result<Checked, ConfigError> {
         ]
         .contains(&0)
     {
-        return Err(connector.error("limits", "every limit and the window must be at least 1"));
+        errors.push(connector.error("limits", "every limit and the window must be at least 1"));
     }
     let m = &config.identity;
     if m.object_id.is_empty() && m.upn.is_empty() && m.mail.is_empty() && m.username.is_empty() {
-        return Err(connector.error(
+        errors.push(connector.error(
             "identity",
             "map at least one claim to object_id, upn, mail or username",
         ));
     }
     if m.cloud_sync_anchor && m.object_id.is_empty() {
-        return Err(connector.error(
+        errors.push(connector.error(
             "identity.cloud_sync_anchor",
             "needs an object_id claim (Entra's `oid`)",
         ));
@@ -333,14 +368,14 @@ pub fn check(connector: &ConnectorConfig) -> Result<Checked, ConfigError> {
         let ok =
             c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|ch| ch.is_ascii_hexdigit());
         if !ok {
-            return Err(connector.error("branding.accent_colour", "write it as #rrggbb"));
+            errors.push(connector.error("branding.accent_colour", "write it as #rrggbb"));
         }
     }
     if let Some(u) = &b.logo_url {
         if !(u.starts_with("https://") || (u.starts_with('/') && !u.starts_with("//")))
             || u.contains(['"', '<', '>', ' '])
         {
-            return Err(connector.error(
+            errors.push(connector.error(
                 "branding.logo_url",
                 "give an https:// URL or a /path on this site",
             ));
@@ -348,55 +383,21 @@ pub fn check(connector: &ConnectorConfig) -> Result<Checked, ConfigError> {
     }
     if let Some(u) = &b.help_url {
         if !(u.starts_with("https://") || u.starts_with("mailto:")) || u.contains(['"', '<', '>']) {
-            return Err(connector.error("branding.help_url", "give an https:// or mailto: URL"));
+            errors.push(connector.error("branding.help_url", "give an https:// or mailto: URL"));
         }
     }
     if !(1..=100_000).contains(&config.max_connections) {
-        return Err(connector.error("max_connections", "must be between 1 and 100000"));
+        errors.push(connector.error("max_connections", "must be between 1 and 100000"));
     }
-    let session = Duration::from_secs(config.session_seconds);
-    Ok(Checked {
-        config,
-        listen,
-        transport,
-        mode,
-        public_url,
-        session,
-    })
-}
-
-fn transport(
-    connector: &ConnectorConfig,
-    config: &PortalConfig,
-    listen: SocketAddr,
-) -> Result<Transport, ConfigError> {
-    let plain = match config.plain_http.as_deref() {
-        None if config.tls.is_some() => PlainHttp::Never,
-        None => PlainHttp::OnLoopback,
-        Some(PLAIN_HTTP_BEHIND_PROXY) => PlainHttp::BehindProxy,
-        Some(other) => {
-            return Err(connector.error(
-                "plain_http",
-                format!(
-                    "`{other}` is not understood; the only value is \"{PLAIN_HTTP_BEHIND_PROXY}\""
-                ),
-            ))
-        }
-    };
-    Transport::choose(config.tls.is_some(), plain, listen).map_err(|refusal| match refusal {
-        Refusal::Both => connector.error(
-            "plain_http",
-            "both `tls` and `plain_http` are set: keep `tls` to serve HTTPS, or remove it to serve plain HTTP",
-        ),
-        Refusal::NeedsTls | Refusal::NotLoopback => connector.error(
-            "tls",
-            format!(
-                "passwords must arrive over TLS: give `tls = {{ cert_file = \"...\", key_file = \"...\" }}`, \
-                 or set plain_http = \"{PLAIN_HTTP_BEHIND_PROXY}\" when a TLS-terminating proxy is in front, \
-                 or listen on a loopback address"
-            ),
-        ),
-    })
+    match (listen, transport, mode) {
+        (Some(listen), Some(transport), Some(mode)) if errors.is_empty() => Ok(Derived {
+            listen,
+            transport,
+            mode,
+            public_url,
+        }),
+        _ => Err(errors),
+    }
 }
 
 #[cfg(test)]
@@ -452,6 +453,26 @@ mod tests {
             .map(|e| e.to_string())
             .unwrap_or_default()
             .contains("https://"));
+    }
+
+    #[test]
+    fn the_factory_reports_every_problem_at_once() {
+        use writeback_core::ConnectorFactory;
+        let text = "listen = \"127.0.0.1:0\"\npublic_url = \"https://pw.example.org\"\n\
+                    mode = \"swap\"\nsession_seconds = 5\nbranding = { accent_colour = \"red\" }\n\
+                    [oidc]\nissuer = \"https://idp.example.org\"\nclient_id = \"c\"\n\
+                    client_secret = { env = \"S\" }\n";
+        let factory = crate::PortalSourceFactory;
+        let errors: Vec<String> = factory
+            .validate_all(&connector(text))
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        for key in ["mode", "session_seconds", "branding.accent_colour"] {
+            assert!(errors.iter().any(|e| e.contains(key)), "{key}: {errors:?}");
+        }
+        assert_eq!(factory.type_name(), "portal");
     }
 
     #[test]

@@ -199,6 +199,30 @@ pub fn rule_label(lang: Lang, rule: &str) -> String {
             "No part of your name (directory rule)",
             "Kein Teil Ihres Namens (Verzeichnisregel)",
         ),
+        "directory.min_digits" => (
+            "Enough digits for the directory",
+            "Genug Ziffern für das Verzeichnis",
+        ),
+        "directory.min_alphas" => (
+            "Enough letters for the directory",
+            "Genug Buchstaben für das Verzeichnis",
+        ),
+        "directory.min_uppers" => (
+            "Enough capital letters for the directory",
+            "Genug Großbuchstaben für das Verzeichnis",
+        ),
+        "directory.min_lowers" => (
+            "Enough small letters for the directory",
+            "Genug Kleinbuchstaben für das Verzeichnis",
+        ),
+        "directory.min_specials" => (
+            "Enough symbols for the directory",
+            "Genug Sonderzeichen für das Verzeichnis",
+        ),
+        "directory.min_categories" => (
+            "Enough kinds of characters for the directory",
+            "Genug Zeichenarten für das Verzeichnis",
+        ),
         "directory.min_age" => (
             "Not changed too recently",
             "Nicht zu kurz nach der letzten Änderung",

@@ -18,13 +18,18 @@
 //! The full table, the safety rules and screenshots are in docs/portal.md.
 
 mod config;
+mod details;
 mod i18n;
 mod oidc;
 mod page;
 mod routes;
 mod session;
 mod source;
+mod wire;
 
-pub use config::PLAIN_HTTP_BEHIND_PROXY;
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use oidc::SignInError;
 pub use source::{PortalSource, PortalSourceFactory};
+pub use writeback_listener::PLAIN_HTTP_BEHIND_PROXY;

@@ -175,6 +175,43 @@ impl Provider {
         }
     }
 
+    /// A provider whose keys are `jwks` (a JWKS document) and that never fetches: for
+    /// the fuzz targets, which check ID tokens without a network.
+    pub(crate) fn with_fixed_keys(
+        issuer: &str,
+        client_id: &str,
+        jwks: &[u8],
+        requirements: Requirements,
+    ) -> Result<Provider, String> {
+        let set: JwkSet =
+            serde_json::from_slice(jwks).map_err(|e| format!("not a JWKS document: {e}"))?;
+        let http = reqwest::Client::builder()
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        let provider = Provider::new(
+            issuer,
+            client_id,
+            Password::new("unused"),
+            Vec::new(),
+            requirements,
+            http,
+        );
+        *provider
+            .keys
+            .try_lock()
+            .map_err(|_| "keys in use".to_string())? = Some(Cached {
+            value: set.keys,
+            at: Instant::now(),
+        });
+        provider.hold_keys();
+        Ok(provider)
+    }
+
+    /// Counts as just refreshed, so an unknown key id fetches nothing for a while.
+    pub(crate) fn hold_keys(&self) {
+        *self.last_refresh.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+    }
+
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, SignInError> {
         let r = self
             .http

@@ -124,7 +124,8 @@ impl Verdicts {
         for v in &self.preflight.failed {
             rules.push(serde_json::json!({
                 "rule": v.rule, "passed": false,
-                "label": rule_label(lang, &v.rule), "message": v.message,
+                "label": rule_label(lang, &v.rule),
+                "message": crate::details::rule_detail(lang, &v.rule, &v.message),
                 "state": t.rule_broken,
             }));
         }

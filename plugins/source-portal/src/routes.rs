@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -38,6 +38,7 @@ use crate::page::{self, FormState, Frame, Verdicts};
 use crate::session::{
     random_token, same, Pending, RateLimiter, Session, Store, LOGIN_COOKIE, SESSION_COOKIE,
 };
+use crate::wire::{cookie, CallbackQuery, Form};
 
 /// The largest form or JSON body read (three passwords and a token fit many times).
 const MAX_BODY: usize = 16 * 1024;
@@ -245,18 +246,6 @@ impl Portal {
     }
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name && !v.is_empty() && v.len() <= 128).then(|| v.to_string())
-        })
-}
-
 fn set_cookie(name: &str, value: &str, max_age: u64) -> HeaderValue {
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={max_age}"
@@ -296,34 +285,6 @@ async fn read_body(body: Body) -> Option<Zeroizing<Vec<u8>>> {
         .ok()?
         .to_bytes();
     Some(Zeroizing::new(Vec::from(bytes)))
-}
-
-/// The fields of a posted form this page knows, each wiped on drop.
-struct Form(HashMap<&'static str, Zeroizing<String>>);
-
-impl Form {
-    fn parse(bytes: &[u8]) -> Form {
-        let mut fields = HashMap::new();
-        for (k, v) in form_urlencoded::parse(bytes) {
-            let key = match k.as_ref() {
-                "csrf" => "csrf",
-                "password" => "password",
-                "confirm" => "confirm",
-                "current" => "current",
-                _ => continue,
-            };
-            fields.insert(key, Zeroizing::new(v.into_owned()));
-        }
-        Form(fields)
-    }
-
-    fn get(&self, key: &str) -> &str {
-        self.0.get(key).map(|v| v.as_str()).unwrap_or("")
-    }
-
-    fn password(&self, key: &str) -> Password {
-        Password::new(self.get(key))
-    }
 }
 
 async fn home(State(p): State<Shared>, headers: HeaderMap) -> Response {
@@ -422,7 +383,7 @@ async fn callback(
     State(p): State<Shared>,
     headers: HeaderMap,
     Extension(peer): Extension<Peer>,
-    Query(q): Query<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
 ) -> Response {
     let lang = p.lang(&headers);
     let t = texts(lang);
@@ -444,24 +405,22 @@ async fn callback(
             .append(header::SET_COOKIE, set_cookie(LOGIN_COOKIE, "gone", 0));
         r
     };
-    if let Some(error) = q.get("error") {
-        return refuse(format!(
-            "the provider answered `{}`",
-            error.chars().take(100).collect::<String>()
-        ));
-    }
-    let (Some(code), Some(state)) = (q.get("code"), q.get("state")) else {
-        return refuse("the callback has no code or state".into());
+    let (code, state) = match CallbackQuery::parse(query.as_deref()) {
+        CallbackQuery::Code { code, state } => (code, state),
+        CallbackQuery::ProviderError(error) => {
+            return refuse(format!("the provider answered `{error}`"))
+        }
+        CallbackQuery::Unusable(why) => return refuse(why.into()),
     };
     let Some(binding) = cookie(&headers, LOGIN_COOKIE) else {
         return refuse("the browser has no sign-in under way (no login cookie)".into());
     };
-    let Some(pending) = p.store.finish_login(state, &binding) else {
+    let Some(pending) = p.store.finish_login(&state, &binding) else {
         return refuse("unknown, used, expired or another browser's state".into());
     };
     let claims = match p
         .provider
-        .exchange(code, &pending.verifier, &p.redirect_uri(), &pending.nonce)
+        .exchange(&code, &pending.verifier, &p.redirect_uri(), &pending.nonce)
         .await
     {
         Ok(c) => c,

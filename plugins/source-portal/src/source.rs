@@ -10,12 +10,12 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 use writeback_core::{
-    BoxError, BuildContext, CloudSource, ConfigError, ConnectorConfig, ConnectorFactory, Password,
-    Shutdown, Submit,
+    BoxError, BuildContext, CloudSource, ConfigError, ConnectorConfig, Password, Shutdown, Submit,
+    TypedFactory,
 };
 use writeback_listener::{Limits, Listener, Transport};
 
-use crate::config::{check, Checked};
+use crate::config::{validate, Checked, PortalConfig};
 use crate::oidc::{http_client, Provider, Requirements};
 use crate::routes::{router, Peer, Portal};
 use crate::session::{RateLimiter, Store};
@@ -24,25 +24,22 @@ use crate::session::{RateLimiter, Store};
 pub struct PortalSourceFactory;
 
 #[async_trait]
-impl ConnectorFactory<dyn CloudSource> for PortalSourceFactory {
-    fn type_name(&self) -> &'static str {
-        "portal"
+impl TypedFactory<dyn CloudSource> for PortalSourceFactory {
+    type Config = PortalConfig;
+    const TYPE_NAME: &'static str = "portal";
+    const DESCRIPTION: &'static str = "HTTPS password page: people sign in with OpenID Connect and set their on-premises password, with live rule verdicts";
+
+    fn check(&self, typed: &PortalConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        validate(typed, config).err().unwrap_or_default()
     }
 
-    fn description(&self) -> &'static str {
-        "HTTPS password page: people sign in with OpenID Connect and set their on-premises password, with live rule verdicts"
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        check(config).map(|_| ())
-    }
-
-    async fn build(
+    async fn build_from(
         &self,
+        typed: PortalConfig,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn CloudSource>, ConfigError> {
-        Ok(Arc::new(PortalSource::build(config, ctx).await?))
+        Ok(Arc::new(PortalSource::from_config(typed, config, ctx)?))
     }
 }
 
@@ -70,7 +67,21 @@ impl PortalSource {
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<PortalSource, ConfigError> {
-        let checked = check(config)?;
+        let typed = config.parse()?;
+        PortalSource::from_config(typed, config, ctx)
+    }
+
+    fn from_config(
+        typed: PortalConfig,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<PortalSource, ConfigError> {
+        let checked = Checked::new(typed, config).map_err(|errors| {
+            errors
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| config.error("", "invalid configuration"))
+        })?;
         let tls = match &checked.config.tls {
             Some(files) => Some(
                 writeback_listener::tls::acceptor(

@@ -1,17 +1,15 @@
 //! The `[[sources]] type = "webhook"` table, and the checks that need no I/O.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 use writeback_core::{ConfigError, ConnectorConfig, SecretRef};
 pub use writeback_listener::Transport;
-use writeback_listener::{PlainHttp, Refusal};
 
-/// The only words that allow plain HTTP on a non-loopback address: they say why it is
-/// safe (a proxy in front terminates TLS).
-pub const PLAIN_HTTP_BEHIND_PROXY: &str = "behind-tls-proxy";
+/// The only words that allow plain HTTP on a non-loopback address (shared by every
+/// HTTP source, in crates/listener).
+pub use writeback_listener::PLAIN_HTTP_BEHIND_PROXY;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,12 +41,8 @@ pub struct WebhookSourceConfig {
     pub max_connections: usize,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsFiles {
-    pub cert_file: PathBuf,
-    pub key_file: PathBuf,
-}
+/// `tls = { cert_file, key_file }`, read as every HTTP source reads it.
+pub use writeback_listener::TlsFiles;
 
 mod defaults {
     pub fn tolerance_seconds() -> u64 {
@@ -164,33 +158,12 @@ fn transport(
     config: &WebhookSourceConfig,
     listen: SocketAddr,
 ) -> Result<Transport, ConfigError> {
-    let plain = match config.plain_http.as_deref() {
-        None if config.tls.is_some() => PlainHttp::Never,
-        None => PlainHttp::OnLoopback,
-        Some(PLAIN_HTTP_BEHIND_PROXY) => PlainHttp::BehindProxy,
-        Some(other) => {
-            return Err(connector.error(
-                "plain_http",
-                format!(
-                    "`{other}` is not understood; the only value is \"{PLAIN_HTTP_BEHIND_PROXY}\""
-                ),
-            ))
-        }
-    };
-    Transport::choose(config.tls.is_some(), plain, listen).map_err(|refusal| match refusal {
-        Refusal::Both => connector.error(
-            "plain_http",
-            "both `tls` and `plain_http` are set: keep `tls` to serve HTTPS, or remove it to serve plain HTTP",
-        ),
-        Refusal::NeedsTls | Refusal::NotLoopback => connector.error(
-            "tls",
-            format!(
-                "passwords must arrive over TLS: give `tls = {{ cert_file = \"...\", key_file = \"...\" }}`, \
-                 or set plain_http = \"{PLAIN_HTTP_BEHIND_PROXY}\" when a TLS-terminating proxy is in front, \
-                 or listen on a loopback address"
-            ),
-        ),
-    })
+    writeback_listener::settings::transport(
+        config.tls.is_some(),
+        config.plain_http.as_deref(),
+        listen,
+    )
+    .map_err(|e| connector.error(e.key, e.message))
 }
 
 /// The secret references with the key each sits at, for error messages.

@@ -26,7 +26,14 @@ pub enum AdAttribute {
     /// The source anchor Entra Connect writes back (base64 of 16 bytes, or GUID text).
     #[serde(rename = "mS-DS-ConsistencyGuid")]
     ConsistencyGuid,
+    /// The anchor Entra Cloud Sync writes on the accounts it provisions into AD:
+    /// `User_` + the Entra object id. A value without the prefix gets it.
+    #[serde(rename = "msDS-ExternalDirectoryObjectId")]
+    ExternalDirectoryObjectId,
 }
+
+/// The prefix Cloud Sync puts before a user's object id.
+const CLOUD_SYNC_USER_PREFIX: &str = "User_";
 
 impl AdAttribute {
     pub fn ldap_name(self) -> &'static str {
@@ -37,6 +44,7 @@ impl AdAttribute {
             AdAttribute::ProxyAddresses => "proxyAddresses",
             AdAttribute::ObjectGuid => "objectGUID",
             AdAttribute::ConsistencyGuid => "mS-DS-ConsistencyGuid",
+            AdAttribute::ExternalDirectoryObjectId => "msDS-ExternalDirectoryObjectId",
         }
     }
 
@@ -47,6 +55,8 @@ impl AdAttribute {
             AdAttribute::Mail | AdAttribute::ProxyAddresses => "mail",
             AdAttribute::SamAccountName => "username",
             AdAttribute::ObjectGuid | AdAttribute::ConsistencyGuid => "immutable_id",
+            // What the password page sets with `cloud_sync_anchor = true`.
+            AdAttribute::ExternalDirectoryObjectId => "cloud_anchor",
         }
     }
 
@@ -63,6 +73,15 @@ impl AdAttribute {
                 // primary `SMTP:` address.
                 let address = strip_smtp_prefix(value);
                 Ok(format!("({name}=smtp:{})", filter_value(address)))
+            }
+            AdAttribute::ExternalDirectoryObjectId => {
+                // `from = "object_id"` carries the bare id; the page's anchor has the prefix.
+                let anchor = if value.starts_with(CLOUD_SYNC_USER_PREFIX) {
+                    value.to_string()
+                } else {
+                    format!("{CLOUD_SYNC_USER_PREFIX}{value}")
+                };
+                Ok(format!("({name}={})", filter_value(&anchor)))
             }
             _ => Ok(format!("({name}={})", filter_value(value))),
         }
@@ -164,6 +183,26 @@ mod tests {
             AdAttribute::ProxyAddresses.filter("a@b.c").unwrap(),
             "(proxyAddresses=smtp:a@b.c)"
         );
+    }
+
+    #[test]
+    fn the_cloud_sync_anchor_gets_its_prefix_once_and_is_escaped() {
+        let a = AdAttribute::ExternalDirectoryObjectId;
+        assert_eq!(
+            a.filter("User_0f1e").unwrap(),
+            "(msDS-ExternalDirectoryObjectId=User_0f1e)"
+        );
+        assert_eq!(
+            a.filter("0f1e").unwrap(),
+            "(msDS-ExternalDirectoryObjectId=User_0f1e)"
+        );
+        assert_eq!(
+            a.filter("x)(cn=*").unwrap(),
+            "(msDS-ExternalDirectoryObjectId=User_x\\29\\28cn=\\2a)"
+        );
+        let rule: MatchRule =
+            toml::from_str("attribute = \"msDS-ExternalDirectoryObjectId\"").unwrap();
+        assert_eq!(rule.source(), "cloud_anchor");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 mod dedupe;
 mod fingerprint;
+mod lookup_cache;
 mod ordering;
 mod preflight;
 
@@ -88,6 +89,8 @@ struct Shared {
     metrics: Arc<Metrics>,
     tasks: TaskTracker,
     in_flight: Arc<Semaphore>,
+    /// Pre-flights only: recently found accounts (submits always look up afresh).
+    lookups: lookup_cache::LookupCache,
 }
 
 /// The pipeline every source submits to. Cheap to clone.
@@ -123,6 +126,7 @@ impl Pipeline {
                 metrics,
                 tasks: TaskTracker::new(),
                 in_flight,
+                lookups: lookup_cache::LookupCache::new(lookup_cache::TTL, lookup_cache::CAPACITY),
             }),
         }
     }

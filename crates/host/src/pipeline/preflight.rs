@@ -1,7 +1,8 @@
 //! The pre-flight: the part of a submit before any write (find the person's accounts,
 //! run every policy), answered as verdicts per rule and per target. A password page
 //! calls it while the person types; nothing is written, audited or notified, and the
-//! person's queue is not entered (a check never waits behind a write).
+//! person's queue is not entered (a check never waits behind a write). A found account
+//! is remembered for a short while (`lookup_cache`): typing makes many checks.
 
 use futures::future::join_all;
 use writeback_core::{
@@ -26,8 +27,14 @@ impl Shared {
             .map_err(|m| Outcome::new(OutcomeCode::InvalidRequest, m))?;
         let limit = self.config.deadline();
         let lookups = join_all(self.targets.iter().map(|entry| async move {
+            if let Some(account) = self.lookups.get(&entry.name, identity) {
+                return (entry.name.clone(), Ok(account));
+            }
             match tokio::time::timeout(limit, entry.target.resolve(identity)).await {
-                Ok(Ok(account)) => (entry.name.clone(), Ok(account)),
+                Ok(Ok(account)) => {
+                    self.lookups.put(&entry.name, identity, &account);
+                    (entry.name.clone(), Ok(account))
+                }
                 Ok(Err(outcome)) => (entry.name.clone(), Err(outcome)),
                 Err(_) => (
                     entry.name.clone(),

@@ -173,7 +173,84 @@ pub fn provision(dir: &Path, ip: Ipv4Addr, certs: &Certificates) -> Result<PathB
         1,
     );
     write(&conf, &text)?;
+    add_cloud_sync_anchor(dir)?;
     Ok(conf)
+}
+
+/// `msDS-ExternalDirectoryObjectId` as Windows Server 2016's schema defines it (from
+/// Samba's own copy, ad-schema/AD_DS_Attributes__Windows_Server_2016.ldf), then
+/// `schemaUpdateNow` so the next change can name it.
+const ANCHOR_ATTRIBUTE: &str = "\
+dn: CN=ms-DS-External-Directory-Object-Id,CN=Schema,CN=Configuration,DC=example,DC=test
+changetype: add
+objectClass: top
+objectClass: attributeSchema
+cn: ms-DS-External-Directory-Object-Id
+attributeID: 1.2.840.113556.1.4.2310
+attributeSyntax: 2.5.5.12
+isSingleValued: TRUE
+rangeUpper: 256
+showInAdvancedViewOnly: FALSE
+adminDisplayName: ms-DS-External-Directory-Object-Id
+adminDescription: ms-DS-External-Directory-Object-Id
+oMSyntax: 64
+searchFlags: 9
+lDAPDisplayName: msDS-ExternalDirectoryObjectId
+schemaIDGUID:: kL8pva1m4UCIexDfBwQZpg==
+attributeSecurityGUID:: hri1d0qU0RGuvQAA+ANnwQ==
+systemOnly: FALSE
+isMemberOfPartialAttributeSet: TRUE
+
+dn:
+changetype: modify
+add: schemaUpdateNow
+schemaUpdateNow: 1
+-
+";
+
+/// 2016's schema lets every mail recipient (users included) hold the anchor.
+const ANCHOR_ON_USERS: &str = "\
+dn: CN=Mail-Recipient,CN=Schema,CN=Configuration,DC=example,DC=test
+changetype: modify
+add: mayContain
+mayContain: msDS-ExternalDirectoryObjectId
+-
+
+dn:
+changetype: modify
+add: schemaUpdateNow
+schemaUpdateNow: 1
+-
+";
+
+/// Samba 4.17 provisions the 2012 R2 schema, which lacks the attribute Entra Cloud Sync
+/// anchors its accounts with (`User_<object id>`); neither `provision --base-schema`
+/// nor `domain schemaupgrade --schema` goes past 2012 R2 in 4.17 (both refuse `2019`).
+/// So the one attribute is added offline to the fresh database: two `ldbmodify` runs,
+/// under a second each.
+fn add_cloud_sync_anchor(dir: &Path) -> Result<(), SambaError> {
+    let sam = dir.join("private/sam.ldb");
+    // Two runs: a class can name the new attribute only once the schema has reloaded.
+    for (name, ldif) in [
+        ("anchor-attribute", ANCHOR_ATTRIBUTE),
+        ("anchor-on-users", ANCHOR_ON_USERS),
+    ] {
+        let file = dir.join(format!("{name}.ldif"));
+        write(&file, ldif)?;
+        let mut command =
+            Command::new(which("ldbmodify").unwrap_or_else(|| PathBuf::from("/usr/bin/ldbmodify")));
+        command
+            .arg("-H")
+            .arg(&sam)
+            .arg("--option=dsdb:schema update allowed=true")
+            .arg(&file);
+        run_logged(
+            command,
+            &dir.join(format!("log/{name}.log")),
+            "ldbmodify (adding msDS-ExternalDirectoryObjectId to the schema)",
+        )?;
+    }
+    Ok(())
 }
 
 pub fn samba_tool() -> PathBuf {
