@@ -742,7 +742,21 @@ async fn an_account_an_administrator_locked_is_not_reenabled_by_a_reset_or_unloc
             .unwrap_or_default(),
         vec!["000001010000Z"]
     );
-    set_as_admin(slapd, &dn, "pwdAccountLockedTime", None).await;
+    // An operator who wants unlocks to lift it says so; password writes still do not.
+    let lifting = build(table(
+        slapd,
+        &[("unlock_administrators_lock", toml::Value::Boolean(true))],
+    ))
+    .await;
+    let o = refused(
+        &*lifting,
+        &uid,
+        reset("Marker-Verify-1", false),
+        &["Marker-"],
+    )
+    .await;
+    assert_eq!(o.code, OutcomeCode::AdminActionRequired, "{o:?}");
+    applied(&*lifting, &uid, Operation::Unlock).await;
     assert!(!slapd.can_bind(&dn, "Marker-Verify-1").await);
     assert!(slapd.can_bind(&dn, "Initial-Pass-1").await);
 }

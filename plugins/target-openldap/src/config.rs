@@ -47,6 +47,11 @@ pub struct OpenLdapConfig {
     /// outside `pwdStartTime`/`pwdEndTime`. One base search per write.
     #[serde(default = "default_true")]
     pub verify_writes: bool,
+    /// Let an unlock remove an administrator's lock (`pwdAccountLockedTime:
+    /// 000001010000Z`, how OpenLDAP accounts are disabled). Off: such an account is
+    /// refused, so no cloud request re-enables it. Password writes never lift it.
+    #[serde(default)]
+    pub unlock_administrators_lock: bool,
 }
 
 #[derive(Deserialize, Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -59,6 +59,7 @@ impl TypedFactory<dyn DirectoryTarget> for OpenLdapFactory {
             use_password_modify_exop: cfg.use_password_modify_exop,
             attribute_map: cfg.attribute_map(),
             verify_writes: cfg.verify_writes,
+            unlock_administrators_lock: cfg.unlock_administrators_lock,
         }))
     }
 }

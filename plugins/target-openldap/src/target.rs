@@ -38,6 +38,7 @@ pub struct OpenLdapTarget {
     pub(crate) use_password_modify_exop: bool,
     pub(crate) attribute_map: BTreeMap<String, String>,
     pub(crate) verify_writes: bool,
+    pub(crate) unlock_administrators_lock: bool,
 }
 
 impl OpenLdapTarget {
@@ -85,7 +86,11 @@ impl DirectoryTarget for OpenLdapTarget {
     }
 
     async fn apply(&self, account: &Account, operation: &Operation) -> Result<(), Outcome> {
-        crate::verify::refuse_administrators_lock(account)?;
+        crate::verify::refuse_administrators_lock(
+            account,
+            operation,
+            self.unlock_administrators_lock,
+        )?;
         match operation {
             Operation::Reset {
                 new_password,

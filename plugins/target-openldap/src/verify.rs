@@ -45,9 +45,16 @@ impl State {
 }
 
 /// Refuses, before anything is written, an operation on an account an administrator
-/// locked: slapd would lift that lock with the new password.
-pub(crate) fn refuse_administrators_lock(account: &Account) -> Result<(), Outcome> {
-    if State::of(account).locked_time.as_deref() != Some(PERMANENT_LOCK) {
+/// locked: slapd would lift that lock with the new password. An unlock lifts it only
+/// where the operator allowed it (`unlock_administrators_lock`).
+pub(crate) fn refuse_administrators_lock(
+    account: &Account,
+    operation: &Operation,
+    unlock_allowed: bool,
+) -> Result<(), Outcome> {
+    if State::of(account).locked_time.as_deref() != Some(PERMANENT_LOCK)
+        || (unlock_allowed && matches!(operation, Operation::Unlock))
+    {
         return Ok(());
     }
     Err(Outcome::new(
@@ -58,7 +65,7 @@ pub(crate) fn refuse_administrators_lock(account: &Account) -> Result<(), Outcom
         "{} is locked by an administrator (pwdAccountLockedTime {PERMANENT_LOCK}); nothing \
          was written, because slapd removes any lock with a password change and the \
          write would re-enable the account. Remove the lock first if the account should \
-         be enabled.",
+         be enabled (or, for unlocks, set `unlock_administrators_lock = true`).",
         account.dn
     )))
 }
@@ -262,9 +269,18 @@ mod tests {
                 .into_iter()
                 .collect(),
         };
-        assert!(refuse_administrators_lock(&account(None)).is_ok());
-        assert!(refuse_administrators_lock(&account(Some("20261204110000Z"))).is_ok());
-        let refused = refuse_administrators_lock(&account(Some(PERMANENT_LOCK)));
+        let reset = Operation::Reset {
+            new_password: writeback_core::Password::new("x"),
+            must_change: false,
+        };
+        assert!(refuse_administrators_lock(&account(None), &reset, false).is_ok());
+        let timed = account(Some("20261204110000Z"));
+        assert!(refuse_administrators_lock(&timed, &reset, false).is_ok());
+        let locked = account(Some(PERMANENT_LOCK));
+        assert!(refuse_administrators_lock(&locked, &Operation::Unlock, false).is_err());
+        assert!(refuse_administrators_lock(&locked, &Operation::Unlock, true).is_ok());
+        assert!(refuse_administrators_lock(&locked, &reset, true).is_err());
+        let refused = refuse_administrators_lock(&locked, &reset, false);
         let Err(o) = refused else {
             panic!("an administrator's lock must be refused")
         };
