@@ -5,7 +5,8 @@
 //!   the same lookup + Password Modify, at 1, 4 and 16 connections, on the test slapd
 //!   with `olcDbNoSync` (fast, hides the disk) and with fsync on (as production runs);
 //!   alternating rounds, best of each; one row with the default `pool_size` at 16.
-//! * `scaling`: writeback's resets/s and p99 with 1k, 10k and 100k entries in the tree
+//! * `scaling`: resets/s and p99 of writeback beside the raw client (same run), with
+//!   1k, 10k and 100k entries in the tree
 //!   (bulk-loaded with slapadd) and 1 to 64 concurrent requests, users picked across
 //!   the whole tree (cost per request must stay flat: indexed lookups).
 //! * `memory`: this process's resident memory (VmRSS) with a host built (idle), with
@@ -191,17 +192,27 @@ async fn scaling(quick: bool) -> Vec<Row> {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         for conc in [1, 4, 16, 64] {
             let host = host_for(&slapd, dir.path(), Some(conc)).await;
+            let pipeline = host.pipeline();
+            let raw_case: &'static str = leak(format!("scaling: {entries} entries, raw ldap3"));
             let case: &'static str = leak(format!("scaling: {entries} entries, writeback"));
-            let row = through_writeback(
-                case,
-                host.pipeline(),
-                users.clone(),
-                conc,
-                total,
-                next_round(),
+            // The raw client beside it: a slower directory shows on both sides alike.
+            let (b, s) = compare(
+                1,
+                || raw(raw_case, &slapd, users.clone(), conc, total, true),
+                || {
+                    through_writeback(
+                        case,
+                        pipeline.clone(),
+                        users.clone(),
+                        conc,
+                        total,
+                        next_round(),
+                    )
+                },
             )
             .await;
-            rows.push(row);
+            rows.push(b);
+            rows.push(s);
         }
     }
     rows
