@@ -8,6 +8,7 @@
 //!     without the lookup writeback does first) at the same concurrency.
 //!
 //! Run: `cargo bench -p writeback-tests --bench pipeline` (release). Prints a table.
+//! `-- a` runs (a) alone, `-- b` (b) and (c) alone (for a profiler).
 // Test code: a failed step stops the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -23,10 +24,16 @@ fn main() {
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     let quick = std::env::args().any(|a| a == "--quick");
+    let only = |part: &str| std::env::args().any(|a| a == part);
+    let all = !only("a") && !only("b");
     runtime.block_on(async move {
         let mut rows = Vec::new();
-        rows.extend(http_pipeline(quick).await);
-        rows.extend(ldap_resets(quick).await);
+        if all || only("a") {
+            rows.extend(http_pipeline(quick).await);
+        }
+        if all || only("b") {
+            rows.extend(ldap_resets(quick).await);
+        }
         print_table(&rows);
     });
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use writeback_core::{ConfigError, Event, Notifier};
+use writeback_core::{ConfigError, Event, Notifier, OutcomeCode};
 use writeback_outbox::{Outbox, OutboxConfig, Store};
 
 use crate::config::{Config, NotifierSettings};
@@ -26,7 +26,11 @@ pub struct NotifierEntry {
 
 impl NotifierEntry {
     pub fn wants(&self, event: &Event) -> bool {
-        self.settings.on.is_empty() || self.settings.on.contains(&event.outcome.code)
+        self.wants_code(event.outcome.code)
+    }
+
+    fn wants_code(&self, code: OutcomeCode) -> bool {
+        self.settings.on.is_empty() || self.settings.on.contains(&code)
     }
 }
 
@@ -35,6 +39,12 @@ impl NotifierEntry {
 pub trait Dispatcher: Send + Sync {
     /// Takes the event; must not wait for delivery.
     fn dispatch(&self, event: Event);
+
+    /// Whether any notifier takes an event with this outcome: when none does, the
+    /// pipeline does not build the event at all (an id, a time, copies per request).
+    fn wants(&self, _code: OutcomeCode) -> bool {
+        true
+    }
 
     /// Called when the host starts serving: background work that should not run for
     /// `check-config` starts here.
@@ -54,6 +64,10 @@ pub struct DirectDispatcher {
 
 #[async_trait::async_trait]
 impl Dispatcher for DirectDispatcher {
+    fn wants(&self, code: OutcomeCode) -> bool {
+        self.notifiers.iter().any(|n| n.wants_code(code))
+    }
+
     async fn drain(&self, grace: Duration) {
         self.tasks.close();
         if tokio::time::timeout(grace, self.tasks.wait())
@@ -162,6 +176,10 @@ pub struct OutboxDispatcher {
 
 #[async_trait::async_trait]
 impl Dispatcher for OutboxDispatcher {
+    fn wants(&self, code: OutcomeCode) -> bool {
+        self.notifiers.iter().any(|n| n.wants_code(code))
+    }
+
     fn dispatch(&self, event: Event) {
         let names: Vec<String> = self
             .notifiers

@@ -111,12 +111,13 @@ pub struct ServerRules {
 }
 
 impl ServerRules {
-    /// Plain LDAP with consent, DN binds, 4 connections, 3 s connect, 5 s operations.
+    /// Plain LDAP with consent, DN binds, up to 16 connections (each opened when demand
+    /// first needs it), 3 s connect, 5 s operations.
     pub const fn with_consent() -> Self {
         ServerRules {
             plaintext: Plaintext::WithConsent,
             bind_upn: false,
-            pool_size: 4,
+            pool_size: 16,
             connect_timeout_ms: 3_000,
             timeout_ms: 5_000,
         }
@@ -389,7 +390,7 @@ mod tests {
         assert_eq!(own.base_dn, "dc=x");
         assert_eq!(server.ca_file, None);
         let rules = ServerRules::with_consent();
-        assert_eq!(server.pool_size(&rules), 4);
+        assert_eq!(server.pool_size(&rules), 16);
         assert_eq!(server.timeout(&rules), Duration::from_secs(5));
         assert_eq!(server.timeout(&AD), Duration::from_secs(10));
         assert_eq!(server.connect_timeout(&AD), Duration::from_secs(3));

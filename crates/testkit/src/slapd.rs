@@ -32,6 +32,17 @@ const INSTALL_HINT: &str =
      (or run `.ci/setup.d/ldap.sh` as root)";
 const DIR_PREFIX: &str = "writeback-slapd-";
 
+/// How a private instance is built ([`Slapd::start_with`]).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Write to disk with fsync, as a production slapd does. The default
+    /// (`olcDbNoSync`) keeps tests fast and hides the directory's real write cost.
+    pub fsync: bool,
+    /// Users loaded with slapadd before the server starts: `uid=`[`Slapd::bulk_uid`]`(i)`
+    /// under ou=people for i in 0..bulk_users, without a password (a reset sets one).
+    pub bulk_users: usize,
+}
+
 /// A running (or stopped) test slapd. Killed when dropped, and when the test binary
 /// exits in any way.
 pub struct Slapd {
@@ -64,6 +75,12 @@ impl Slapd {
     /// Builds and starts a private instance (about a second). Use it for tests that
     /// stop the server; others use [`shared`].
     pub fn start() -> Result<Slapd, String> {
+        Slapd::start_with(&Options::default())
+    }
+
+    /// A private instance built with `options` (benchmarks: fsync on, a bulk-loaded
+    /// tree of [`Slapd::bulk_uid`] users).
+    pub fn start_with(options: &Options) -> Result<Slapd, String> {
         let tools = Tools::find()?;
         remove_stale_dirs();
         let dir = tempfile::Builder::new()
@@ -86,7 +103,7 @@ impl Slapd {
             service_dn: &service_dn,
             service_password: &service_password,
         };
-        build_database(&tools, dir.path(), &names)?;
+        build_database(&tools, dir.path(), &names, options)?;
 
         let mut slapd = Slapd {
             dir,
@@ -134,6 +151,11 @@ impl Slapd {
     pub fn is_running(&self) -> bool {
         let mut guard = self.child.lock().unwrap_or_else(|e| e.into_inner());
         matches!(guard.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// The uid of bulk-loaded user `i` ([`Options::bulk_users`]).
+    pub fn bulk_uid(i: usize) -> String {
+        format!("bulk-{i}")
     }
 
     pub fn ldap_url(&self) -> String {
@@ -307,12 +329,25 @@ impl Tools {
 }
 
 /// Writes the LDIF and loads it with slapadd (cn=config, then the data).
-fn build_database(tools: &Tools, dir: &Path, names: &ldif::Names<'_>) -> Result<(), String> {
+fn build_database(
+    tools: &Tools,
+    dir: &Path,
+    names: &ldif::Names<'_>,
+    options: &Options,
+) -> Result<(), String> {
     for sub in ["slapd.d", "db"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("cannot create {sub}: {e}"))?;
     }
-    let config = ldif::config(dir, &tools.modules, &tools.schema, names)?;
-    let data = ldif::data(names)?;
+    let mut config = ldif::config(dir, &tools.modules, &tools.schema, names)?;
+    if options.fsync {
+        config = config.replace("olcDbNoSync: TRUE\n", "");
+    }
+    if options.bulk_users > 10_000 {
+        // About 2 KB per entry with its indices; the map is sparse on disk.
+        config = config.replace("olcDbMaxSize: 268435456", "olcDbMaxSize: 2147483648");
+    }
+    let mut data = ldif::data(names)?;
+    ldif::bulk_users(&mut data, names.suffix, options.bulk_users);
     for (n, name, text) in [("0", "config.ldif", config), ("1", "data.ldif", data)] {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;

@@ -83,7 +83,7 @@ pub const RULES: ServerRules = ServerRules {
                    `starttls = true`",
     },
     bind_upn: true,
-    pool_size: 4,
+    pool_size: 16,
     connect_timeout_ms: 3_000,
     timeout_ms: 10_000,
 };
@@ -166,7 +166,7 @@ mod tests {
         assert_eq!(c.protected_accounts, Protected::Refuse);
         assert_eq!(c.policy_hints, PolicyHints::Auto);
         assert!(!c.unlock_on_reset);
-        assert_eq!(c.server.pool_size(&RULES), 4);
+        assert_eq!(c.server.pool_size(&RULES), 16);
         assert_eq!(c.server.timeout(&RULES).as_millis(), 10_000);
     }
 

@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn defaults() {
         let c = load("").unwrap();
-        assert_eq!(c.server.pool_size(&RULES), 4);
+        assert_eq!(c.server.pool_size(&RULES), 16);
         assert_eq!(c.server.ca_file, Some("ca.pem".into()));
         assert_eq!(c.filter, "(&(objectClass=inetOrgPerson)(uid={username}))");
         assert!(c.use_password_modify_exop);

@@ -65,7 +65,7 @@ async fn raw_connections(slapd: &Slapd, n: usize) -> Vec<Arc<Mutex<ldap3::Ldap>>
     out
 }
 
-async fn raw(
+pub async fn raw(
     case: &'static str,
     slapd: &Slapd,
     users: Arc<Vec<(String, String)>>,
@@ -112,7 +112,7 @@ async fn raw(
     .await
 }
 
-async fn through_writeback(
+pub async fn through_writeback(
     case: &'static str,
     pipeline: Arc<dyn writeback_core::Submit>,
     users: Arc<Vec<(String, String)>>,
@@ -277,7 +277,7 @@ pub async fn ldap_resets(quick: bool) -> Vec<Row> {
 }
 
 /// A host built from `text` (written to `<dir>/<name>.toml`).
-async fn build_host(dir: &Path, name: &str, text: &str) -> Host {
+pub async fn build_host(dir: &Path, name: &str, text: &str) -> Host {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
     let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use futures::future::join_all;
+use futures::FutureExt;
 use tokio::sync::{oneshot, Semaphore};
 use tokio_util::task::TaskTracker;
 use writeback_core::event::TargetResult;
@@ -227,40 +228,46 @@ impl Submit for Pipeline {
 
         // Take the user's place in line now, in arrival order.
         let mut turn = shared.users.enter(&facts.identity.ordering_key());
-        let worker = self.shared.clone();
-        let mut work = shared.tasks.spawn(async move {
-            let _permit = permit;
-            turn.ready().await;
-            let mut turns = vec![turn];
-            if tokio::time::Instant::now() >= deadline {
-                // The caller was already told `timeout`: write nothing late.
-                let processed = Processed {
-                    outcome: Outcome::new(
-                        OutcomeCode::Timeout,
-                        "The request waited too long behind earlier requests for the same \
-                         user and was not applied. Try again.",
-                    )
-                    .with_admin_detail("deadline passed in the user's queue; nothing was written"),
-                    targets: Vec::new(),
-                };
-                return (processed, turns);
-            }
-            // The turns go back with the result: the next request for this user (and
-            // its accounts) starts only after this one's outcome is recorded.
-            let processed = writeback_core::deadline::within(
-                deadline.into_std(),
-                worker.process(&request, &mut turns),
-            )
-            .await;
-            (processed, turns)
-        });
-
-        // Bookkeeping runs in its own task so it completes even if the caller goes
-        // away. It answers the caller through `answer` by the deadline at the latest,
-        // and only then, if the work is still going, waits for its real result.
+        // One task per request does the work and its bookkeeping, so both complete
+        // even if the caller goes away. It answers the caller through `answer` by the
+        // deadline at the latest, and only then, if the work is still going, goes on
+        // with it and records its real result. (A second task per request for the
+        // deadline alone cost a spawn and a hand-off on every reset.)
         let (answer, answered) = oneshot::channel();
         let keeper = self.shared.clone();
         shared.tasks.spawn(async move {
+            let worker = &keeper;
+            let work = async move {
+                let _permit = permit;
+                turn.ready().await;
+                let mut turns = vec![turn];
+                if tokio::time::Instant::now() >= deadline {
+                    // The caller was already told `timeout`: write nothing late.
+                    let processed = Processed {
+                        outcome: Outcome::new(
+                            OutcomeCode::Timeout,
+                            "The request waited too long behind earlier requests for the \
+                             same user and was not applied. Try again.",
+                        )
+                        .with_admin_detail(
+                            "deadline passed in the user's queue; nothing was written",
+                        ),
+                        targets: Vec::new(),
+                    };
+                    return (processed, turns);
+                }
+                // The turns go back with the result: the next request for this user
+                // (and its accounts) starts only after this one's outcome is recorded.
+                let processed = writeback_core::deadline::within(
+                    deadline.into_std(),
+                    worker.process(&request, &mut turns),
+                )
+                .await;
+                (processed, turns)
+            };
+            // A connector that panics fails its request, not the bookkeeping.
+            let work = std::panic::AssertUnwindSafe(work).catch_unwind();
+            tokio::pin!(work);
             match tokio::time::timeout_at(deadline, &mut work).await {
                 Ok(result) => {
                     let (processed, turns) = unpack(result);
@@ -336,29 +343,22 @@ fn still_running() -> Outcome {
 }
 
 fn unpack(
-    result: Result<(Processed, Vec<Turn>), tokio::task::JoinError>,
+    result: Result<(Processed, Vec<Turn>), Box<dyn std::any::Any + Send>>,
 ) -> (Processed, Vec<Turn>) {
     match result {
         Ok(done) => done,
-        Err(join) => (
-            Processed {
-                outcome: fault_outcome(&join),
-                targets: Vec::new(),
-            },
-            Vec::new(),
-        ),
+        Err(_panic) => {
+            tracing::error!("a connector panicked while processing a request");
+            (
+                Processed {
+                    outcome: Outcome::of(OutcomeCode::PluginFault)
+                        .with_admin_detail("a connector panicked; see the writeback log"),
+                    targets: Vec::new(),
+                },
+                Vec::new(),
+            )
+        }
     }
-}
-
-fn fault_outcome(join: &tokio::task::JoinError) -> Outcome {
-    let what = if join.is_panic() {
-        "panicked"
-    } else {
-        "was cancelled"
-    };
-    tracing::error!("a connector {what} while processing a request");
-    Outcome::of(OutcomeCode::PluginFault)
-        .with_admin_detail(format!("a connector {what}; see the writeback log"))
 }
 
 impl Shared {
@@ -540,6 +540,9 @@ impl Shared {
         targets: &[TargetResult],
         after_deadline: bool,
     ) {
+        if !self.dispatcher.wants(outcome.code) {
+            return;
+        }
         self.dispatcher.dispatch(Event {
             event_id: uuid::Uuid::new_v4().to_string(),
             time: now_rfc3339(),
@@ -631,3 +634,6 @@ pub(crate) fn now_rfc3339() -> String {
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

@@ -172,6 +172,20 @@ ou: people
     ))
 }
 
+/// Appends `count` users (`uid=bulk-<i>`, no password) under ou=people.
+pub(crate) fn bulk_users(ldif: &mut String, suffix: &str, count: usize) {
+    use std::fmt::Write;
+    ldif.reserve(count * 200);
+    for i in 0..count {
+        let uid = super::Slapd::bulk_uid(i);
+        let _ = write!(
+            ldif,
+            "\ndn: uid={uid},ou=people,{suffix}\nobjectClass: inetOrgPerson\nuid: {uid}\n\
+             cn: Bulk User {i}\nsn: User {i}\nmail: {uid}@example.org\n"
+        );
+    }
+}
+
 /// The default password policy of the test tree.
 pub const DEFAULT_POLICY: [(&str, &str); 11] = [
     ("pwdAttribute", "userPassword"),
