@@ -10,12 +10,13 @@ use wasmtime::Store;
 use writeback_core::Password;
 
 use crate::cache::CacheUse;
+use crate::call::Limit;
 use crate::directory::DirectoryGrant;
 use crate::engine::{Hold, WasmRuntime, EPOCH_TICK};
 use crate::fault::{clip, Fault};
 use crate::http::HttpGrant;
 use crate::options::{InstanceMode, PluginOptions};
-use crate::state::{Grants, HostState, Limit};
+use crate::state::{Grants, HostState};
 use crate::world::{Bindings, World};
 
 /// What a loaded plugin says about itself.
@@ -51,7 +52,7 @@ pub(crate) struct Live<B> {
 impl<B> Live<B> {
     /// When the current call must end; see [`bounded`].
     pub fn until(&self) -> Instant {
-        self.store.data().deadline
+        self.store.data().call.deadline
     }
 }
 
@@ -85,6 +86,11 @@ pub(crate) async fn bounded<R>(
 }
 
 impl<B: Bindings> Plugin<B> {
+    /// Fresh or reused instances: the plugin's entry, else the world's default.
+    pub fn instances(&self) -> InstanceMode {
+        self.options.instances.unwrap_or(B::INSTANCES)
+    }
+
     /// A new instance, not configured. Time and memory limits already apply.
     pub async fn instantiate(
         &self,
@@ -146,9 +152,9 @@ impl<B: Bindings> Sandbox<B> {
     pub async fn new(
         plugin: Arc<Plugin<B>>,
         config_json: String,
-        mode: InstanceMode,
         directory: Option<Arc<DirectoryGrant>>,
     ) -> Result<Self, String> {
+        let mode = plugin.instances();
         let limit = Limit::from_now(plugin.options.timeout());
         let Some(slot) = plugin.runtime.call_slot(limit.until).await else {
             return Err(format!("the plugin {}", Fault::Busy { waited: limit.time }));
@@ -257,10 +263,10 @@ impl<B: Bindings> Sandbox<B> {
 /// Names the cause of a failed call: the deadline, the memory cap, or a trap.
 fn classify(store: &Store<HostState>, error: wasmtime::Error, other: fn(String) -> Fault) -> Fault {
     let state = store.data();
-    if state.timed_out || error.is::<AbandonedAtDeadline>() {
+    if state.call.timed_out || error.is::<AbandonedAtDeadline>() {
         return Fault::TimeLimit {
-            limit: state.limit,
-            deadline: state.limit_is_deadline,
+            limit: state.call.limit,
+            deadline: state.call.limit_is_deadline,
         };
     }
     if let Some(wanted) = state.limiter.refused {

@@ -15,15 +15,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 use writeback_core::{
-    BoxError, BuildContext, CloudSource, ConfigError, ConnectorConfig, ConnectorFactory, Outcome,
-    OutcomeCode, Request, RequestId, Shutdown, Submit,
+    BoxError, BuildContext, CloudSource, ConfigError, ConnectorConfig, Outcome, OutcomeCode,
+    Request, RequestId, Shutdown, Submit,
 };
 
 use crate::bindings::source::exports::writeback::plugin::source::PendingRequest;
 use crate::bindings::source::SourcePlugin;
 use crate::convert;
+use crate::factory::WasmConnector;
 use crate::fault::clip;
-use crate::options::InstanceMode;
 use crate::sandbox::{Plugin, Sandbox};
 
 /// Most requests taken from one `poll`; the rest stay on the cloud side for the next.
@@ -170,10 +170,9 @@ impl WasmSource {
         config_json: String,
         settings: SourceSettings,
     ) -> Result<Self, String> {
-        let mode = plugin.options.instances.unwrap_or(InstanceMode::Fresh);
         Ok(WasmSource {
             name,
-            sandbox: Sandbox::new(plugin, config_json, mode, None).await?,
+            sandbox: Sandbox::new(plugin, config_json, None).await?,
             settings,
         })
     }
@@ -408,48 +407,21 @@ impl CloudSource for WasmSource {
     }
 }
 
-/// Builds [`WasmSource`] connectors of one loaded component.
-pub struct WasmSourceFactory {
-    plugin: Arc<Plugin<SourcePlugin>>,
-    type_name: &'static str,
-    description: &'static str,
-}
-
-impl WasmSourceFactory {
-    pub(crate) fn new(plugin: Arc<Plugin<SourcePlugin>>) -> Self {
-        let (type_name, description) = crate::factory::names(
-            &plugin.meta,
-            plugin.options.instances.unwrap_or(InstanceMode::Fresh),
-        );
-        WasmSourceFactory {
-            plugin,
-            type_name,
-            description,
-        }
-    }
-}
-
 #[async_trait]
-impl ConnectorFactory<dyn CloudSource> for WasmSourceFactory {
-    fn type_name(&self) -> &'static str {
-        self.type_name
-    }
+impl WasmConnector for SourcePlugin {
+    type Connector = dyn CloudSource;
 
-    fn description(&self) -> &'static str {
-        self.description
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        split_config(config, &self.plugin.options.allow_http).map(|_| ())
+    fn validate(plugin: &Plugin<Self>, config: &ConnectorConfig) -> Result<(), ConfigError> {
+        split_config(config, &plugin.options.allow_http).map(|_| ())
     }
 
     async fn build(
-        &self,
+        plugin: Arc<Plugin<Self>>,
         config: &ConnectorConfig,
         _ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn CloudSource>, ConfigError> {
-        let (settings, json) = split_config(config, &self.plugin.options.allow_http)?;
-        let source = WasmSource::build(self.plugin.clone(), config.name.clone(), json, settings)
+        let (settings, json) = split_config(config, &plugin.options.allow_http)?;
+        let source = WasmSource::build(plugin, config.name.clone(), json, settings)
             .await
             .map_err(|m| config.error("", m))?;
         Ok(Arc::new(source))

@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use writeback_core::{
-    Account, BuildContext, CloudIdentity, ConfigError, ConnectorConfig, ConnectorFactory,
-    DirectoryTarget, HealthCheck, Operation, Outcome, Password,
+    Account, BuildContext, CloudIdentity, ConfigError, ConnectorConfig, DirectoryTarget,
+    HealthCheck, Operation, Outcome, Password,
 };
 
 use crate::bindings::target::TargetPlugin;
 use crate::convert;
 use crate::directory::{DirectoryConfig, DirectoryGrant};
+use crate::factory::WasmConnector;
 use crate::fault::Fault;
-use crate::options::InstanceMode;
 use crate::sandbox::{Plugin, Sandbox};
 
 /// A configured WASM target.
@@ -30,9 +30,8 @@ impl WasmTarget {
         config_json: String,
         directory: Arc<DirectoryGrant>,
     ) -> Result<Self, String> {
-        let mode = plugin.options.instances.unwrap_or(InstanceMode::Fresh);
         Ok(WasmTarget {
-            sandbox: Sandbox::new(plugin, config_json, mode, Some(directory.clone())).await?,
+            sandbox: Sandbox::new(plugin, config_json, Some(directory.clone())).await?,
             directory,
         })
     }
@@ -135,55 +134,28 @@ impl DirectoryTarget for WasmTarget {
     }
 }
 
-/// Builds [`WasmTarget`] connectors of one loaded component.
-pub struct WasmTargetFactory {
-    plugin: Arc<Plugin<TargetPlugin>>,
-    type_name: &'static str,
-    description: &'static str,
-}
-
-impl WasmTargetFactory {
-    pub(crate) fn new(plugin: Arc<Plugin<TargetPlugin>>) -> Self {
-        let (type_name, description) = crate::factory::names(
-            &plugin.meta,
-            plugin.options.instances.unwrap_or(InstanceMode::Fresh),
-        );
-        WasmTargetFactory {
-            plugin,
-            type_name,
-            description,
-        }
-    }
-}
-
 /// The table the guest's `configure` gets: everything but the host's `directory`.
 fn guest_json(config: &ConnectorConfig) -> Result<String, ConfigError> {
     crate::factory::guest_json(config, &["directory"])
 }
 
 #[async_trait]
-impl ConnectorFactory<dyn DirectoryTarget> for WasmTargetFactory {
-    fn type_name(&self) -> &'static str {
-        self.type_name
-    }
+impl WasmConnector for TargetPlugin {
+    type Connector = dyn DirectoryTarget;
 
-    fn description(&self) -> &'static str {
-        self.description
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+    fn validate(_plugin: &Plugin<Self>, config: &ConnectorConfig) -> Result<(), ConfigError> {
         DirectoryConfig::load(config)?;
         guest_json(config).map(|_| ())
     }
 
     async fn build(
-        &self,
+        plugin: Arc<Plugin<Self>>,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
         let directory = Arc::new(DirectoryGrant::build(config, ctx)?);
         let json = guest_json(config)?;
-        let target = WasmTarget::build(self.plugin.clone(), json, directory)
+        let target = WasmTarget::build(plugin, json, directory)
             .await
             .map_err(|m| config.error("", m))?;
         Ok(Arc::new(target))
