@@ -10,7 +10,7 @@ use crate::bindings::notifier::NotifierPlugin;
 use crate::convert;
 use crate::factory::WasmConnector;
 use crate::fault::{clip, Fault};
-use crate::sandbox::{Plugin, Sandbox};
+use crate::sandbox::{Lends, Plugin, Sandbox};
 
 /// A configured WASM notifier.
 pub struct WasmNotifier {
@@ -39,7 +39,11 @@ impl Notifier for WasmNotifier {
                 retryable: true,
             }
         };
-        let mut live = self.sandbox.checkout(Vec::new()).await.map_err(fault)?;
+        let mut live = self
+            .sandbox
+            .checkout(Vec::new(), Lends::Nothing)
+            .await
+            .map_err(fault)?;
         let until = live.until();
         let result = crate::sandbox::bounded(
             until,

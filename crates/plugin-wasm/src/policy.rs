@@ -13,7 +13,7 @@ use crate::bindings::policy::PolicyPlugin;
 use crate::convert;
 use crate::factory::WasmConnector;
 use crate::fault::Fault;
-use crate::sandbox::{Plugin, Sandbox};
+use crate::sandbox::{Lends, Plugin, Sandbox};
 
 /// A configured WASM policy.
 pub struct WasmPolicy {
@@ -37,7 +37,10 @@ impl WasmPolicy {
     ) -> Result<Vec<RuleViolation>, Fault> {
         let identity = convert::identity(context.identity);
         let accounts = convert::target_accounts(context.accounts);
-        let mut live = self.sandbox.checkout(vec![password.clone()]).await?;
+        let mut live = self
+            .sandbox
+            .checkout(vec![password.clone()], Lends::Secrets)
+            .await?;
         let until = live.until();
         let result = crate::sandbox::bounded(
             until,

@@ -24,7 +24,7 @@ use crate::bindings::source::SourcePlugin;
 use crate::convert;
 use crate::factory::WasmConnector;
 use crate::fault::clip;
-use crate::sandbox::{Plugin, Sandbox};
+use crate::sandbox::{Lends, Plugin, Sandbox};
 
 /// Most requests taken from one `poll`; the rest stay on the cloud side for the next.
 pub const MAX_BATCH: usize = 100;
@@ -185,7 +185,11 @@ impl WasmSource {
     async fn poll(&self) -> Result<Vec<PendingRequest>, PollError> {
         let fault = |f| PollError::Fault(format!("the plugin {f}"));
         // The passwords are not known before the call: nothing to redact in advance.
-        let mut live = self.sandbox.checkout(Vec::new()).await.map_err(fault)?;
+        let mut live = self
+            .sandbox
+            .checkout(Vec::new(), Lends::Secrets)
+            .await
+            .map_err(fault)?;
         let until = live.until();
         let result = crate::sandbox::bounded(
             until,
@@ -205,7 +209,7 @@ impl WasmSource {
         let outcome = convert::outcome_to_wit(outcome);
         let mut live = self
             .sandbox
-            .checkout(Vec::new())
+            .checkout(Vec::new(), Lends::Secrets)
             .await
             .map_err(|f| format!("the plugin {f}"))?;
         let until = live.until();

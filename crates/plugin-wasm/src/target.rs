@@ -16,7 +16,7 @@ use crate::convert;
 use crate::directory::{DirectoryConfig, DirectoryGrant};
 use crate::factory::WasmConnector;
 use crate::fault::Fault;
-use crate::sandbox::{Plugin, Sandbox};
+use crate::sandbox::{Lends, Plugin, Sandbox};
 
 /// A configured WASM target.
 pub struct WasmTarget {
@@ -38,7 +38,9 @@ impl WasmTarget {
 
     async fn resolve_call(&self, identity: &CloudIdentity) -> Result<Account, Fault> {
         let identity = convert::identity(identity);
-        let mut live = self.sandbox.checkout(Vec::new()).await?;
+        // `resolve` is lent no password, so it may run on an instance that served an
+        // earlier `resolve`, even with fresh instances; `apply` never does.
+        let mut live = self.sandbox.checkout(Vec::new(), Lends::Nothing).await?;
         let until = live.until();
         let result = crate::sandbox::bounded(
             until,
@@ -76,7 +78,7 @@ impl WasmTarget {
             } => vec![old_password.clone(), new_password.clone()],
             Operation::Unlock => Vec::new(),
         };
-        let mut live = self.sandbox.checkout(secrets).await?;
+        let mut live = self.sandbox.checkout(secrets, Lends::Secrets).await?;
         let until = live.until();
         let result = crate::sandbox::bounded(
             until,
