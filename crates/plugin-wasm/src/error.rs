@@ -53,3 +53,52 @@ impl WasmError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PluginOptions, WasmPlugins};
+
+    fn load(path: &Path) -> Result<crate::LoadedPlugin, WasmError> {
+        let plugins = WasmPlugins::new(None).unwrap();
+        futures::executor::block_on(plugins.load(PluginOptions::for_path(path)))
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_loaded_is_named_with_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+
+        let missing = dir.path().join("missing.wasm");
+        let e = load(&missing).unwrap_err();
+        assert!(matches!(e, WasmError::Unreadable { .. }), "{e:?}");
+        assert_eq!(e.path(), Some(missing.as_path()));
+        assert!(e.to_string().starts_with(&format!(
+            "{}: cannot read the plugin file:",
+            missing.display()
+        )));
+
+        let core = dir.path().join("core.wasm");
+        std::fs::write(&core, [0, b'a', b's', b'm', 1, 0, 0, 0]).unwrap();
+        let e = load(&core).unwrap_err();
+        assert!(matches!(e, WasmError::NotAComponent { .. }), "{e:?}");
+        assert!(e
+            .to_string()
+            .contains("core WebAssembly module, not a component"));
+
+        let mut options = PluginOptions::for_path(&core);
+        options.memory_mb = 0;
+        let plugins = WasmPlugins::new(None).unwrap();
+        let e = futures::executor::block_on(plugins.load(options)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                WasmError::Option {
+                    key: "memory_mb",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.path(), None);
+    }
+}
