@@ -266,6 +266,50 @@ async fn a_wasm_target_cannot_leave_its_directory_grant() {
     e.stop().await.unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// With fresh instances (the default) every `apply`, which is lent the password, runs
+/// on an instance no other call has used, although `resolve` (lent none) may reuse one
+/// and the next instance is made ahead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_apply_runs_on_an_instance_no_other_call_used() {
+    let g = guests();
+    let s = slapd::shared();
+    let e = Engine::start(|dir| {
+        format!(
+            "[pipeline]\ndeadline_ms = 8000\n\n{plugin}{target}",
+            plugin = plugin_entry(&g.escaping_target),
+            target = wasm_target(s, dir, "escaping", "victim_dn = \"cn=nobody\"", ""),
+        )
+    })
+    .await;
+    for n in 0..4 {
+        let uid = s.unique_uid("instance");
+        s.add_user(&uid, INITIAL, &[])
+            .await
+            .unwrap_or_else(|e| panic!("add user: {e}"));
+        let a = e
+            .send(&RequestBody::reset(
+                &format!("wasm-instance-{uid}"),
+                by_uid(&uid),
+                Password::new(format!("Marker-Instance-{n}-x1!")),
+                false,
+            ))
+            .await;
+        expect(&a, OutcomeCode::AdminActionRequired, 403);
+    }
+    let text = logs::text();
+    assert!(
+        text.contains("instance-check: 0 earlier calls"),
+        "no apply reported an instance where nothing ran before it"
+    );
+    for earlier in 1..8 {
+        assert!(
+            !text.contains(&format!("instance-check: {earlier} earlier calls")),
+            "an apply ran on an instance that had served {earlier} calls"
+        );
+    }
+    e.stop().await.unwrap_or_else(|e| panic!("{e}"));
+}
+
 /// The factory checks the `[targets.directory]` grant at load, and the target's
 /// self-test checks the granted connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,7 @@ pub(crate) fn log_filesystem_requests(linker: &mut Linker<HostState>) -> wasmtim
         .instance(&format!("wasi:filesystem/preopens@{WASI_VERSION}"))?
         .func_new("get-directories", |store, _ty, _params, results| {
             tracing::warn!(
-                plugin = %store.data().plugin,
+                plugin = %store.data().call.plugin,
                 "WASM plugin tried to use the filesystem: refused, no directory is granted to plugins"
             );
             if let Some(slot) = results.first_mut() {
@@ -30,7 +30,7 @@ pub(crate) fn log_filesystem_requests(linker: &mut Linker<HostState>) -> wasmtim
         .instance(&format!("wasi:sockets/tcp-create-socket@{WASI_VERSION}"))?
         .func_new("create-tcp-socket", |store, _ty, _params, results| {
             tracing::warn!(
-                plugin = %store.data().plugin,
+                plugin = %store.data().call.plugin,
                 "WASM plugin tried to open a network socket: refused, plugins get no network (use the http grant)"
             );
             if let Some(slot) = results.first_mut() {

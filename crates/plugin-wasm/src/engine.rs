@@ -7,15 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
 
-use crate::bindings::notifier::writeback::plugin::{http, log};
-use crate::bindings::target::writeback::plugin::directory;
 use crate::cache::CompileCache;
-use crate::deny;
 use crate::state::{Grants, HostState};
 use crate::world::World;
+use crate::{deny, directory, http, log};
 
 /// How often the epoch advances. A call overruns its deadline by at most about this.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -52,13 +50,13 @@ impl WasmRuntime {
 
         let mut log_linker = Linker::new(&engine);
         add_wasi_without_grants(&mut log_linker)?;
-        log::add_to_linker::<HostState, HasSelf<HostState>>(&mut log_linker, |s| s)?;
+        log::add_to_linker(&mut log_linker, HostState::log)?;
 
         let mut http_linker = log_linker.clone();
-        http::add_to_linker::<HostState, HasSelf<HostState>>(&mut http_linker, |s| s)?;
+        http::add_to_linker(&mut http_linker, HostState::http)?;
 
         let mut directory_linker = log_linker.clone();
-        directory::add_to_linker::<HostState, HasSelf<HostState>>(&mut directory_linker, |s| s)?;
+        directory::add_to_linker(&mut directory_linker, HostState::directory)?;
 
         Ok(WasmRuntime {
             _ticker: Ticker::start(engine.clone()).map_err(|e| {
@@ -117,9 +115,9 @@ impl WasmRuntime {
         let mut store = Store::new(&self.engine, HostState::new(plugin, memory_cap, grants));
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_callback(|mut ctx| {
-            let state = ctx.data_mut();
-            if Instant::now() >= state.deadline {
-                state.timed_out = true;
+            let call = &mut ctx.data_mut().call;
+            if Instant::now() >= call.deadline {
+                call.timed_out = true;
                 return Err(wasmtime::Error::msg("the call's time limit was reached"));
             }
             // Not yet: give the executor its thread back for a moment, then go on.

@@ -2,12 +2,14 @@
 //! redirects (a redirect could lead anywhere), bounded bodies, bounded time. Every
 //! refusal is logged with the plugin's name and the URL it tried.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::Url;
+use wasmtime::component::{HasData, Linker};
 
 use crate::bindings::notifier::writeback::plugin::http::{self, Header, HttpError, Response};
-use crate::state::HostState;
+use crate::call::Call;
 
 const MAX_REQUEST_BODY: usize = 1024 * 1024;
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
@@ -138,6 +140,40 @@ impl HttpGrant {
     }
 }
 
+/// What the capability keeps per store: the plugin's allow-list (`None` refuses
+/// every URL).
+#[derive(Default)]
+pub(crate) struct HttpState {
+    grant: Option<Arc<HttpGrant>>,
+}
+
+impl HttpState {
+    pub fn new(grant: Option<Arc<HttpGrant>>) -> Self {
+        HttpState { grant }
+    }
+}
+
+/// The capability as one host call sees it: its own state and the current call.
+pub(crate) struct HttpView<'a> {
+    pub state: &'a mut HttpState,
+    pub call: &'a Call,
+}
+
+/// The `HasData` projection for [`HttpView`].
+struct Http;
+
+impl HasData for Http {
+    type Data<'a> = HttpView<'a>;
+}
+
+/// Links the `http` interface; `get` projects a store's data onto the capability.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> HttpView<'_>,
+) -> wasmtime::Result<()> {
+    http::add_to_linker::<T, Http>(linker, get)
+}
+
 fn check_request(url: &str, headers: &[Header], body: &[u8]) -> Result<Url, HttpError> {
     let url = Url::parse(url).map_err(|e| HttpError::InvalidRequest(format!("not a URL: {e}")))?;
     if body.len() > MAX_REQUEST_BODY {
@@ -170,7 +206,7 @@ fn check_request(url: &str, headers: &[Header], body: &[u8]) -> Result<Url, Http
     Ok(url)
 }
 
-impl http::Host for HostState {
+impl http::Host for HttpView<'_> {
     async fn post(
         &mut self,
         url: String,
@@ -194,7 +230,7 @@ impl http::Host for HostState {
             http::Method::Patch => reqwest::Method::PATCH,
             http::Method::Delete => reqwest::Method::DELETE,
         };
-        let plugin = self.plugin.clone();
+        let plugin = self.call.plugin.clone();
         let shown = crate::fault::clip(url.clone(), 256);
         let parsed = match check_request(&url, &headers, &body) {
             Ok(u) => u,
@@ -203,7 +239,7 @@ impl http::Host for HostState {
                 return Err(e);
             }
         };
-        let Some(grant) = self.grants.http.clone().filter(|g| g.allows(&parsed)) else {
+        let Some(grant) = self.state.grant.clone().filter(|g| g.allows(&parsed)) else {
             tracing::warn!(
                 plugin = %plugin,
                 url = %shown,
@@ -215,7 +251,7 @@ impl http::Host for HostState {
         };
         // The guest's clock is stopped while the host waits: bound the wait by the
         // call's own deadline.
-        let budget = self.deadline.saturating_duration_since(Instant::now());
+        let budget = self.call.budget();
         if budget.is_zero() {
             return Err(HttpError::Timeout);
         }

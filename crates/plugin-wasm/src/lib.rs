@@ -18,15 +18,18 @@
 
 mod bindings;
 mod cache;
+mod call;
 mod convert;
 mod deny;
 mod directory;
 mod engine;
+mod error;
 mod factory;
 mod fault;
 mod http;
 mod load;
 mod loader;
+mod log;
 mod notifier;
 mod options;
 mod policy;
@@ -44,16 +47,17 @@ use writeback_core::{CloudSource, ConnectorFactory, DirectoryTarget, Notifier, P
 pub use cache::{CacheUse, CompileCache};
 pub use directory::{DirectoryConfig, DirectoryGrant, PASSWORD_MODIFY_OID};
 pub use engine::{WasmRuntime, EPOCH_TICK};
+pub use error::WasmError;
 pub use fault::Fault;
 pub use http::HttpGrant;
 pub use load::LoadedPlugin;
 pub use loader::{loader, options_from_spec, WasmLoader};
-pub use notifier::{WasmNotifier, WasmNotifierFactory};
+pub use notifier::WasmNotifier;
 pub use options::{InstanceMode, PluginOptions};
-pub use policy::{WasmPolicy, WasmPolicyFactory};
+pub use policy::WasmPolicy;
 pub use sandbox::PluginMeta;
-pub use source::{SourceSettings, WasmSource, WasmSourceFactory};
-pub use target::{WasmTarget, WasmTargetFactory};
+pub use source::{SourceSettings, WasmSource};
+pub use target::WasmTarget;
 pub use world::{World, WIT_VERSION};
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API): the checks every
@@ -84,16 +88,17 @@ pub struct WasmPlugins {
 
 impl WasmPlugins {
     /// An engine with its epoch ticker; `cache` keeps compiled components between starts.
-    pub fn new(cache: Option<CompileCache>) -> Result<Self, String> {
-        let runtime =
-            WasmRuntime::new(cache).map_err(|e| format!("cannot start the WASM engine: {e}"))?;
+    pub fn new(cache: Option<CompileCache>) -> Result<Self, WasmError> {
+        let runtime = WasmRuntime::new(cache).map_err(|e| WasmError::Engine {
+            reason: e.to_string(),
+        })?;
         Ok(WasmPlugins {
             runtime: Arc::new(runtime),
         })
     }
 
     /// Loads, checks and links one component. Errors say what is wrong with the file.
-    pub async fn load(&self, options: PluginOptions) -> Result<LoadedPlugin, String> {
+    pub async fn load(&self, options: PluginOptions) -> Result<LoadedPlugin, WasmError> {
         load::load(&self.runtime, options).await
     }
 
@@ -105,19 +110,12 @@ impl WasmPlugins {
 impl LoadedPlugin {
     /// The connector factory for the host's registry; its `type` is the plugin's name.
     pub fn factory(&self) -> WasmFactory {
+        use factory::WasmConnectorFactory as F;
         match &self.0 {
-            load::Loaded::Policy(p) => {
-                WasmFactory::Policy(Arc::new(WasmPolicyFactory::new(p.clone())))
-            }
-            load::Loaded::Notifier(p) => {
-                WasmFactory::Notifier(Arc::new(WasmNotifierFactory::new(p.clone())))
-            }
-            load::Loaded::Target(p) => {
-                WasmFactory::Target(Arc::new(WasmTargetFactory::new(p.clone())))
-            }
-            load::Loaded::Source(p) => {
-                WasmFactory::Source(Arc::new(WasmSourceFactory::new(p.clone())))
-            }
+            load::Loaded::Policy(p) => WasmFactory::Policy(Arc::new(F::new(p.clone()))),
+            load::Loaded::Notifier(p) => WasmFactory::Notifier(Arc::new(F::new(p.clone()))),
+            load::Loaded::Target(p) => WasmFactory::Target(Arc::new(F::new(p.clone()))),
+            load::Loaded::Source(p) => WasmFactory::Source(Arc::new(F::new(p.clone()))),
         }
     }
 }

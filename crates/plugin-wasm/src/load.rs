@@ -10,11 +10,13 @@ use wasmtime::component::Component;
 use crate::bindings::notifier::writeback::plugin::types::{Metadata, PluginKind};
 use crate::bindings::{notifier, policy, source, target};
 use crate::cache::CacheUse;
+use crate::call::Limit;
 use crate::engine::WasmRuntime;
+use crate::error::WasmError;
 use crate::http::HttpGrant;
 use crate::options::PluginOptions;
 use crate::sandbox::{Plugin, PluginMeta};
-use crate::state::{Grants, Limit};
+use crate::state::Grants;
 use crate::world::{Bindings, World, WIT_VERSION};
 
 /// Largest component file accepted.
@@ -55,16 +57,23 @@ impl std::fmt::Debug for LoadedPlugin {
 pub async fn load(
     runtime: &Arc<WasmRuntime>,
     options: PluginOptions,
-) -> Result<LoadedPlugin, String> {
-    options.check().map_err(|(key, m)| format!("`{key}` {m}"))?;
+) -> Result<LoadedPlugin, WasmError> {
+    options
+        .check()
+        .map_err(|(key, message)| WasmError::Option { key, message })?;
     let path = options.path.clone();
     let bytes = read_component(&path)?;
-    let (component, cache) = compile(runtime, &bytes)
-        .map_err(|e| format!("{}: cannot compile the component: {e}", path.display()))?;
-    let world =
-        detect_world(runtime, &component).map_err(|m| format!("{}: {m}", path.display()))?;
-    check_imports(runtime, &component, world).map_err(|m| format!("{}: {m}", path.display()))?;
-    let http = grant_http(&options, world).map_err(|m| format!("{}: {m}", path.display()))?;
+    let (component, cache) = compile(runtime, &bytes).map_err(|e| WasmError::Compile {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let refused = |reason: String| WasmError::Refused {
+        path: path.clone(),
+        reason,
+    };
+    let world = detect_world(runtime, &component).map_err(refused)?;
+    check_imports(runtime, &component, world).map_err(refused)?;
+    let http = grant_http(&options, world).map_err(refused)?;
     let (o, h, c) = (options, http, cache);
     let loaded = match world {
         World::Policy => Loaded::Policy(link(runtime, component, o, h, c).await?),
@@ -75,26 +84,33 @@ pub async fn load(
     Ok(LoadedPlugin(loaded))
 }
 
-fn read_component(path: &Path) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| format!("{}: cannot read the plugin file: {e}", path.display()))?;
+fn read_component(path: &Path) -> Result<Vec<u8>, WasmError> {
+    let unreadable = |e: std::io::Error| WasmError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let not_a_component = |reason: String| WasmError::NotAComponent {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
     if meta.len() > MAX_COMPONENT_BYTES as u64 {
-        return Err(format!(
-            "{}: the file is over {} MiB",
-            path.display(),
+        return Err(not_a_component(format!(
+            "the file is over {} MiB",
             MAX_COMPONENT_BYTES >> 20
-        ));
+        )));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("{}: cannot read the plugin file: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(unreadable)?;
     match bytes.get(..8) {
         Some([0, b'a', b's', b'm', 0x0d, 0, 1, 0]) => Ok(bytes),
-        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => Err(format!(
-            "{}: this is a core WebAssembly module, not a component; build it with `--target wasm32-wasip2` \
-             (or wrap it with `wasm-tools component new`)",
-            path.display()
+        Some([0, b'a', b's', b'm', 1, 0, 0, 0]) => Err(not_a_component(
+            "this is a core WebAssembly module, not a component; build it with `--target wasm32-wasip2` \
+             (or wrap it with `wasm-tools component new`)"
+                .into(),
         )),
-        _ => Err(format!("{}: not a WebAssembly component (bad header)", path.display())),
+        _ => Err(not_a_component(
+            "not a WebAssembly component (bad header)".into(),
+        )),
     }
 }
 
@@ -204,13 +220,16 @@ async fn link<B: Bindings>(
     options: PluginOptions,
     http: Option<Arc<HttpGrant>>,
     cache: CacheUse,
-) -> Result<Arc<Plugin<B>>, String> {
+) -> Result<Arc<Plugin<B>>, WasmError> {
     let path = options.path.clone();
     let pre = runtime
         .linker(B::WORLD)
         .instantiate_pre(&component)
         .and_then(B::new_pre)
-        .map_err(|e| format!("{}: cannot link the component: {e:#}", path.display()))?;
+        .map_err(|e| WasmError::Link {
+            path: path.clone(),
+            reason: format!("{e:#}"),
+        })?;
     let mut plugin: Plugin<B> = Plugin {
         meta: PluginMeta {
             name: String::new(),
@@ -236,15 +255,22 @@ async fn link<B: Bindings>(
     store
         .data_mut()
         .begin_call(Limit::from_now(plugin.options.timeout()), Vec::new());
-    let bindings = B::instantiate(&plugin.pre, &mut store).await.map_err(|e| {
-        format!(
-            "{}: the plugin could not be instantiated: {e:#}",
-            path.display()
-        )
-    })?;
+    let bindings =
+        B::instantiate(&plugin.pre, &mut store)
+            .await
+            .map_err(|e| WasmError::Instantiate {
+                path: path.clone(),
+                reason: format!("{e:#}"),
+            })?;
     let described = bindings.describe(&mut store).await;
-    let metadata = described.map_err(|e| format!("{}: `describe` failed: {e}", path.display()))?;
-    check_metadata(&metadata, B::WORLD).map_err(|m| format!("{}: {m}", path.display()))?;
+    let metadata = described.map_err(|e| WasmError::Describe {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    check_metadata(&metadata, B::WORLD).map_err(|reason| WasmError::Refused {
+        path: path.clone(),
+        reason,
+    })?;
     plugin.name = Arc::from(metadata.name.as_str());
     plugin.meta.name = metadata.name;
     plugin.meta.version = metadata.version;

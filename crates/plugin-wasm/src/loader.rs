@@ -6,13 +6,13 @@ use std::sync::{Arc, OnceLock};
 use writeback_core::ConfigError;
 use writeback_host::{PluginLoader, PluginSpec, Registry};
 
-use crate::{default_cache_dir, CompileCache, PluginOptions, WasmFactory, WasmPlugins};
+use crate::{default_cache_dir, CompileCache, PluginOptions, WasmError, WasmFactory, WasmPlugins};
 
 /// Loads `[[plugins]] path = "x.wasm"` entries. The engine starts on the first load,
 /// so a config without WASM plugins costs nothing.
 pub struct WasmLoader {
     cache: Option<CompileCache>,
-    plugins: OnceLock<Result<WasmPlugins, String>>,
+    plugins: OnceLock<Result<WasmPlugins, WasmError>>,
 }
 
 impl Default for WasmLoader {
@@ -31,7 +31,7 @@ impl WasmLoader {
     }
 
     /// The shared engine (started on first use).
-    pub fn plugins(&self) -> Result<&WasmPlugins, String> {
+    pub fn plugins(&self) -> Result<&WasmPlugins, WasmError> {
         self.plugins
             .get_or_init(|| WasmPlugins::new(self.cache.clone()))
             .as_ref()
@@ -91,7 +91,9 @@ impl PluginLoader for WasmLoader {
 
     fn load(&self, spec: &PluginSpec, registry: &mut Registry) -> Result<(), ConfigError> {
         let options = options_from_spec(spec)?;
-        let plugins = self.plugins().map_err(|m| entry_error(spec, None, m))?;
+        let plugins = self
+            .plugins()
+            .map_err(|e| entry_error(spec, None, e.to_string()))?;
         // The trait is synchronous. Loading runs guest code only for `describe` (no
         // host I/O), so a small executor on this thread drives it.
         // The message from `load` starts with the file's path already.

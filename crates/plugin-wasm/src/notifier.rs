@@ -4,15 +4,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Event, Notifier, NotifyError,
-};
+use writeback_core::{BuildContext, ConfigError, ConnectorConfig, Event, Notifier, NotifyError};
 
 use crate::bindings::notifier::NotifierPlugin;
 use crate::convert;
+use crate::factory::WasmConnector;
 use crate::fault::{clip, Fault};
-use crate::options::InstanceMode;
-use crate::sandbox::{Plugin, Sandbox};
+use crate::sandbox::{Lends, Plugin, Sandbox};
 
 /// A configured WASM notifier.
 pub struct WasmNotifier {
@@ -24,9 +22,8 @@ impl WasmNotifier {
         plugin: Arc<Plugin<NotifierPlugin>>,
         config_json: String,
     ) -> Result<Self, String> {
-        let mode = plugin.options.instances.unwrap_or(InstanceMode::Reused);
         Ok(WasmNotifier {
-            sandbox: Sandbox::new(plugin, config_json, mode, None).await?,
+            sandbox: Sandbox::new(plugin, config_json, None).await?,
         })
     }
 }
@@ -42,7 +39,11 @@ impl Notifier for WasmNotifier {
                 retryable: true,
             }
         };
-        let mut live = self.sandbox.checkout(Vec::new()).await.map_err(fault)?;
+        let mut live = self
+            .sandbox
+            .checkout(Vec::new(), Lends::Nothing)
+            .await
+            .map_err(fault)?;
         let until = live.until();
         let result = crate::sandbox::bounded(
             until,
@@ -65,48 +66,21 @@ impl Notifier for WasmNotifier {
     }
 }
 
-/// Builds [`WasmNotifier`] connectors of one loaded component.
-pub struct WasmNotifierFactory {
-    plugin: Arc<Plugin<NotifierPlugin>>,
-    type_name: &'static str,
-    description: &'static str,
-}
-
-impl WasmNotifierFactory {
-    pub(crate) fn new(plugin: Arc<Plugin<NotifierPlugin>>) -> Self {
-        let (type_name, description) = crate::factory::names(
-            &plugin.meta,
-            plugin.options.instances.unwrap_or(InstanceMode::Reused),
-        );
-        WasmNotifierFactory {
-            plugin,
-            type_name,
-            description,
-        }
-    }
-}
-
 #[async_trait]
-impl ConnectorFactory<dyn Notifier> for WasmNotifierFactory {
-    fn type_name(&self) -> &'static str {
-        self.type_name
-    }
+impl WasmConnector for NotifierPlugin {
+    type Connector = dyn Notifier;
 
-    fn description(&self) -> &'static str {
-        self.description
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+    fn validate(_plugin: &Plugin<Self>, config: &ConnectorConfig) -> Result<(), ConfigError> {
         crate::factory::config_json(config).map(|_| ())
     }
 
     async fn build(
-        &self,
+        plugin: Arc<Plugin<Self>>,
         config: &ConnectorConfig,
         _ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn Notifier>, ConfigError> {
         let json = crate::factory::config_json(config)?;
-        let notifier = WasmNotifier::build(self.plugin.clone(), json)
+        let notifier = WasmNotifier::build(plugin, json)
             .await
             .map_err(|m| config.error("", m))?;
         Ok(Arc::new(notifier))

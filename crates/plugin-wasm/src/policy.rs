@@ -5,15 +5,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, ConnectorFactory, Outcome, Password, Policy,
-    PolicyContext, RuleViolation,
+    BuildContext, ConfigError, ConnectorConfig, Outcome, Password, Policy, PolicyContext,
+    RuleViolation,
 };
 
 use crate::bindings::policy::PolicyPlugin;
 use crate::convert;
+use crate::factory::WasmConnector;
 use crate::fault::Fault;
-use crate::options::InstanceMode;
-use crate::sandbox::{Plugin, Sandbox};
+use crate::sandbox::{Lends, Plugin, Sandbox};
 
 /// A configured WASM policy.
 pub struct WasmPolicy {
@@ -25,9 +25,8 @@ impl WasmPolicy {
         plugin: Arc<Plugin<PolicyPlugin>>,
         config_json: String,
     ) -> Result<Self, String> {
-        let mode = plugin.options.instances.unwrap_or(InstanceMode::Fresh);
         Ok(WasmPolicy {
-            sandbox: Sandbox::new(plugin, config_json, mode, None).await?,
+            sandbox: Sandbox::new(plugin, config_json, None).await?,
         })
     }
 
@@ -38,7 +37,10 @@ impl WasmPolicy {
     ) -> Result<Vec<RuleViolation>, Fault> {
         let identity = convert::identity(context.identity);
         let accounts = convert::target_accounts(context.accounts);
-        let mut live = self.sandbox.checkout(vec![password.clone()]).await?;
+        let mut live = self
+            .sandbox
+            .checkout(vec![password.clone()], Lends::Secrets)
+            .await?;
         let until = live.until();
         let result = crate::sandbox::bounded(
             until,
@@ -81,49 +83,21 @@ impl Policy for WasmPolicy {
     }
 }
 
-/// Builds [`WasmPolicy`] connectors of one loaded component; its `type` is the
-/// component's own name.
-pub struct WasmPolicyFactory {
-    plugin: Arc<Plugin<PolicyPlugin>>,
-    type_name: &'static str,
-    description: &'static str,
-}
-
-impl WasmPolicyFactory {
-    pub(crate) fn new(plugin: Arc<Plugin<PolicyPlugin>>) -> Self {
-        let (type_name, description) = crate::factory::names(
-            &plugin.meta,
-            plugin.options.instances.unwrap_or(InstanceMode::Fresh),
-        );
-        WasmPolicyFactory {
-            plugin,
-            type_name,
-            description,
-        }
-    }
-}
-
 #[async_trait]
-impl ConnectorFactory<dyn Policy> for WasmPolicyFactory {
-    fn type_name(&self) -> &'static str {
-        self.type_name
-    }
+impl WasmConnector for PolicyPlugin {
+    type Connector = dyn Policy;
 
-    fn description(&self) -> &'static str {
-        self.description
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+    fn validate(_plugin: &Plugin<Self>, config: &ConnectorConfig) -> Result<(), ConfigError> {
         crate::factory::config_json(config).map(|_| ())
     }
 
     async fn build(
-        &self,
+        plugin: Arc<Plugin<Self>>,
         config: &ConnectorConfig,
         _ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn Policy>, ConfigError> {
         let json = crate::factory::config_json(config)?;
-        let policy = WasmPolicy::build(self.plugin.clone(), json)
+        let policy = WasmPolicy::build(plugin, json)
             .await
             .map_err(|m| config.error("", m))?;
         Ok(Arc::new(policy))

@@ -3,6 +3,7 @@
 //! [`bounded`]), and turning whatever went wrong into a [`Fault`].
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -10,12 +11,13 @@ use wasmtime::Store;
 use writeback_core::Password;
 
 use crate::cache::CacheUse;
+use crate::call::Limit;
 use crate::directory::DirectoryGrant;
 use crate::engine::{Hold, WasmRuntime, EPOCH_TICK};
 use crate::fault::{clip, Fault};
 use crate::http::HttpGrant;
 use crate::options::{InstanceMode, PluginOptions};
-use crate::state::{Grants, HostState, Limit};
+use crate::state::{Grants, HostState};
 use crate::world::{Bindings, World};
 
 /// What a loaded plugin says about itself.
@@ -46,12 +48,15 @@ pub(crate) struct Live<B> {
     pub bindings: B,
     /// Its slot of the instance pool (dropped with it).
     hold: Hold,
+    /// It may serve another call after this one (reused instances, and calls that
+    /// lend the guest no secret).
+    reusable: bool,
 }
 
 impl<B> Live<B> {
     /// When the current call must end; see [`bounded`].
     pub fn until(&self) -> Instant {
-        self.store.data().deadline
+        self.store.data().call.deadline
     }
 }
 
@@ -85,6 +90,11 @@ pub(crate) async fn bounded<R>(
 }
 
 impl<B: Bindings> Plugin<B> {
+    /// Fresh or reused instances: the plugin's entry, else the world's default.
+    pub fn instances(&self) -> InstanceMode {
+        self.options.instances.unwrap_or(B::INSTANCES)
+    }
+
     /// A new instance, not configured. Time and memory limits already apply.
     pub async fn instantiate(
         &self,
@@ -106,6 +116,7 @@ impl<B: Bindings> Plugin<B> {
                 store,
                 bindings,
                 hold: Hold::Nothing,
+                reusable: false,
             }),
             Err(e) => Err(classify(&store, e, Fault::Instantiate)),
         }
@@ -134,11 +145,32 @@ impl<B: Bindings> Plugin<B> {
 /// One configured connector: the plugin, its config, and its instances.
 pub(crate) struct Sandbox<B: Bindings> {
     pub plugin: Arc<Plugin<B>>,
-    config_json: String,
+    config_json: Arc<str>,
     mode: InstanceMode,
     /// The directory this connector's config grants (targets only).
     directory: Option<Arc<DirectoryGrant>>,
+    /// Instances that served a call and may serve another.
     idle: Mutex<Vec<Live<B>>>,
+    /// With fresh instances: one configured ahead, that no call has used yet.
+    spare: Arc<Spare<B>>,
+}
+
+/// The next fresh instance, made in the background while the current call runs, so a
+/// call does not wait for instantiation and `configure`. It is as fresh as one made
+/// on demand: only `configure` has run in it.
+struct Spare<B> {
+    ready: Mutex<Option<Live<B>>>,
+    /// A background task is making one.
+    making: AtomicBool,
+}
+
+/// Whether a call lends the guest something secret (a password, or requests that
+/// carry one). Only a call that lends nothing may run on an instance that served
+/// another call when instances are fresh.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Lends {
+    Secrets,
+    Nothing,
 }
 
 impl<B: Bindings> Sandbox<B> {
@@ -146,9 +178,9 @@ impl<B: Bindings> Sandbox<B> {
     pub async fn new(
         plugin: Arc<Plugin<B>>,
         config_json: String,
-        mode: InstanceMode,
         directory: Option<Arc<DirectoryGrant>>,
     ) -> Result<Self, String> {
+        let mode = plugin.instances();
         let limit = Limit::from_now(plugin.options.timeout());
         let Some(slot) = plugin.runtime.call_slot(limit.until).await else {
             return Err(format!("the plugin {}", Fault::Busy { waited: limit.time }));
@@ -165,20 +197,26 @@ impl<B: Bindings> Sandbox<B> {
         };
         let sandbox = Sandbox {
             plugin,
-            config_json,
+            config_json: Arc::from(config_json),
             mode,
             directory,
             idle: Mutex::new(Vec::new()),
+            spare: Arc::new(Spare {
+                ready: Mutex::new(None),
+                making: AtomicBool::new(false),
+            }),
         };
         live.hold = Hold::Call(slot);
+        live.reusable = mode == InstanceMode::Reused;
         sandbox.give_back(live);
+        sandbox.make_spare();
         Ok(sandbox)
     }
 
     /// An instance ready for a call that must end within the plugin's time limit, or
     /// the request's deadline when that is nearer (waiting for a slot and
     /// instantiation included).
-    pub async fn checkout(&self, redact: Vec<Password>) -> Result<Live<B>, Fault> {
+    pub async fn checkout(&self, redact: Vec<Password>, lends: Lends) -> Result<Live<B>, Fault> {
         let timeout = self.plugin.options.timeout();
         let time = writeback_core::deadline::bound(timeout);
         let started = Instant::now();
@@ -193,14 +231,20 @@ impl<B: Bindings> Sandbox<B> {
                 waited: started.elapsed(),
             });
         };
-        if self.mode == InstanceMode::Reused {
-            let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
-            if let Some(mut live) = idle {
-                live.hold = Hold::Call(slot);
-                live.store.data_mut().begin_call(limit, redact);
-                live.store.set_epoch_deadline(1);
-                return Ok(live);
-            }
+        let reusable = self.mode == InstanceMode::Reused || lends == Lends::Nothing;
+        let ready = if reusable {
+            self.idle.lock().ok().and_then(|mut v| v.pop())
+        } else {
+            let spare = self.spare.ready.lock().ok().and_then(|mut s| s.take());
+            self.make_spare();
+            spare
+        };
+        if let Some(mut live) = ready {
+            live.hold = Hold::Call(slot);
+            live.reusable = reusable;
+            live.store.data_mut().begin_call(limit, redact);
+            live.store.set_epoch_deadline(1);
+            return Ok(live);
         }
         match self
             .plugin
@@ -209,6 +253,7 @@ impl<B: Bindings> Sandbox<B> {
         {
             Ok(mut live) => {
                 live.hold = Hold::Call(slot);
+                live.reusable = reusable;
                 Ok(live)
             }
             // It accepted this config at build time: refusing it now is a fault.
@@ -231,10 +276,51 @@ impl<B: Bindings> Sandbox<B> {
         }
     }
 
+    /// Starts making the next fresh instance in the background, unless instances are
+    /// reused, one is ready or being made, no idle place is free, or there is no
+    /// runtime to make it on (it is then made on demand).
+    fn make_spare(&self) {
+        if self.mode != InstanceMode::Fresh {
+            return;
+        }
+        if self.spare.ready.lock().map_or(true, |s| s.is_some()) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.spare.making.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Some(place) = self.plugin.runtime.idle_place() else {
+            self.spare.making.store(false, Ordering::Release);
+            return;
+        };
+        let (plugin, json, directory, spare) = (
+            self.plugin.clone(),
+            self.config_json.clone(),
+            self.directory.clone(),
+            self.spare.clone(),
+        );
+        runtime.spawn(async move {
+            let limit = Limit::from_now(plugin.options.timeout());
+            // A refusal or a fault now is met again (and reported) by the call that
+            // makes its instance on demand instead.
+            if let Ok(Ok(mut live)) = plugin.configured(&json, limit, Vec::new(), directory).await {
+                live.store.data_mut().end_call();
+                live.hold = Hold::Idle(place);
+                if let Ok(mut ready) = spare.ready.lock() {
+                    *ready = Some(live);
+                }
+            }
+            spare.making.store(false, Ordering::Release);
+        });
+    }
+
     /// Keeps a healthy instance for reuse when there is an idle place for it; its call
     /// slot is given back either way, so idle instances never hold slots calls need.
     fn give_back(&self, mut live: Live<B>) {
-        if self.mode != InstanceMode::Reused {
+        if !live.reusable {
             return;
         }
         let Ok(mut idle) = self.idle.lock() else {
@@ -257,10 +343,10 @@ impl<B: Bindings> Sandbox<B> {
 /// Names the cause of a failed call: the deadline, the memory cap, or a trap.
 fn classify(store: &Store<HostState>, error: wasmtime::Error, other: fn(String) -> Fault) -> Fault {
     let state = store.data();
-    if state.timed_out || error.is::<AbandonedAtDeadline>() {
+    if state.call.timed_out || error.is::<AbandonedAtDeadline>() {
         return Fault::TimeLimit {
-            limit: state.limit,
-            deadline: state.limit_is_deadline,
+            limit: state.call.limit,
+            deadline: state.call.limit_is_deadline,
         };
     }
     if let Some(wanted) = state.limiter.refused {

@@ -15,16 +15,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 use writeback_core::{
-    BoxError, BuildContext, CloudSource, ConfigError, ConnectorConfig, ConnectorFactory, Outcome,
-    OutcomeCode, Request, RequestId, Shutdown, Submit,
+    BoxError, BuildContext, CloudSource, ConfigError, ConnectorConfig, Outcome, OutcomeCode,
+    Request, RequestId, Shutdown, Submit,
 };
 
 use crate::bindings::source::exports::writeback::plugin::source::PendingRequest;
 use crate::bindings::source::SourcePlugin;
 use crate::convert;
+use crate::factory::WasmConnector;
 use crate::fault::clip;
-use crate::options::InstanceMode;
-use crate::sandbox::{Plugin, Sandbox};
+use crate::sandbox::{Lends, Plugin, Sandbox};
 
 /// Most requests taken from one `poll`; the rest stay on the cloud side for the next.
 pub const MAX_BATCH: usize = 100;
@@ -170,10 +170,9 @@ impl WasmSource {
         config_json: String,
         settings: SourceSettings,
     ) -> Result<Self, String> {
-        let mode = plugin.options.instances.unwrap_or(InstanceMode::Fresh);
         Ok(WasmSource {
             name,
-            sandbox: Sandbox::new(plugin, config_json, mode, None).await?,
+            sandbox: Sandbox::new(plugin, config_json, None).await?,
             settings,
         })
     }
@@ -186,7 +185,11 @@ impl WasmSource {
     async fn poll(&self) -> Result<Vec<PendingRequest>, PollError> {
         let fault = |f| PollError::Fault(format!("the plugin {f}"));
         // The passwords are not known before the call: nothing to redact in advance.
-        let mut live = self.sandbox.checkout(Vec::new()).await.map_err(fault)?;
+        let mut live = self
+            .sandbox
+            .checkout(Vec::new(), Lends::Secrets)
+            .await
+            .map_err(fault)?;
         let until = live.until();
         let result = crate::sandbox::bounded(
             until,
@@ -206,7 +209,7 @@ impl WasmSource {
         let outcome = convert::outcome_to_wit(outcome);
         let mut live = self
             .sandbox
-            .checkout(Vec::new())
+            .checkout(Vec::new(), Lends::Secrets)
             .await
             .map_err(|f| format!("the plugin {f}"))?;
         let until = live.until();
@@ -408,48 +411,21 @@ impl CloudSource for WasmSource {
     }
 }
 
-/// Builds [`WasmSource`] connectors of one loaded component.
-pub struct WasmSourceFactory {
-    plugin: Arc<Plugin<SourcePlugin>>,
-    type_name: &'static str,
-    description: &'static str,
-}
-
-impl WasmSourceFactory {
-    pub(crate) fn new(plugin: Arc<Plugin<SourcePlugin>>) -> Self {
-        let (type_name, description) = crate::factory::names(
-            &plugin.meta,
-            plugin.options.instances.unwrap_or(InstanceMode::Fresh),
-        );
-        WasmSourceFactory {
-            plugin,
-            type_name,
-            description,
-        }
-    }
-}
-
 #[async_trait]
-impl ConnectorFactory<dyn CloudSource> for WasmSourceFactory {
-    fn type_name(&self) -> &'static str {
-        self.type_name
-    }
+impl WasmConnector for SourcePlugin {
+    type Connector = dyn CloudSource;
 
-    fn description(&self) -> &'static str {
-        self.description
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
-        split_config(config, &self.plugin.options.allow_http).map(|_| ())
+    fn validate(plugin: &Plugin<Self>, config: &ConnectorConfig) -> Result<(), ConfigError> {
+        split_config(config, &plugin.options.allow_http).map(|_| ())
     }
 
     async fn build(
-        &self,
+        plugin: Arc<Plugin<Self>>,
         config: &ConnectorConfig,
         _ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn CloudSource>, ConfigError> {
-        let (settings, json) = split_config(config, &self.plugin.options.allow_http)?;
-        let source = WasmSource::build(self.plugin.clone(), config.name.clone(), json, settings)
+        let (settings, json) = split_config(config, &plugin.options.allow_http)?;
+        let source = WasmSource::build(plugin, config.name.clone(), json, settings)
             .await
             .map_err(|m| config.error("", m))?;
         Ok(Arc::new(source))

@@ -1,23 +1,18 @@
 //! The data every sandbox store carries: an empty WASI context (no preopens, no
-//! environment, no arguments, no sockets), the memory limiter, the capabilities the
-//! config granted, and the bookkeeping of the current call.
+//! environment, no arguments, no sockets), the memory limiter, the current call, and
+//! the state of each capability (log, http, directory) the config granted. This is
+//! the one place that knows every capability; they only know [`Call`].
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use writeback_core::Password;
 
-use crate::bindings::notifier::writeback::plugin::log;
-use crate::directory::DirectoryGrant;
-use crate::fault::clip;
-use crate::http::HttpGrant;
-
-/// Caps on what one guest call may write to the host's log.
-const MAX_LOG_LINES_PER_CALL: u32 = 200;
-const MAX_LOG_MESSAGE: usize = 2048;
-const MAX_LOG_FIELDS: usize = 32;
+use crate::call::{Call, Limit};
+use crate::directory::{DirectoryGrant, DirectoryState, DirectoryView};
+use crate::http::{HttpGrant, HttpState, HttpView};
+use crate::log::{LogState, LogView};
 
 /// Bytes one table element is counted as (a function reference on a 64-bit host).
 const TABLE_ELEMENT_BYTES: usize = 8;
@@ -96,28 +91,6 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// The time one call may take (waiting for a slot and instantiation included).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Limit {
-    /// The limit as configured, or the time left before the request's deadline.
-    pub time: Duration,
-    /// When the call must end.
-    pub until: Instant,
-    /// `time` is the request's deadline (nearer than the plugin's `timeout_ms`).
-    pub deadline: bool,
-}
-
-impl Limit {
-    /// A limit of `time` from now that is not the request's deadline.
-    pub fn from_now(time: Duration) -> Self {
-        Limit {
-            time,
-            until: Instant::now() + time,
-            deadline: false,
-        }
-    }
-}
-
 /// The capabilities of one instance; `None` refuses every call of that import.
 #[derive(Clone, Default)]
 pub(crate) struct Grants {
@@ -125,28 +98,18 @@ pub(crate) struct Grants {
     pub directory: Option<Arc<DirectoryGrant>>,
 }
 
-/// What one store holds.
+/// What one store holds: WASI, the memory cap, the current call, and one state per
+/// capability. Each capability is linked with a getter that projects this onto its
+/// own view (its state beside the read-only call), so capabilities know nothing of
+/// each other or of this struct.
 pub(crate) struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub limiter: MemoryLimiter,
-    /// The plugin's name, added to every log line it writes.
-    pub plugin: Arc<str>,
-    /// The capabilities the config granted this instance.
-    pub grants: Grants,
-    /// Directory operations made in the current call (capped per call).
-    pub directory_calls: u32,
-    /// When the current call must stop (checked on every epoch tick).
-    pub deadline: Instant,
-    /// Set by the epoch callback when it interrupted the call.
-    pub timed_out: bool,
-    /// The time limit of the current call (for the fault message).
-    pub limit: Duration,
-    /// The limit is the request's deadline (nearer than the plugin's `timeout_ms`).
-    pub limit_is_deadline: bool,
-    /// The passwords of the current call, so a guest that logs one gets it redacted.
-    pub redact: Vec<Password>,
-    log_lines: u32,
+    pub call: Call,
+    log: LogState,
+    http: HttpState,
+    directory: DirectoryState,
 }
 
 impl HostState {
@@ -157,49 +120,46 @@ impl HostState {
             wasi: WasiCtxBuilder::new().build(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_cap),
-            plugin,
-            grants,
-            directory_calls: 0,
-            deadline: Instant::now(),
-            timed_out: false,
-            limit: Duration::ZERO,
-            limit_is_deadline: false,
-            redact: Vec::new(),
-            log_lines: 0,
+            call: Call::new(plugin),
+            log: LogState::default(),
+            http: HttpState::new(grants.http),
+            directory: DirectoryState::new(grants.directory),
         }
     }
 
-    /// Starts a call: its time limit and the passwords to keep out of logs.
+    /// Starts a call: its time limit, the passwords to keep out of logs, and fresh
+    /// per-call counters of every capability.
     pub fn begin_call(&mut self, limit: Limit, redact: Vec<Password>) {
-        self.deadline = limit.until;
-        self.limit = limit.time;
-        self.limit_is_deadline = limit.deadline;
-        self.timed_out = false;
+        self.call.begin(limit, redact);
         self.limiter.refused = None;
-        self.redact = redact;
-        self.log_lines = 0;
-        self.directory_calls = 0;
+        self.log.begin_call();
+        self.directory.begin_call();
     }
 
     /// Ends a call: the password copies are dropped (and zeroized) now.
     pub fn end_call(&mut self) {
-        self.redact.clear();
+        self.call.end();
     }
 
-    /// The text with the call's passwords replaced, control characters blanked, and
-    /// clipped to `max` bytes.
-    pub fn scrub(&self, text: &str, max: usize) -> String {
-        let mut text = text.to_string();
-        for p in &self.redact {
-            if !p.is_empty() && text.contains(p.expose()) {
-                text = text.replace(p.expose(), "[redacted]");
-            }
+    pub fn log(&mut self) -> LogView<'_> {
+        LogView {
+            state: &mut self.log,
+            call: &self.call,
         }
-        let text: String = text
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        clip(text, max)
+    }
+
+    pub fn http(&mut self) -> HttpView<'_> {
+        HttpView {
+            state: &mut self.http,
+            call: &self.call,
+        }
+    }
+
+    pub fn directory(&mut self) -> DirectoryView<'_> {
+        DirectoryView {
+            state: &mut self.directory,
+            call: &self.call,
+        }
     }
 }
 
@@ -211,44 +171,6 @@ impl WasiView for HostState {
         }
     }
 }
-
-impl log::Host for HostState {
-    fn log(
-        &mut self,
-        level: log::Level,
-        message: String,
-        fields: Vec<log::Field>,
-    ) -> wasmtime::Result<()> {
-        self.log_lines += 1;
-        if self.log_lines > MAX_LOG_LINES_PER_CALL {
-            if self.log_lines == MAX_LOG_LINES_PER_CALL + 1 {
-                tracing::warn!(plugin = %self.plugin, "WASM plugin logs too much; dropping its further lines for this call");
-            }
-            return Ok(());
-        }
-        let message = self.scrub(&message, MAX_LOG_MESSAGE);
-        let mut rendered = String::new();
-        for field in fields.iter().take(MAX_LOG_FIELDS) {
-            if !rendered.is_empty() {
-                rendered.push(' ');
-            }
-            rendered.push_str(&self.scrub(&field.key, 64));
-            rendered.push('=');
-            rendered.push_str(&self.scrub(&field.value, 256));
-        }
-        let plugin = &*self.plugin;
-        match level {
-            log::Level::Trace => tracing::trace!(plugin, fields = %rendered, "{message}"),
-            log::Level::Debug => tracing::debug!(plugin, fields = %rendered, "{message}"),
-            log::Level::Info => tracing::info!(plugin, fields = %rendered, "{message}"),
-            log::Level::Warn => tracing::warn!(plugin, fields = %rendered, "{message}"),
-            log::Level::Error => tracing::error!(plugin, fields = %rendered, "{message}"),
-        }
-        Ok(())
-    }
-}
-
-impl crate::bindings::notifier::writeback::plugin::types::Host for HostState {}
 
 #[cfg(test)]
 mod tests {

@@ -7,16 +7,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use writeback_core::{
-    Account, BuildContext, CloudIdentity, ConfigError, ConnectorConfig, ConnectorFactory,
-    DirectoryTarget, HealthCheck, Operation, Outcome, Password,
+    Account, BuildContext, CloudIdentity, ConfigError, ConnectorConfig, DirectoryTarget,
+    HealthCheck, Operation, Outcome, Password,
 };
 
 use crate::bindings::target::TargetPlugin;
 use crate::convert;
 use crate::directory::{DirectoryConfig, DirectoryGrant};
+use crate::factory::WasmConnector;
 use crate::fault::Fault;
-use crate::options::InstanceMode;
-use crate::sandbox::{Plugin, Sandbox};
+use crate::sandbox::{Lends, Plugin, Sandbox};
 
 /// A configured WASM target.
 pub struct WasmTarget {
@@ -30,16 +30,17 @@ impl WasmTarget {
         config_json: String,
         directory: Arc<DirectoryGrant>,
     ) -> Result<Self, String> {
-        let mode = plugin.options.instances.unwrap_or(InstanceMode::Fresh);
         Ok(WasmTarget {
-            sandbox: Sandbox::new(plugin, config_json, mode, Some(directory.clone())).await?,
+            sandbox: Sandbox::new(plugin, config_json, Some(directory.clone())).await?,
             directory,
         })
     }
 
     async fn resolve_call(&self, identity: &CloudIdentity) -> Result<Account, Fault> {
         let identity = convert::identity(identity);
-        let mut live = self.sandbox.checkout(Vec::new()).await?;
+        // `resolve` is lent no password, so it may run on an instance that served an
+        // earlier `resolve`, even with fresh instances; `apply` never does.
+        let mut live = self.sandbox.checkout(Vec::new(), Lends::Nothing).await?;
         let until = live.until();
         let result = crate::sandbox::bounded(
             until,
@@ -77,7 +78,7 @@ impl WasmTarget {
             } => vec![old_password.clone(), new_password.clone()],
             Operation::Unlock => Vec::new(),
         };
-        let mut live = self.sandbox.checkout(secrets).await?;
+        let mut live = self.sandbox.checkout(secrets, Lends::Secrets).await?;
         let until = live.until();
         let result = crate::sandbox::bounded(
             until,
@@ -135,55 +136,28 @@ impl DirectoryTarget for WasmTarget {
     }
 }
 
-/// Builds [`WasmTarget`] connectors of one loaded component.
-pub struct WasmTargetFactory {
-    plugin: Arc<Plugin<TargetPlugin>>,
-    type_name: &'static str,
-    description: &'static str,
-}
-
-impl WasmTargetFactory {
-    pub(crate) fn new(plugin: Arc<Plugin<TargetPlugin>>) -> Self {
-        let (type_name, description) = crate::factory::names(
-            &plugin.meta,
-            plugin.options.instances.unwrap_or(InstanceMode::Fresh),
-        );
-        WasmTargetFactory {
-            plugin,
-            type_name,
-            description,
-        }
-    }
-}
-
 /// The table the guest's `configure` gets: everything but the host's `directory`.
 fn guest_json(config: &ConnectorConfig) -> Result<String, ConfigError> {
     crate::factory::guest_json(config, &["directory"])
 }
 
 #[async_trait]
-impl ConnectorFactory<dyn DirectoryTarget> for WasmTargetFactory {
-    fn type_name(&self) -> &'static str {
-        self.type_name
-    }
+impl WasmConnector for TargetPlugin {
+    type Connector = dyn DirectoryTarget;
 
-    fn description(&self) -> &'static str {
-        self.description
-    }
-
-    fn validate(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+    fn validate(_plugin: &Plugin<Self>, config: &ConnectorConfig) -> Result<(), ConfigError> {
         DirectoryConfig::load(config)?;
         guest_json(config).map(|_| ())
     }
 
     async fn build(
-        &self,
+        plugin: Arc<Plugin<Self>>,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
         let directory = Arc::new(DirectoryGrant::build(config, ctx)?);
         let json = guest_json(config)?;
-        let target = WasmTarget::build(self.plugin.clone(), json, directory)
+        let target = WasmTarget::build(plugin, json, directory)
             .await
             .map_err(|m| config.error("", m))?;
         Ok(Arc::new(target))

@@ -9,6 +9,7 @@ use wasmtime::Store;
 
 use crate::bindings::notifier::writeback::plugin::types::Metadata;
 use crate::bindings::{notifier, policy, source, target};
+use crate::options::InstanceMode;
 use crate::state::HostState;
 
 /// The WIT package version this host implements.
@@ -72,6 +73,10 @@ impl fmt::Display for World {
 pub(crate) trait Bindings: Sized + Send + Sync + 'static {
     type Pre: Send + Sync + 'static;
     const WORLD: World;
+    /// Instances per call when the plugin's entry does not say: fresh for every world
+    /// that lends the guest a password or an account, reused for notifiers (which
+    /// never see one).
+    const INSTANCES: InstanceMode;
     fn new_pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre>;
     fn instantiate(
         pre: &Self::Pre,
@@ -90,10 +95,11 @@ pub(crate) trait Bindings: Sized + Send + Sync + 'static {
 
 /// The same glue for every world: the generated types differ only in name.
 macro_rules! world_bindings {
-    ($module:ident :: $bindings:ident, $pre:ident, $world:expr) => {
+    ($module:ident :: $bindings:ident, $pre:ident, $world:expr, $instances:expr) => {
         impl Bindings for $module::$bindings {
             type Pre = $module::$pre<HostState>;
             const WORLD: World = $world;
+            const INSTANCES: InstanceMode = $instances;
 
             fn new_pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
                 $module::$pre::new(pre)
@@ -123,7 +129,27 @@ macro_rules! world_bindings {
     };
 }
 
-world_bindings!(policy::PolicyPlugin, PolicyPluginPre, World::Policy);
-world_bindings!(notifier::NotifierPlugin, NotifierPluginPre, World::Notifier);
-world_bindings!(target::TargetPlugin, TargetPluginPre, World::Target);
-world_bindings!(source::SourcePlugin, SourcePluginPre, World::Source);
+world_bindings!(
+    policy::PolicyPlugin,
+    PolicyPluginPre,
+    World::Policy,
+    InstanceMode::Fresh
+);
+world_bindings!(
+    notifier::NotifierPlugin,
+    NotifierPluginPre,
+    World::Notifier,
+    InstanceMode::Reused
+);
+world_bindings!(
+    target::TargetPlugin,
+    TargetPluginPre,
+    World::Target,
+    InstanceMode::Fresh
+);
+world_bindings!(
+    source::SourcePlugin,
+    SourcePluginPre,
+    World::Source,
+    InstanceMode::Fresh
+);

@@ -4,7 +4,9 @@
 //! outcome codes. Every refusal is logged with the plugin's name.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use wasmtime::component::{HasData, Linker};
 
 use writeback_core::{Outcome, OutcomeCode, Password};
 use writeback_ldap::ldap3::{Mod, Scope, SearchEntry};
@@ -16,8 +18,47 @@ use super::*;
 use crate::bindings::target::writeback::plugin::directory::{
     self, DirectoryError, Entry, ErrorKind, Modification, ModifyKind,
 };
+use crate::call::Call;
 use crate::convert;
-use crate::state::HostState;
+
+/// What the capability keeps per store: the grant of the connector the instance
+/// serves (`None` refuses every call) and the operations made in the current call.
+#[derive(Default)]
+pub(crate) struct DirectoryState {
+    grant: Option<Arc<DirectoryGrant>>,
+    calls: u32,
+}
+
+impl DirectoryState {
+    pub fn new(grant: Option<Arc<DirectoryGrant>>) -> Self {
+        DirectoryState { grant, calls: 0 }
+    }
+
+    pub fn begin_call(&mut self) {
+        self.calls = 0;
+    }
+}
+
+/// The capability as one host call sees it: its own state and the current call.
+pub(crate) struct DirectoryView<'a> {
+    pub state: &'a mut DirectoryState,
+    pub call: &'a Call,
+}
+
+/// The `HasData` projection for [`DirectoryView`].
+struct Directory;
+
+impl HasData for Directory {
+    type Data<'a> = DirectoryView<'a>;
+}
+
+/// Links the `directory` interface; `get` projects a store's data onto the capability.
+pub(crate) fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    get: fn(&mut T) -> DirectoryView<'_>,
+) -> wasmtime::Result<()> {
+    directory::add_to_linker::<T, Directory>(linker, get)
+}
 
 /// A refusal by the sandbox: logged, and answered with `plugin_fault`.
 fn not_allowed(plugin: &str, what: &str, why: String) -> DirectoryError {
@@ -165,23 +206,23 @@ fn to_entry(e: SearchEntry) -> (Entry, usize) {
     )
 }
 
-impl HostState {
+impl DirectoryView<'_> {
     /// The grant and the time left for one more directory operation of this call.
     fn directory_turn(
         &mut self,
         what: &str,
     ) -> Result<(Arc<DirectoryGrant>, Duration), DirectoryError> {
-        let Some(grant) = self.grants.directory.clone() else {
+        let Some(grant) = self.state.grant.clone() else {
             return Err(not_allowed(
-                &self.plugin,
+                &self.call.plugin,
                 what,
                 "no directory is granted to this plugin".into(),
             ));
         };
-        self.directory_calls += 1;
-        if self.directory_calls > grant.max_operations {
+        self.state.calls += 1;
+        if self.state.calls > grant.max_operations {
             return Err(not_allowed(
-                &self.plugin,
+                &self.call.plugin,
                 what,
                 format!(
                     "more than {} directory operations in one call (`directory.max_operations_per_call`)",
@@ -191,7 +232,7 @@ impl HostState {
         }
         // The guest's clock is stopped while the host waits: bound the wait by the
         // call's own deadline.
-        let budget = self.deadline.saturating_duration_since(Instant::now());
+        let budget = self.call.budget();
         if budget.is_zero() {
             return Err(out_of_time(grant.server()));
         }
@@ -207,7 +248,7 @@ impl HostState {
         // A NUL ends the DN early for C servers and logs: refused before any server sees it.
         if entry.contains('\0') {
             return Err(invalid(
-                &self.plugin,
+                &self.call.plugin,
                 what,
                 "the DN contains a NUL byte".into(),
             ));
@@ -215,7 +256,7 @@ impl HostState {
         match grant.contains(entry) {
             Ok(true) => Ok(()),
             Ok(false) => Err(not_allowed(
-                &self.plugin,
+                &self.call.plugin,
                 what,
                 format!(
                     "`{}` is outside the granted subtree `{}`",
@@ -223,15 +264,15 @@ impl HostState {
                     grant.base_dn
                 ),
             )),
-            Err(m) => Err(invalid(&self.plugin, what, crate::fault::clip(m, 300))),
+            Err(m) => Err(invalid(&self.call.plugin, what, crate::fault::clip(m, 300))),
         }
     }
 
     /// Scrubs the call's passwords from an error the server (or a guest) could echo.
     fn scrubbed(&self, mut e: DirectoryError) -> DirectoryError {
-        e.message = self.scrub(&e.message, 1024);
+        e.message = self.call.scrub(&e.message, 1024);
         if let Some(d) = &e.outcome.admin_detail {
-            e.outcome.admin_detail = Some(self.scrub(d, 1024));
+            e.outcome.admin_detail = Some(self.call.scrub(d, 1024));
         }
         e
     }
@@ -257,10 +298,10 @@ macro_rules! pooled {
     }};
 }
 
-impl directory::Host for HostState {
+impl directory::Host for DirectoryView<'_> {
     async fn base_dn(&mut self) -> String {
-        self.grants
-            .directory
+        self.state
+            .grant
             .as_ref()
             .map(|g| g.base_dn.clone())
             .unwrap_or_default()
@@ -278,7 +319,7 @@ impl directory::Host for HostState {
         self.confine(&grant, "search", &base)?;
         if filter.is_empty() || filter.len() > MAX_FILTER {
             return Err(invalid(
-                &self.plugin,
+                &self.call.plugin,
                 "search",
                 format!("the filter must be 1 to {MAX_FILTER} bytes"),
             ));
@@ -289,7 +330,7 @@ impl directory::Host for HostState {
                 .all(|a| attribute_name_ok(a) || a == "*" || a == "+" || a == "1.1")
         {
             return Err(invalid(
-                &self.plugin,
+                &self.call.plugin,
                 "search",
                 format!("give at most {MAX_ATTRIBUTES} attribute names"),
             ));
@@ -312,7 +353,7 @@ impl directory::Host for HostState {
             Err(None) => return Err(out_of_time(grant.server())),
             Err(Some(f)) if f.result_code() == Some(FILTER_ERROR) => {
                 return Err(invalid(
-                    &self.plugin,
+                    &self.call.plugin,
                     "search",
                     format!(
                         "the filter `{}` does not parse",
@@ -329,7 +370,7 @@ impl directory::Host for HostState {
             total += size;
             if total > MAX_RESULT_BYTES {
                 return Err(not_allowed(
-                    &self.plugin,
+                    &self.call.plugin,
                     "search",
                     format!(
                         "the results are over {} MiB; ask for fewer entries or attributes",
@@ -349,7 +390,7 @@ impl directory::Host for HostState {
     ) -> Result<(), DirectoryError> {
         let (grant, budget) = self.directory_turn("modify")?;
         self.confine(&grant, "modify", &dn)?;
-        let mods = to_mods(&self.plugin, changes)?;
+        let mods = to_mods(&self.call.plugin, changes)?;
         let result = pooled!(grant, budget, |session| session
             .modify(&dn, mods, Vec::new())
             .await);
@@ -369,7 +410,7 @@ impl directory::Host for HostState {
         let password = Password::new(password);
         let (grant, budget) = self.directory_turn("modify-as-user")?;
         self.confine(&grant, "modify-as-user", &dn)?;
-        let mods = to_mods(&self.plugin, changes)?;
+        let mods = to_mods(&self.call.plugin, changes)?;
         // The user's own connection: bound as them, used once, closed.
         let work = async {
             let mut session = match grant.connector.connect().await {
@@ -409,7 +450,7 @@ impl directory::Host for HostState {
         let (grant, budget) = self.directory_turn("extended")?;
         if !grant.allow_extended.contains(&oid) {
             return Err(not_allowed(
-                &self.plugin,
+                &self.call.plugin,
                 "extended",
                 format!(
                     "the extended operation {} is not in `directory.allow_extended`",
@@ -419,7 +460,7 @@ impl directory::Host for HostState {
         }
         if value.as_ref().is_some_and(|v| v.len() > MAX_VALUE_BYTES) {
             return Err(invalid(
-                &self.plugin,
+                &self.call.plugin,
                 "extended",
                 format!("the value is over {MAX_VALUE_BYTES} bytes"),
             ));
@@ -430,12 +471,12 @@ impl directory::Host for HostState {
                 Some(Ok(Some(user))) => user,
                 Some(Ok(None)) | None => {
                     return Err(not_allowed(
-                        &self.plugin,
+                        &self.call.plugin,
                         "extended",
                         "a Password Modify request must name its user (userIdentity)".into(),
                     ))
                 }
-                Some(Err(m)) => return Err(invalid(&self.plugin, "extended", m)),
+                Some(Err(m)) => return Err(invalid(&self.call.plugin, "extended", m)),
             };
             self.confine(&grant, "extended", &user)?;
         }

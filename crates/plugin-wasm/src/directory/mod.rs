@@ -7,7 +7,8 @@
 //! * [`grant`]: what a target was granted (a pool bound as the service account, the
 //!   subtree, the operations), built at startup;
 //! * [`host`]: the WIT `directory` interface the guest calls, the sandbox's checks of
-//!   each call and the mapping of LDAP results to the guest's errors.
+//!   each call and the mapping of LDAP results to the guest's errors; the capability's
+//!   per-store state and its `add_to_linker` (linked through wasmtime's `HasData`).
 
 mod config;
 mod grant;
@@ -15,6 +16,7 @@ mod host;
 
 pub use config::DirectoryConfig;
 pub use grant::DirectoryGrant;
+pub(crate) use host::{add_to_linker, DirectoryState, DirectoryView};
 
 /// Password Modify (RFC 3062), the one extended operation allowed by default.
 pub const PASSWORD_MODIFY_OID: &str = "1.3.6.1.4.1.4203.1.11.1";

@@ -9,6 +9,8 @@
 //! * `flood-*`: more searches than one call may make;
 //! * `bad-filter-*`: a filter that does not parse;
 //! * `nul-dn-*`: modifies its own entry's DN with a NUL byte in the first value;
+//! * `instance-*`: `apply` fails with `admin_action_required`, saying in the admin
+//!   detail how many calls ran in its instance before it (a fresh one: none);
 //! * anything else: an honest Password Modify reset of the account.
 //!
 //! Every refusal it meets is passed on as the call's failure, with the error kind in
@@ -31,6 +33,9 @@ struct Config {
 }
 
 static CONFIG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
+
+/// `resolve` and `apply` calls made in this instance so far.
+static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 const PASSWORD_MODIFY: &str = "1.3.6.1.4.1.4203.1.11.1";
 const WHO_AM_I: &str = "1.3.6.1.4.1.4203.1.11.3";
@@ -92,6 +97,7 @@ fn password_modify_value(user: Option<&str>, new: &str) -> Vec<u8> {
 
 impl target::Guest for Escaping {
     fn resolve(identity: CloudIdentity) -> Result<Account, Outcome> {
+        CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let uid = identity.username.unwrap_or_default();
         if uid.starts_with("resolve-outside-") {
             return Ok(Account {
@@ -128,6 +134,7 @@ impl target::Guest for Escaping {
     }
 
     fn apply(account: Account, operation: Operation) -> Result<(), Outcome> {
+        let earlier = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Operation::Reset(reset) = operation else {
             return Err(Outcome {
                 code: OutcomeCode::AdminActionRequired,
@@ -143,6 +150,14 @@ impl target::Guest for Escaping {
             .and_then(|a| a.values.first())
             .cloned()
             .unwrap_or_default();
+        if uid.starts_with("instance-") {
+            return Err(Outcome {
+                code: OutcomeCode::AdminActionRequired,
+                message: "instance check".into(),
+                rules: Vec::new(),
+                admin_detail: Some(format!("instance-check: {earlier} earlier calls")),
+            });
+        }
         let new = reset.new_password.as_str();
         let victim = config().victim_dn.as_str();
         let result = if uid.starts_with("modify-outside-") {
