@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use ldap3::{Scope, SearchEntry};
-use writeback_core::{Account, CloudIdentity, Outcome, OutcomeCode};
+use writeback_core::{Account, CloudIdentity, ConfigError, ConnectorConfig, Outcome, OutcomeCode};
 
 use crate::error::LdapFailure;
 use crate::pool::Pool;
@@ -176,4 +176,38 @@ pub fn attribute_map(
         map.insert(k.to_ascii_lowercase(), v.clone());
     }
     map
+}
+
+/// The account query keys an LDAP target's table has — `filter` (a template),
+/// `base_dn` (a DN) and `attribute_map` (LDAP attribute names) — checked without I/O,
+/// each problem with its key.
+pub fn check_query(
+    config: &ConnectorConfig,
+    filter: &str,
+    base_dn: &str,
+    attribute_map: &BTreeMap<String, String>,
+) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    if let Err(e) = FilterTemplate::parse(filter) {
+        errors.push(config.error("filter", e.to_string()));
+    }
+    if !matches!(crate::dn::parse(base_dn), Ok(rdns) if !rdns.is_empty()) {
+        errors.push(config.error(
+            "base_dn",
+            "give a distinguished name, e.g. `ou=people,dc=example,dc=org`",
+        ));
+    }
+    for (cloud, ldap) in attribute_map {
+        let ok = !ldap.is_empty()
+            && ldap
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';');
+        if !ok {
+            errors.push(config.error(
+                &format!("attribute_map.{cloud}"),
+                "must be an LDAP attribute name (letters, digits, `-`)",
+            ));
+        }
+    }
+    errors
 }

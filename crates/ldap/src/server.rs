@@ -185,6 +185,28 @@ pub fn parse_connector<T: DeserializeOwned + HasServer>(
     }
 }
 
+/// [`parse_connector`], then `check` on the parsed value: the first error only (a
+/// typed factory reports them all). For a connector's own `load`.
+pub fn load_connector<T: DeserializeOwned + HasServer>(
+    config: &ConnectorConfig,
+    rules: &ServerRules,
+    check: impl FnOnce(&T) -> Vec<ConfigError>,
+) -> Result<T, ConfigError> {
+    let first = |errors: Vec<ConfigError>| {
+        errors
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| config.error("", "invalid configuration"))
+    };
+    let parsed: T = parse_connector(config, rules).map_err(first)?;
+    let errors = check(&parsed);
+    if errors.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(first(errors))
+    }
+}
+
 /// The server keys of a table, and the rest.
 fn partition(table: &toml::Table) -> (toml::Table, toml::Table) {
     table

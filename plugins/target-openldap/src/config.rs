@@ -82,46 +82,17 @@ impl OpenLdapConfig {
     /// Parses the table and checks every value that can be checked without I/O; the
     /// first error (the factory reports them all).
     pub fn load(config: &ConnectorConfig) -> Result<Self, ConfigError> {
-        let first = |errors: Vec<ConfigError>| {
-            errors
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| config.error("", "invalid configuration"))
-        };
-        let cfg: OpenLdapConfig = server::parse_connector(config, &RULES).map_err(first)?;
-        let errors = cfg.check(config);
-        if errors.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(first(errors))
-        }
+        server::load_connector(config, &RULES, |cfg: &Self| cfg.check(config))
     }
 
     /// Every problem of the parsed table that needs no I/O.
     pub fn check(&self, config: &ConnectorConfig) -> Vec<ConfigError> {
-        let mut errors = Vec::new();
-        if let Err(e) = self.template() {
-            errors.push(config.error("filter", e.to_string()));
-        }
-        if !matches!(writeback_ldap::dn::parse(&self.base_dn), Ok(rdns) if !rdns.is_empty()) {
-            errors.push(config.error(
-                "base_dn",
-                "give a distinguished name, e.g. `ou=people,dc=example,dc=org`",
-            ));
-        }
-        for (cloud, ldap) in &self.attribute_map {
-            let ok = !ldap.is_empty()
-                && ldap
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ';');
-            if !ok {
-                errors.push(config.error(
-                    &format!("attribute_map.{cloud}"),
-                    "must be an LDAP attribute name (letters, digits, `-`)",
-                ));
-            }
-        }
-        errors
+        writeback_ldap::account::check_query(
+            config,
+            &self.filter,
+            &self.base_dn,
+            &self.attribute_map,
+        )
     }
 
     pub fn template(&self) -> Result<FilterTemplate, writeback_ldap::TemplateError> {
