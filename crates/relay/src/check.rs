@@ -105,13 +105,7 @@ pub fn open_check(
             b.v, b.kind
         )));
     }
-    let copies: Vec<Sealed> = envelope
-        .sealed
-        .iter()
-        .filter(|s| b.key_ids.contains(&s.key_id))
-        .cloned()
-        .collect();
-    let plaintext = seal::open(keys, &copies, &b.aad())?;
+    let plaintext = seal::open_listed(keys, &envelope.sealed, &b.key_ids, &b.aad())?;
     let text = std::str::from_utf8(&plaintext)
         .map_err(|_| OpenError::Malformed("the sealed part is not a password".into()))?;
     Ok((b.identity.clone(), b.operation, Password::new(text)))

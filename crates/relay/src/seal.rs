@@ -248,6 +248,22 @@ pub fn seal(keys: &[PublicKey], plaintext: &[u8], aad: &[u8]) -> Result<Vec<Seal
         .collect()
 }
 
+/// [`open`] over only the copies whose key id `listed` names (the list bound in the
+/// associated data): a copy added after sealing is never used.
+pub fn open_listed(
+    keys: &[PrivateKey],
+    sealed: &[Sealed],
+    listed: &[String],
+    aad: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    let copies: Vec<Sealed> = sealed
+        .iter()
+        .filter(|s| listed.contains(&s.key_id))
+        .cloned()
+        .collect();
+    open(keys, &copies, aad)
+}
+
 /// Opens the copy sealed to one of `keys`, checking `aad`.
 pub fn open(
     keys: &[PrivateKey],

@@ -123,14 +123,7 @@ pub fn open_request(envelope: &Envelope, keys: &[PrivateKey]) -> Result<Request,
             b.v
         )));
     }
-    // Only the copies the bound list names: a copy added after sealing is not used.
-    let copies: Vec<Sealed> = envelope
-        .sealed
-        .iter()
-        .filter(|s| b.key_ids.contains(&s.key_id))
-        .cloned()
-        .collect();
-    let plaintext = seal::open(keys, &copies, &b.aad())?;
+    let plaintext = seal::open_listed(keys, &envelope.sealed, &b.key_ids, &b.aad())?;
     let secrets: Secrets = serde_json::from_slice(&plaintext)
         .map_err(|_| OpenError::Malformed("the sealed part is not a password set".into()))?;
     let id = RequestId::parse(&b.id).map_err(OpenError::Malformed)?;
