@@ -468,10 +468,13 @@ impl Provider {
             }
             _ => false,
         };
-        let azp_ok = c
-            .get("azp")
-            .and_then(Value::as_str)
-            .is_none_or(|azp| azp == self.client_id);
+        // Present, `azp` must be this client's id as a string: any other value (a
+        // number, a list) is refused, not overlooked (found by the fuzz target).
+        let azp_ok = match c.get("azp") {
+            None => true,
+            Some(Value::String(azp)) => azp == &self.client_id,
+            Some(_) => false,
+        };
         if !aud_ok || !azp_ok {
             return Err(SignInError::Audience);
         }
@@ -670,6 +673,7 @@ mod tests {
                 SignInError::Audience,
             ),
             (with(&|c| c["azp"] = json!("other")), SignInError::Audience),
+            (with(&|c| c["azp"] = json!(12)), SignInError::Audience),
             (
                 with(&|c| c["iss"] = json!("https://evil.example")),
                 SignInError::Issuer("https://evil.example".into()),
