@@ -31,8 +31,8 @@ use async_trait::async_trait;
 use bench_support::ldap::{build_host, raw, through_writeback};
 use bench_support::{compare, print_table, Row};
 use writeback_core::{
-    Account, BuildContext, CloudIdentity, ConfigError, ConnectorConfig, ConnectorFactory,
-    DirectoryTarget, Initiator, Operation, Outcome, Password, Request, RequestId, Submit,
+    Account, CloudIdentity, DirectoryTarget, Initiator, Operation, Outcome, Password, Request,
+    RequestId, Submit,
 };
 use writeback_host::{Config, Host};
 use writeback_testkit::slapd::{Options, Slapd};
@@ -236,27 +236,12 @@ impl DirectoryTarget for Slow {
     }
 }
 
-struct SlowFactory;
-
-#[async_trait]
-impl ConnectorFactory<dyn DirectoryTarget> for SlowFactory {
-    fn type_name(&self) -> &'static str {
-        "slow"
-    }
-    fn description(&self) -> &'static str {
-        "benchmark: writes nothing, 2 s per write"
-    }
-    fn validate(&self, _config: &ConnectorConfig) -> Result<(), ConfigError> {
-        Ok(())
-    }
-    async fn build(
-        &self,
-        _config: &ConnectorConfig,
-        _ctx: &BuildContext<'_>,
-    ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
-        Ok(Arc::new(Slow))
-    }
-}
+const SLOW_FACTORY: bench_support::null::FixedTargetFactory =
+    bench_support::null::FixedTargetFactory {
+        name: "slow",
+        description: "benchmark: writes nothing, 2 s per write",
+        make: || Arc::new(Slow),
+    };
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -290,7 +275,7 @@ async fn memory() {
     // The pipeline's defaults (dedupe window of 100k ids, max_in_flight 1024, deadline 10 s).
     let before = rss_kib();
     let mut registry = writeback_cli::builtin_registry();
-    registry.register_target(Arc::new(SlowFactory));
+    registry.register_target(Arc::new(SLOW_FACTORY));
     registry.register_target(Arc::new(bench_support::null::NullFactory));
     // Two hosts: one whose every request is slow, one that writes nothing.
     let slow_text = "[[targets]]\ntype = \"slow\"\n";

@@ -65,15 +65,21 @@ impl DirectoryTarget for NullDirectory {
     }
 }
 
-pub struct NullFactory;
+/// A factory for a benchmark target that takes no configuration: its type name, what
+/// it is, and how to make one.
+pub struct FixedTargetFactory {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub make: fn() -> Arc<dyn DirectoryTarget>,
+}
 
 #[async_trait]
-impl ConnectorFactory<dyn DirectoryTarget> for NullFactory {
+impl ConnectorFactory<dyn DirectoryTarget> for FixedTargetFactory {
     fn type_name(&self) -> &'static str {
-        "null"
+        self.name
     }
     fn description(&self) -> &'static str {
-        "benchmark: 500 accounts in memory, writes nothing"
+        self.description
     }
     fn validate(&self, _config: &ConnectorConfig) -> Result<(), ConfigError> {
         Ok(())
@@ -83,6 +89,14 @@ impl ConnectorFactory<dyn DirectoryTarget> for NullFactory {
         _config: &ConnectorConfig,
         _ctx: &BuildContext<'_>,
     ) -> Result<Arc<dyn DirectoryTarget>, ConfigError> {
-        Ok(Arc::new(NullDirectory))
+        Ok((self.make)())
     }
 }
+
+/// The `null` target's factory.
+#[allow(non_upper_case_globals)]
+pub const NullFactory: FixedTargetFactory = FixedTargetFactory {
+    name: "null",
+    description: "benchmark: 500 accounts in memory, writes nothing",
+    make: || Arc::new(NullDirectory),
+};
