@@ -52,6 +52,11 @@ pub async fn run(config_path: &Path, connect: bool) -> i32 {
     if !connect {
         return 0;
     }
+    i32::from(!print_self_tests(&host).await)
+}
+
+/// Runs and prints every target's self-test (`--connect`); whether all checks passed.
+pub async fn print_self_tests(host: &Host) -> bool {
     let mut ok = true;
     for (target, checks) in host.self_test().await {
         println!("target {target}:");
@@ -68,9 +73,5 @@ pub async fn run(config_path: &Path, connect: bool) -> i32 {
             );
         }
     }
-    if ok {
-        0
-    } else {
-        1
-    }
+    ok
 }

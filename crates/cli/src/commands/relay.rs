@@ -326,18 +326,7 @@ pub async fn check_config(config_path: &Path, connect: bool) -> Option<i32> {
         }
     }
     if let Some(h) = host {
-        for (target, checks) in h.self_test().await {
-            println!("target {target}:");
-            for c in checks {
-                ok &= c.ok;
-                println!(
-                    "  [{}] {}: {}",
-                    if c.ok { " ok " } else { "FAIL" },
-                    c.check,
-                    c.detail
-                );
-            }
-        }
+        ok &= super::check_config::print_self_tests(&h).await;
     }
     Some(i32::from(!ok))
 }
