@@ -182,6 +182,12 @@ font-weight:600}.muted{color:#65676b;font-size:.9em}\
 #targets td:nth-child(-n+2),#targets th{white-space:nowrap}@media(min-width:720px){body{\
 max-width:900px;margin:auto}}";
 
+/// Requests per minute since start. Within the first minute the window is that minute,
+/// so the figure is the count so far instead of zero (or a wild extrapolation).
+fn rate_per_minute(count: u64, up: std::time::Duration) -> f64 {
+    count as f64 * 60.0 / up.as_secs_f64().max(60.0)
+}
+
 /// The whole page.
 pub fn render(s: &Snapshot<'_>) -> String {
     let mut h = String::new();
@@ -234,11 +240,7 @@ pub fn render(s: &Snapshot<'_>) -> String {
     // Requests.
     let outcomes = s.metrics.outcome_counts();
     let (count, mean, p50, p99) = s.metrics.latency_summary();
-    let per_min = if up > 0 {
-        count as f64 * 60.0 / up as f64
-    } else {
-        0.0
-    };
+    let per_min = rate_per_minute(count, s.started.elapsed());
     let ms = |v: Option<f64>| match v {
         Some(v) if v.is_finite() => format!("≤ {}", v * 1000.0),
         Some(_) => "> 10000".to_string(),
@@ -385,6 +387,14 @@ mod tests {
             esc("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+    }
+
+    #[test]
+    fn the_rate_in_the_first_second_is_the_count_so_far() {
+        use std::time::Duration;
+        assert_eq!(rate_per_minute(2, Duration::from_millis(300)), 2.0);
+        assert_eq!(rate_per_minute(2, Duration::from_secs(59)), 2.0);
+        assert_eq!(rate_per_minute(30, Duration::from_secs(600)), 3.0);
     }
 
     #[test]
