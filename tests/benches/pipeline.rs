@@ -8,7 +8,8 @@
 //!     without the lookup writeback does first) at the same concurrency.
 //!
 //! Run: `cargo bench -p writeback-tests --bench pipeline` (release). Prints a table.
-//! `-- a` runs (a) alone, `-- b` (b) and (c) alone (for a profiler).
+//! `-- a` runs (a) alone, `-- b` (b) and (c) alone (for a profiler); `-- --allocs` adds
+//! heap allocations per request to each row (the counting costs a little speed).
 // Test code: a failed step stops the test with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -19,6 +20,7 @@ use bench_support::ldap::ldap_resets;
 use bench_support::print_table;
 
 fn main() {
+    bench_support::allocs::enable_if_asked();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

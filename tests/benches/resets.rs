@@ -351,6 +351,7 @@ async fn memory() {
 }
 
 fn main() {
+    bench_support::allocs::enable_if_asked();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -38,6 +38,16 @@ pub struct CloudIdentity {
 /// Longest identity attribute value accepted (in bytes).
 pub const MAX_ATTRIBUTE_LEN: usize = 1024;
 
+/// Appends `text` lower-cased exactly as `str::to_lowercase` does, without a second
+/// buffer for the common ASCII case.
+pub fn push_lowercase(out: &mut String, text: &str) {
+    if text.is_ascii() {
+        out.extend(text.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        out.push_str(&text.to_lowercase());
+    }
+}
+
 impl CloudIdentity {
     /// The value of a named attribute, as filter templates name them.
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -58,12 +68,22 @@ impl CloudIdentity {
     /// A stable key for "the same user": requests with equal keys apply one at a time,
     /// in arrival order. The most specific identifier present wins.
     pub fn ordering_key(&self) -> String {
-        for name in ["immutable_id", "object_id", "upn", "username", "mail"] {
-            if let Some(v) = self.get(name) {
-                return format!("{name}:{}", v.to_lowercase());
-            }
-        }
-        String::new()
+        let Some((name, value)) = self.ordering_identifier() else {
+            return String::new();
+        };
+        // Built in one allocation (it is made for every request).
+        let mut key = String::with_capacity(name.len() + 1 + value.len());
+        key.push_str(name);
+        key.push(':');
+        push_lowercase(&mut key, value);
+        key
+    }
+
+    /// The identifier `ordering_key` is made of: the most specific one present.
+    fn ordering_identifier(&self) -> Option<(&'static str, &str)> {
+        ["immutable_id", "object_id", "upn", "username", "mail"]
+            .into_iter()
+            .find_map(|name| self.get(name).map(|v| (name, v)))
     }
 
     /// A short, loggable name for the person (no secrets in an identity).
@@ -79,7 +99,7 @@ impl CloudIdentity {
     /// Checks the identity carries at least one identifier and nothing oversized or
     /// with control characters (they never belong in a name and would reach filters).
     pub fn validate(&self) -> Result<(), String> {
-        if self.ordering_key().is_empty() {
+        if self.ordering_identifier().is_none() {
             return Err(
                 "identity has no identifier: give at least one of upn, object_id, \
                         immutable_id, username or mail"
@@ -183,6 +203,16 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(c.ordering_key(), "immutable_id:aaaa");
+        // Beyond ASCII, the same folding as `str::to_lowercase` (a final sigma too).
+        let d = CloudIdentity {
+            username: Some("ÖLAF-ΟΔΥΣΣΕΥΣ".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            d.ordering_key(),
+            format!("username:{}", "ÖLAF-ΟΔΥΣΣΕΥΣ".to_lowercase())
+        );
+        assert!(d.ordering_key().ends_with('ς'));
     }
 
     #[test]

@@ -13,7 +13,9 @@ const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 
 
 #[derive(Default)]
 pub struct Metrics {
-    outcomes: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
+    /// source → (operation, outcome code) → count: keyed by source first so that
+    /// counting a request looks the source up by `&str` (no allocation per request).
+    outcomes: Mutex<BTreeMap<String, BTreeMap<(&'static str, &'static str), u64>>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
@@ -31,8 +33,13 @@ impl Metrics {
     pub fn observe(&self, source: &str, op: OperationKind, code: OutcomeCode, took: Duration) {
         {
             let mut m = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
-            *m.entry((source.to_string(), op.as_str(), code.as_str()))
-                .or_default() += 1;
+            let key = (op.as_str(), code.as_str());
+            match m.get_mut(source) {
+                Some(by_source) => *by_source.entry(key).or_default() += 1,
+                None => {
+                    m.entry(source.to_string()).or_default().insert(key, 1);
+                }
+            }
         }
         let secs = took.as_secs_f64();
         for (i, bound) in BUCKETS.iter().enumerate() {
@@ -49,7 +56,7 @@ impl Metrics {
     pub fn outcome_counts(&self) -> BTreeMap<&'static str, u64> {
         let mut by_code = BTreeMap::new();
         let outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
-        for ((_, _, code), n) in outcomes.iter() {
+        for ((_, code), n) in outcomes.values().flatten() {
             *by_code.entry(*code).or_default() += n;
         }
         by_code
@@ -84,7 +91,10 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        for ((source, op, code), n) in outcomes {
+        for (source, (op, code), n) in outcomes
+            .iter()
+            .flat_map(|(s, m)| m.iter().map(move |(k, n)| (s, k, n)))
+        {
             let _ = writeln!(
                 out,
                 "writeback_requests_total{{source=\"{}\",operation=\"{op}\",outcome=\"{code}\"}} {n}",

@@ -90,11 +90,12 @@ impl Handler {
         B: hyper::body::Body<Data = Bytes> + Unpin,
     {
         let (parts, body) = request.into_parts();
-        let webhook_id = header_text(&parts.headers, WEBHOOK_ID);
+        // Read only for a refusal's log line: a request that passes needs no copy.
+        let webhook_id = || header_text(&parts.headers, WEBHOOK_ID);
         let body = match self.read_body(&parts.headers, body).await {
             Ok(body) => body,
             Err((status, message)) => {
-                warn!(source = %self.source, %peer, webhook_id, status = status.as_u16(), "webhook request refused: {message}");
+                warn!(source = %self.source, %peer, webhook_id = webhook_id(), status = status.as_u16(), "webhook request refused: {message}");
                 return Err(reply(
                     status,
                     &Reply::refusal(None, OutcomeCode::InvalidRequest, message),
@@ -111,7 +112,7 @@ impl Handler {
         ) {
             Ok(v) => v,
             Err(why) => {
-                warn!(source = %self.source, %peer, webhook_id, "webhook signature refused: {why}");
+                warn!(source = %self.source, %peer, webhook_id = webhook_id(), "webhook signature refused: {why}");
                 return Err(reply(
                     StatusCode::UNAUTHORIZED,
                     &Reply::refusal(
@@ -250,7 +251,9 @@ impl Handler {
                 ),
             )
         };
-        let declared = header_text(headers, header::CONTENT_LENGTH.as_str())
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > self.max_body_bytes as u64) {
             discard(&mut body).await;

@@ -246,7 +246,7 @@ pub async fn ldap_resets(quick: bool) -> Vec<Row> {
         .await;
         let mut vs_plain = Row {
             ratio: None,
-            ..clone_row(&s)
+            ..s.clone()
         };
         vs_plain.case = "(b)   same, ratio against Password Modify alone".into();
         vs_plain.ratio = Some(s.per_second / raw_plain.per_second);
@@ -307,16 +307,4 @@ pub async fn build_host(dir: &Path, name: &str, text: &str) -> Host {
     Host::build(config, &writeback_cli::builtin_registry())
         .await
         .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn clone_row(r: &Row) -> Row {
-    Row {
-        case: r.case.clone(),
-        concurrency: r.concurrency,
-        requests: r.requests,
-        per_second: r.per_second,
-        p50: r.p50,
-        p99: r.p99,
-        ratio: r.ratio,
-    }
 }

@@ -1,5 +1,6 @@
 //! Load generation, the baselines and the table.
 
+pub mod allocs;
 pub mod http;
 pub mod ldap;
 pub mod null;
@@ -9,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[derive(Clone)]
 pub struct Row {
     pub case: String,
     pub concurrency: usize,
@@ -18,6 +20,9 @@ pub struct Row {
     pub p99: Duration,
     /// Ratio of this row's rate to its baseline's, when it has one.
     pub ratio: Option<f64>,
+    /// Heap allocations per operation in the whole process (load generator included),
+    /// when the bench runs with `--allocs`.
+    pub allocs: Option<f64>,
 }
 
 /// Runs `total` operations with `concurrency` workers; `op(i)` performs operation i and
@@ -29,6 +34,7 @@ where
 {
     let op = Arc::new(op);
     let next = Arc::new(AtomicUsize::new(0));
+    let allocs_before = allocs::count();
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
@@ -55,6 +61,9 @@ where
         }
     }
     let elapsed = started.elapsed();
+    let allocs = allocs::count()
+        .zip(allocs_before)
+        .map(|(after, before)| after.saturating_sub(before) as f64 / total.max(1) as f64);
     all.sort();
     let pick = |q: f64| {
         all.get(((all.len() as f64 - 1.0) * q) as usize)
@@ -69,6 +78,7 @@ where
         p50: pick(0.50),
         p99: pick(0.99),
         ratio: None,
+        allocs,
     }
 }
 
@@ -102,13 +112,25 @@ where
 }
 
 pub fn print_table(rows: &[Row]) {
+    let with_allocs = rows.iter().any(|r| r.allocs.is_some());
     println!(
-        "\n{:<58} {:>5} {:>7} {:>10} {:>10} {:>10} {:>7}",
-        "case", "conc", "reqs", "req/s", "p50 ms", "p99 ms", "ratio"
+        "\n{:<58} {:>5} {:>7} {:>10} {:>10} {:>10} {:>7}{}",
+        "case",
+        "conc",
+        "reqs",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "ratio",
+        if with_allocs { "  allocs/req" } else { "" }
     );
     for r in rows {
+        let allocs = match r.allocs {
+            Some(a) if with_allocs => format!(" {a:>11.1}"),
+            _ => String::new(),
+        };
         println!(
-            "{:<58} {:>5} {:>7} {:>10.0} {:>10.2} {:>10.2} {:>7}",
+            "{:<58} {:>5} {:>7} {:>10.0} {:>10.2} {:>10.2} {:>7}{allocs}",
             r.case,
             r.concurrency,
             r.requests,

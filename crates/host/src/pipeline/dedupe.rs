@@ -7,6 +7,7 @@
 //! instead of writing a second time. Bounded by count and age.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,16 @@ use writeback_core::Outcome;
 
 use super::fingerprint::Fingerprint;
 
-type Key = (String, String);
+/// The source and the id in one shared string (`<source length>:<source><id>`, so no
+/// pair of source and id can spell another's): made once per request, then shared by
+/// the table, the eviction queue and the ticket without another allocation.
+type Key = Arc<str>;
+
+fn key_of(source: &str, id: &str) -> Key {
+    let mut key = String::with_capacity(source.len() + id.len() + 6);
+    let _ = write!(key, "{}:{source}{id}", source.len());
+    Arc::from(key)
+}
 
 enum Entry {
     Running {
@@ -83,7 +93,7 @@ impl Dedupe {
     }
 
     pub fn begin(&self, source: &str, id: &str, fingerprint: Fingerprint) -> Seen {
-        let key = (source.to_string(), id.to_string());
+        let key = key_of(source, id);
         let mut inner = lock(&self.inner);
         self.evict(&mut inner, Instant::now());
         match inner.entries.get(&key) {
@@ -130,7 +140,11 @@ impl Dedupe {
         }
         drop(inner);
         ticket.finished = true;
-        let _ = ticket.sender.send(Some(outcome.clone()));
+        // The running entry (and its receiver) is gone: only waiting duplicates hold
+        // one, and they took it under the lock, so none can appear after this count.
+        if ticket.sender.receiver_count() > 0 {
+            let _ = ticket.sender.send(Some(outcome.clone()));
+        }
     }
 
     fn evict(&self, inner: &mut Inner, now: Instant) {
@@ -187,6 +201,9 @@ mod tests {
         }
         // same id from another source is another request
         assert!(matches!(d.begin("t", "a", fp(1)), Seen::New(_)));
+        // and no source/id pair spells another's key
+        assert!(matches!(d.begin("s", "ta", fp(1)), Seen::New(_)));
+        assert!(matches!(d.begin("st", "a", fp(1)), Seen::New(_)));
         for id in ["b", "c"] {
             let Seen::New(t) = d.begin("s", id, fp(1)) else {
                 panic!("new")

@@ -23,6 +23,7 @@ use futures::FutureExt;
 use tokio::sync::{oneshot, Semaphore};
 use tokio_util::task::TaskTracker;
 use writeback_core::event::TargetResult;
+use writeback_core::identity::push_lowercase;
 use writeback_core::{
     Account, CloudIdentity, DirectoryTarget, Event, Initiator, Operation, OperationKind, Outcome,
     OutcomeCode, Policy, PolicyContext, Request, RuleViolation, Submit,
@@ -615,18 +616,21 @@ fn in_target(mut outcome: Outcome, target: &str, applied: &[&str]) -> Outcome {
 /// The queue key of one directory entry: the target and its DN, compared the way
 /// directories compare DNs for the common case (case and spaces around separators).
 fn account_key(target: &str, dn: &str) -> String {
-    let mut normal = String::with_capacity(dn.len());
-    for part in dn.split(',') {
-        if !normal.is_empty() {
-            normal.push(',');
+    // Identity keys start with an identifier name and a colon; this never does.
+    let mut key = String::with_capacity("account:".len() + target.len() + 1 + dn.len());
+    key.push_str("account:");
+    key.push_str(target);
+    key.push(':');
+    for (i, part) in dn.split(',').enumerate() {
+        if i > 0 {
+            key.push(',');
         }
         let (name, value) = part.split_once('=').unwrap_or((part, ""));
-        normal.push_str(&name.trim().to_lowercase());
-        normal.push('=');
-        normal.push_str(&value.trim().to_lowercase());
+        push_lowercase(&mut key, name.trim());
+        key.push('=');
+        push_lowercase(&mut key, value.trim());
     }
-    // Identity keys start with an identifier name and a colon; this never does.
-    format!("account:{target}:{normal}")
+    key
 }
 
 pub(crate) fn now_rfc3339() -> String {

@@ -10,13 +10,14 @@ use tokio::sync::oneshot;
 #[derive(Default)]
 pub struct UserQueues {
     /// A key is present while someone holds its turn; the deque holds the waiters.
-    queues: Mutex<HashMap<String, VecDeque<oneshot::Sender<()>>>>,
+    /// Keys are shared with the turns that hold them: one allocation per new key.
+    queues: Mutex<HashMap<Arc<str>, VecDeque<oneshot::Sender<()>>>>,
 }
 
 /// A place in one user's queue. Dropping it passes the turn on.
 pub struct Turn {
     queues: Arc<UserQueues>,
-    key: String,
+    key: Arc<str>,
     wait: Option<oneshot::Receiver<()>>,
     holding: bool,
 }
@@ -25,20 +26,24 @@ impl UserQueues {
     /// Takes a place in the queue for `key` now; `Turn::ready` waits for it.
     pub fn enter(self: &Arc<Self>, key: &str) -> Turn {
         let mut queues = lock(&self.queues);
-        let wait = match queues.get_mut(key) {
+        let (key, wait) = match queues.get_key_value(key) {
             None => {
-                queues.insert(key.to_string(), VecDeque::new());
-                None
+                let key: Arc<str> = Arc::from(key);
+                queues.insert(key.clone(), VecDeque::new());
+                (key, None)
             }
-            Some(waiters) => {
+            Some((key, _)) => {
+                let key = key.clone();
                 let (tx, rx) = oneshot::channel();
-                waiters.push_back(tx);
-                Some(rx)
+                if let Some(waiters) = queues.get_mut(&key) {
+                    waiters.push_back(tx);
+                }
+                (key, Some(rx))
             }
         };
         Turn {
             queues: self.clone(),
-            key: key.to_string(),
+            key,
             holding: wait.is_none(),
             wait,
         }

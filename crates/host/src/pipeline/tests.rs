@@ -138,3 +138,15 @@ async fn a_slow_write_is_answered_at_the_deadline_and_its_result_kept_for_retrie
     assert_eq!(target.written.load(Ordering::Relaxed), 1);
     assert!(pipeline.drain(Duration::from_secs(1)).await);
 }
+
+#[test]
+fn account_keys_ignore_case_and_spaces_around_separators() {
+    assert_eq!(
+        super::account_key("ldap", "UID=Alice , OU=People,dc=Example"),
+        "account:ldap:uid=alice,ou=people,dc=example"
+    );
+    assert_eq!(
+        super::account_key("ad", "CN=Ölaf Ström,DC=corp"),
+        "account:ad:cn=ölaf ström,dc=corp"
+    );
+}
