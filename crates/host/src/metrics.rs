@@ -11,11 +11,14 @@ use writeback_core::{OperationKind, OutcomeCode};
 /// Latency bucket bounds in seconds.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
+/// (operation, outcome code) → finished requests.
+type CountsByOutcome = BTreeMap<(&'static str, &'static str), u64>;
+
 #[derive(Default)]
 pub struct Metrics {
     /// source → (operation, outcome code) → count: keyed by source first so that
     /// counting a request looks the source up by `&str` (no allocation per request).
-    outcomes: Mutex<BTreeMap<String, BTreeMap<(&'static str, &'static str), u64>>>,
+    outcomes: Mutex<BTreeMap<String, CountsByOutcome>>,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
