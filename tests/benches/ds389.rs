@@ -12,10 +12,10 @@ mod bench_support;
 
 use std::sync::Arc;
 
+use bench_support::ldap::raw_connections;
 use bench_support::{compare, print_table, Row};
 use ldap3::exop::PasswordModify;
-use ldap3::{LdapConnAsync, LdapConnSettings, Scope, StdStream};
-use tokio::sync::Mutex;
+use ldap3::Scope;
 use writeback_core::{
     CloudIdentity, Initiator, Operation, OutcomeCode, Password, Request, RequestId,
 };
@@ -33,50 +33,24 @@ fn fresh_password() -> String {
     format!("Zq{n}#Wx!Ty%Kp")
 }
 
-async fn raw_connections(ds: &Ds389, n: usize) -> Vec<Arc<Mutex<ldap3::Ldap>>> {
-    let pem = std::fs::read(ds.ca_file()).unwrap_or_else(|e| panic!("{e}"));
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut pem.as_slice()).flatten() {
-        roots.add(cert).unwrap_or_else(|e| panic!("{e}"));
-    }
-    let tls = Arc::new(
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .with_root_certificates(roots)
-        .with_no_client_auth(),
-    );
+async fn raw(ds: &Ds389, users: Arc<Vec<String>>, conc: usize, total: usize) -> Row {
     let port: u16 = ds
         .ldaps_url()
         .rsplit(':')
         .next()
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {}", ds.ldaps_url()));
-    let mut out = Vec::new();
-    for _ in 0..n {
-        let tcp =
-            std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
-        tcp.set_nodelay(true).unwrap_or_else(|e| panic!("{e}"));
-        let settings = LdapConnSettings::new()
-            .set_config(tls.clone())
-            .set_std_stream(StdStream::Tcp(tcp));
-        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &ds.ldaps_url())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        ldap3::drive!(conn);
-        ldap.simple_bind(&ds.service_dn(), ds.service_password())
-            .await
-            .and_then(|r| r.success())
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        out.push(Arc::new(Mutex::new(ldap)));
-    }
-    out
-}
-
-async fn raw(ds: &Ds389, users: Arc<Vec<String>>, conc: usize, total: usize) -> Row {
-    let conns = Arc::new(raw_connections(ds, conc).await);
+    let conns = Arc::new(
+        raw_connections(
+            &ds.ca_file(),
+            port,
+            &ds.ldaps_url(),
+            &ds.service_dn(),
+            ds.service_password(),
+            conc,
+        )
+        .await,
+    );
     let base = ds.people_dn();
     bench_support::measure(
         "raw ldap3: lookup + Password Modify",

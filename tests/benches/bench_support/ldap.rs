@@ -30,8 +30,17 @@ fn fresh_password() -> String {
     format!("Bench-{n}-Pw!x")
 }
 
-async fn raw_connections(slapd: &Slapd, n: usize) -> Vec<Arc<Mutex<ldap3::Ldap>>> {
-    let pem = std::fs::read(slapd.ca_file()).unwrap_or_else(|e| panic!("{e}"));
+/// `n` raw ldap3 connections over LDAPS to 127.0.0.1:`port`, trusting `ca_file`, each
+/// bound as `bind_dn` (the baseline clients of every directory bench).
+pub async fn raw_connections(
+    ca_file: &Path,
+    port: u16,
+    url: &str,
+    bind_dn: &str,
+    password: &str,
+    n: usize,
+) -> Vec<Arc<Mutex<ldap3::Ldap>>> {
+    let pem = std::fs::read(ca_file).unwrap_or_else(|e| panic!("{e}"));
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_pemfile::certs(&mut pem.as_slice()).flatten() {
         roots.add(cert).unwrap_or_else(|e| panic!("{e}"));
@@ -47,17 +56,17 @@ async fn raw_connections(slapd: &Slapd, n: usize) -> Vec<Arc<Mutex<ldap3::Ldap>>
     );
     let mut out = Vec::new();
     for _ in 0..n {
-        let tcp = std::net::TcpStream::connect(("127.0.0.1", slapd.ldaps_port()))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let tcp =
+            std::net::TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("{e}"));
         tcp.set_nodelay(true).unwrap_or_else(|e| panic!("{e}"));
         let settings = LdapConnSettings::new()
             .set_config(tls.clone())
             .set_std_stream(StdStream::Tcp(tcp));
-        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &slapd.ldaps_url())
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         ldap3::drive!(conn);
-        ldap.simple_bind(slapd.service_dn(), slapd.service_password())
+        ldap.simple_bind(bind_dn, password)
             .await
             .and_then(|r| r.success())
             .unwrap_or_else(|e| panic!("bind: {e}"));
@@ -74,7 +83,17 @@ pub async fn raw(
     total: usize,
     lookup: bool,
 ) -> Row {
-    let conns = Arc::new(raw_connections(slapd, conc).await);
+    let conns = Arc::new(
+        raw_connections(
+            &slapd.ca_file(),
+            slapd.ldaps_port(),
+            &slapd.ldaps_url(),
+            slapd.service_dn(),
+            slapd.service_password(),
+            conc,
+        )
+        .await,
+    );
     let people = slapd.people_dn();
     measure(case, conc, total, move |i| {
         let (conns, users, people) = (conns.clone(), users.clone(), people.clone());
