@@ -2,7 +2,8 @@
 //! the real host and the real slapd, with a delaying TCP proxy in front of slapd to
 //! make the directory slow: the caller is answered at the deadline whatever the
 //! directory does; no write starts after it; a late real result is notified and is
-//! what a retry with the same id gets; a request id is bound to what it asks; one
+//! what a retry with the same id gets; a caller that hangs up does not stop its
+//! request half-way; a request id is bound to what it asks; one
 //! account's requests apply one after the other whatever identifiers they carry.
 
 use std::net::SocketAddr;
@@ -161,6 +162,45 @@ async fn a_slow_write_is_answered_at_the_deadline_then_its_late_success_is_notif
             && r["after_deadline"] == true),
         "no audit record of the late success: {records:?}"
     );
+    assert_no_leak(&e, Some(&receiver), marker).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_hangs_up_before_the_answer_still_gets_its_write_done_and_audited() {
+    let s = slapd::shared();
+    let p = proxy(s);
+    let receiver = Receiver::start().await;
+    let e = engine(8000, &p, s, &receiver).await;
+    warm(&e, s).await;
+    let (uid, dn) = user(s, "hangup").await;
+    // The write's reply comes 2 s late; the caller gives up after 0.5 s and closes its
+    // connection while the pipeline is still working on the request.
+    p.hold_replies_to(dn.as_bytes(), Duration::from_secs(2));
+    let marker = "Marker-Hangup-3kQ&";
+    let body = RequestBody::reset("hangup-1", by_uid(&uid), Password::new(marker), false);
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), e.send(&body)).await;
+    assert!(
+        gave_up.is_err(),
+        "answered within 0.5 s although the write is held 2 s"
+    );
+
+    let done = notified(&receiver, "hangup-1", "succeeded", Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("the write was not finished: {:?}", receiver.bodies()));
+    assert_ne!(done["after_deadline"], true, "{done}");
+    assert!(s.can_bind(&dn, marker).await, "the write landed");
+    let records = e.audit_records(2).await;
+    assert!(
+        records
+            .iter()
+            .any(|r| r["request_id"] == "hangup-1" && r["outcome"] == "succeeded"),
+        "no audit record of the finished request: {records:?}"
+    );
+    // The caller's retry hears what happened, and nothing is written twice.
+    let again = e.send(&body).await;
+    expect(&again, OutcomeCode::Succeeded, 200);
+    assert_eq!(p.triggered(), 1, "the retry sent a second write");
+    assert_eq!(writes(s, &dn).await, 1, "the password was written once");
     assert_no_leak(&e, Some(&receiver), marker).await;
 }
 

@@ -9,6 +9,7 @@
 
 mod dedupe;
 mod fingerprint;
+mod inline;
 mod lookup_cache;
 mod ordering;
 mod preflight;
@@ -229,14 +230,13 @@ impl Submit for Pipeline {
 
         // Take the user's place in line now, in arrival order.
         let mut turn = shared.users.enter(&facts.identity.ordering_key());
-        // One task per request does the work and its bookkeeping, so both complete
-        // even if the caller goes away. It answers the caller through `answer` by the
-        // deadline at the latest, and only then, if the work is still going, goes on
-        // with it and records its real result. (A second task per request for the
-        // deadline alone cost a spawn and a hand-off on every reset.)
+        // The work and its bookkeeping run in the caller's task until the caller has
+        // its answer (by the deadline at the latest); what is left then, or all of it
+        // if the caller goes away, goes on in a task of its own (inline.rs), so both
+        // always complete and a late result is still recorded.
         let (answer, answered) = oneshot::channel();
         let keeper = self.shared.clone();
-        shared.tasks.spawn(async move {
+        let job = async move {
             let worker = &keeper;
             let work = async move {
                 let _permit = permit;
@@ -306,8 +306,8 @@ impl Submit for Pipeline {
                     drop(turns);
                 }
             }
-        });
-        match answered.await {
+        };
+        match inline::run_until_answered(&shared.tasks, job, answered).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::of(OutcomeCode::PluginFault).with_admin_detail(
                 "the pipeline's bookkeeping task stopped; see the writeback log",

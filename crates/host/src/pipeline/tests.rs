@@ -1,6 +1,7 @@
-//! The pipeline's one task per request: what a connector's panic and a missed deadline
-//! leave behind (the caller's answer, the user's queue, the dedupe entry), with
-//! in-process targets (unit tests of the bookkeeping; the e2e suite runs real slapd).
+//! The pipeline's work per request (in the caller's task, the rest detached): what a
+//! connector's panic and a missed deadline leave behind (the caller's answer, the
+//! user's queue, the dedupe entry), with in-process targets (unit tests of the
+//! bookkeeping; the e2e suite runs real slapd).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
