@@ -15,11 +15,10 @@ use writeback_testkit::samba::{self, seed, NewUser, Ou, SambaDc, TestUser};
 struct InlineSecrets;
 
 impl SecretResolver for InlineSecrets {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-        secret
-            .value
-            .clone()
-            .ok_or_else(|| "tests use inline secrets only".to_string())
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        secret.value.clone().ok_or_else(|| {
+            writeback_core::SecretError::Unsupported("tests use inline secrets only".into())
+        })
     }
 }
 

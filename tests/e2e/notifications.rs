@@ -667,11 +667,10 @@ mod active_directory_expiry {
     struct InlineSecrets;
 
     impl SecretResolver for InlineSecrets {
-        fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-            secret
-                .value
-                .clone()
-                .ok_or_else(|| "inline secrets only".to_string())
+        fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+            secret.value.clone().ok_or_else(|| {
+                writeback_core::SecretError::Unsupported("inline secrets only".into())
+            })
         }
     }
 

@@ -17,11 +17,10 @@ use writeback_testkit::tls::TestCerts;
 struct InlineSecrets;
 
 impl SecretResolver for InlineSecrets {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-        secret
-            .value
-            .clone()
-            .ok_or_else(|| "tests give secrets inline".to_string())
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        secret.value.clone().ok_or_else(|| {
+            writeback_core::SecretError::Unsupported("tests give secrets inline".into())
+        })
     }
 }
 

@@ -64,8 +64,8 @@ impl WebhookNotifierConfig {
             errors.push(connector.error("secrets", "give either `secret` or `secrets`, not both"));
         }
         for (key, s) in &secrets {
-            if let Err(m) = s.check() {
-                errors.push(connector.error(key, m));
+            if let Err(e) = s.check() {
+                errors.push(connector.error(key, e.to_string()));
             }
         }
         errors

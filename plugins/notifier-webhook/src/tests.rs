@@ -77,11 +77,10 @@ async fn receiver(accepts: &[&str], answers: &[u16]) -> (String, Arc<Inbox>) {
 
 struct InlineSecrets;
 impl SecretResolver for InlineSecrets {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-        secret
-            .value
-            .clone()
-            .ok_or_else(|| "only inline secrets in this test".into())
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        secret.value.clone().ok_or_else(|| {
+            writeback_core::SecretError::Unsupported("only inline secrets in this test".into())
+        })
     }
 }
 

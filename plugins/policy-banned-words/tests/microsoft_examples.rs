@@ -13,8 +13,8 @@ use writeback_policy_banned_words::BannedWordsFactory;
 
 struct NoSecrets;
 impl SecretResolver for NoSecrets {
-    fn resolve(&self, _: &SecretRef) -> Result<Password, String> {
-        Err("none".into())
+    fn resolve(&self, _: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        Err(writeback_core::SecretError::Unsupported("none".into()))
     }
 }
 

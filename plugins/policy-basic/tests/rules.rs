@@ -13,8 +13,10 @@ use writeback_policy_basic::BasicFactory;
 
 struct NoSecrets;
 impl SecretResolver for NoSecrets {
-    fn resolve(&self, _: &SecretRef) -> Result<Password, String> {
-        Err("no secrets here".into())
+    fn resolve(&self, _: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        Err(writeback_core::SecretError::Unsupported(
+            "no secrets here".into(),
+        ))
     }
 }
 

@@ -311,8 +311,8 @@ pub fn validate(
     if config.oidc.client_id.is_empty() {
         errors.push(connector.error("oidc.client_id", "must not be empty"));
     }
-    if let Err(m) = config.oidc.client_secret.check() {
-        errors.push(connector.error("oidc.client_secret", m));
+    if let Err(e) = config.oidc.client_secret.check() {
+        errors.push(connector.error("oidc.client_secret", e.to_string()));
     }
     if !config.oidc.scopes.iter().any(|s| s == "openid") {
         errors.push(connector.error("oidc.scopes", "must include \"openid\""));

@@ -250,7 +250,9 @@ impl ScimConfig {
         if !(1..=600).contains(&self.body_timeout_secs) {
             return Err(config.error("body_timeout_secs", "must be between 1 and 600"));
         }
-        self.token.check().map_err(|m| config.error("token", m))?;
+        self.token
+            .check()
+            .map_err(|e| config.error("token", e.to_string()))?;
         if self.target.trim().is_empty() {
             return Err(config.error(
                 "target",

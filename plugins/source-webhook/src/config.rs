@@ -188,7 +188,7 @@ fn secret_refs(
         return Err(connector.error("secrets", "give either `secret` or `secrets`, not both"));
     }
     for (key, r) in &refs {
-        r.check().map_err(|m| connector.error(key, m))?;
+        r.check().map_err(|e| connector.error(key, e.to_string()))?;
     }
     Ok(refs)
 }
