@@ -66,7 +66,9 @@ pub fn register_targets(r: &mut Registry) {
 /// `banned-words`, `breached`.
 pub fn register_policies(r: &mut Registry) {
     #[cfg(feature = "policy-basic")]
-    r.register_policy(std::sync::Arc::new(writeback_policy_basic::BasicFactory));
+    r.register_policy(std::sync::Arc::new(
+        writeback_policy_basic::BasicPolicyFactory,
+    ));
     #[cfg(feature = "policy-directory")]
     {
         r.register_policy(std::sync::Arc::new(
@@ -78,15 +80,15 @@ pub fn register_policies(r: &mut Registry) {
     }
     #[cfg(feature = "policy-ad-complexity")]
     r.register_policy(std::sync::Arc::new(
-        writeback_policy_ad_complexity::AdComplexityFactory,
+        writeback_policy_ad_complexity::AdComplexityPolicyFactory,
     ));
     #[cfg(feature = "policy-banned-words")]
     r.register_policy(std::sync::Arc::new(
-        writeback_policy_banned_words::BannedWordsFactory,
+        writeback_policy_banned_words::BannedWordsPolicyFactory,
     ));
     #[cfg(feature = "policy-breached")]
     r.register_policy(std::sync::Arc::new(
-        writeback_policy_breached::BreachedFactory,
+        writeback_policy_breached::BreachedPolicyFactory,
     ));
     // Every line above may be compiled out by the features.
     let _ = &r;
