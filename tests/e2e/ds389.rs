@@ -380,7 +380,7 @@ async fn build_target(ds: &Ds389) -> std::sync::Arc<dyn writeback_core::Director
         secrets: &secrets,
         base_dir: std::path::Path::new("/"),
     };
-    writeback_target_389ds::Ds389Factory
+    writeback_target_389ds::Ds389TargetFactory
         .build(&config, &ctx)
         .await
         .unwrap_or_else(|e| panic!("building the target: {e}"))

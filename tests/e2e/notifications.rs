@@ -661,7 +661,7 @@ mod active_directory_expiry {
     };
     use writeback_expiry::ExpiryConfig;
     use writeback_outbox::{Outbox, OutboxConfig};
-    use writeback_target_active_directory::ActiveDirectoryFactory;
+    use writeback_target_active_directory::ActiveDirectoryTargetFactory;
     use writeback_testkit::samba::{self, NewUser};
 
     struct InlineSecrets;
@@ -723,7 +723,7 @@ mod active_directory_expiry {
             secrets: &InlineSecrets,
             base_dir: Path::new("/"),
         };
-        let target: std::sync::Arc<dyn DirectoryTarget> = ActiveDirectoryFactory
+        let target: std::sync::Arc<dyn DirectoryTarget> = ActiveDirectoryTargetFactory
             .build(&config, &ctx)
             .await
             .unwrap_or_else(|e| panic!("target: {e}"));

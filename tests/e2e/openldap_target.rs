@@ -9,7 +9,7 @@ use writeback_core::{
     CloudIdentity, ConnectorConfig, ConnectorFactory, ConnectorKind, DirectoryTarget, Operation,
     Outcome, OutcomeCode, Password, SecretRef, SecretResolver,
 };
-use writeback_target_openldap::OpenLdapFactory;
+use writeback_target_openldap::OpenLdapTargetFactory;
 use writeback_testkit::slapd::{self, Slapd};
 use writeback_testkit::tls::TestCerts;
 
@@ -49,7 +49,7 @@ async fn build(table: toml::Table) -> Arc<dyn DirectoryTarget> {
         secrets: &InlineSecrets,
         base_dir: std::path::Path::new("/"),
     };
-    match OpenLdapFactory.build(&config(table), &ctx).await {
+    match OpenLdapTargetFactory.build(&config(table), &ctx).await {
         Ok(t) => t,
         Err(e) => panic!("building the target failed: {e}"),
     }
@@ -446,7 +446,7 @@ async fn stopped_directory_is_unavailable_fast_then_recovers() {
 async fn plaintext_is_refused_unless_allowed() {
     let slapd = slapd::shared();
     let plain = toml::Value::String(slapd.ldap_url());
-    let err = OpenLdapFactory
+    let err = OpenLdapTargetFactory
         .validate(&config(table(slapd, &[("url", plain.clone())])))
         .err()
         .unwrap_or_else(|| panic!("accepted ldap:// without TLS"));

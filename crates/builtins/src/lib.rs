@@ -50,14 +50,16 @@ pub fn register_sources(r: &mut Registry) {
 pub fn register_targets(r: &mut Registry) {
     #[cfg(feature = "target-openldap")]
     r.register_target(std::sync::Arc::new(
-        writeback_target_openldap::OpenLdapFactory,
+        writeback_target_openldap::OpenLdapTargetFactory,
     ));
     #[cfg(feature = "target-active-directory")]
     r.register_target(std::sync::Arc::new(
-        writeback_target_active_directory::ActiveDirectoryFactory,
+        writeback_target_active_directory::ActiveDirectoryTargetFactory,
     ));
     #[cfg(feature = "target-389ds")]
-    r.register_target(std::sync::Arc::new(writeback_target_389ds::Ds389Factory));
+    r.register_target(std::sync::Arc::new(
+        writeback_target_389ds::Ds389TargetFactory,
+    ));
     // Every line above may be compiled out by the features.
     let _ = &r;
 }

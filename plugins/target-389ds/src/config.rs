@@ -64,7 +64,7 @@ impl HasServer for Ds389Config {
 impl Ds389Config {
     /// Parses the table and checks every value that can be checked without I/O; the
     /// first error (the factory reports them all, see [`Ds389Config::check`]).
-    pub fn load(config: &ConnectorConfig) -> Result<Self, ConfigError> {
+    pub fn from_connector(config: &ConnectorConfig) -> Result<Self, ConfigError> {
         server::load_connector(config, &RULES, |cfg: &Self| cfg.check(config))
     }
 
@@ -102,7 +102,7 @@ mod tests {
     }
 
     fn load(extra: &str) -> Result<Ds389Config, ConfigError> {
-        Ds389Config::load(&ConnectorConfig::in_code(
+        Ds389Config::from_connector(&ConnectorConfig::in_code(
             ConnectorKind::Target,
             "389ds",
             "ds",
@@ -120,7 +120,7 @@ mod tests {
             "ds",
             table("filter = \"uid={username}\"\nattribute_map = { upn = \"bad attr\" }"),
         );
-        let errors: Vec<String> = crate::Ds389Factory
+        let errors: Vec<String> = crate::Ds389TargetFactory
             .validate_all(&config)
             .iter()
             .map(|e| e.to_string())
@@ -156,7 +156,7 @@ mod tests {
             "url".into(),
             toml::Value::String("ldap://127.0.0.1:389".into()),
         );
-        let e = Ds389Config::load(&ConnectorConfig::in_code(
+        let e = Ds389Config::from_connector(&ConnectorConfig::in_code(
             ConnectorKind::Target,
             "389ds",
             "ds",

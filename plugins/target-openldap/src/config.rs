@@ -81,7 +81,7 @@ impl HasServer for OpenLdapConfig {
 impl OpenLdapConfig {
     /// Parses the table and checks every value that can be checked without I/O; the
     /// first error (the factory reports them all).
-    pub fn load(config: &ConnectorConfig) -> Result<Self, ConfigError> {
+    pub fn from_connector(config: &ConnectorConfig) -> Result<Self, ConfigError> {
         server::load_connector(config, &RULES, |cfg: &Self| cfg.check(config))
     }
 
@@ -119,7 +119,7 @@ mod tests {
     }
 
     fn load(extra: &str) -> Result<OpenLdapConfig, ConfigError> {
-        OpenLdapConfig::load(&ConnectorConfig::in_code(
+        OpenLdapConfig::from_connector(&ConnectorConfig::in_code(
             ConnectorKind::Target,
             "openldap",
             "ldap",
@@ -150,7 +150,7 @@ mod tests {
             "url".into(),
             toml::Value::String("ldap://127.0.0.1:389".into()),
         );
-        let e = OpenLdapConfig::load(&ConnectorConfig::in_code(
+        let e = OpenLdapConfig::from_connector(&ConnectorConfig::in_code(
             ConnectorKind::Target,
             "openldap",
             "ldap",
