@@ -67,3 +67,6 @@ impl TypedFactory<dyn DirectoryTarget> for Ds389TargetFactory {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;

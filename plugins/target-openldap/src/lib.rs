@@ -66,3 +66,6 @@ impl TypedFactory<dyn DirectoryTarget> for OpenLdapTargetFactory {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;
