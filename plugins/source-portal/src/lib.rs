@@ -63,3 +63,6 @@ impl TypedFactory<dyn CloudSource> for PortalSourceFactory {
         Ok(Arc::new(PortalSource::from_config(typed, config, ctx)?))
     }
 }
+
+#[cfg(test)]
+mod tests;
