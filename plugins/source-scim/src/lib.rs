@@ -41,7 +41,7 @@ pub use source::ScimSource;
 pub struct ScimSourceFactory;
 
 /// The earlier name of [`ScimSourceFactory`].
-pub type ScimFactory = ScimSourceFactory;
+pub use ScimSourceFactory as ScimFactory;
 
 #[async_trait]
 impl TypedFactory<dyn CloudSource> for ScimSourceFactory {
