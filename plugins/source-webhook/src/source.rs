@@ -42,7 +42,7 @@ impl WebhookSource {
                     &ctx.path(&files.cert_file),
                     &ctx.path(&files.key_file),
                 )
-                .map_err(|m| config.error("tls", m))?,
+                .map_err(|e| config.error("tls", e.to_string()))?,
             ),
             None => None,
         };
