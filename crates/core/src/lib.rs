@@ -40,10 +40,10 @@ pub use doctor::{DoctorOptions, Finding, Verdict};
 pub use event::Event;
 #[cfg(feature = "config")]
 pub use factory::TypedFactory;
-pub use identity::{Account, CloudIdentity, Initiator, InitiatorKind};
+pub use identity::{Account, CloudIdentity, IdentityError, Initiator, InitiatorKind};
 pub use outcome::{Outcome, OutcomeCode, RuleViolation};
 pub use reminder::ExpiryReminder;
-pub use request::{Operation, OperationKind, Request, RequestId};
+pub use request::{Operation, OperationKind, Request, RequestId, RequestIdError};
 pub use secret::Password;
 #[cfg(feature = "config")]
 pub use traits::ConnectorFactory;

@@ -141,7 +141,7 @@ pub fn initiator(i: &abi::Initiator) -> Option<Initiator> {
 /// Turns what the plugin fetched into a request, or the outcome that refuses it.
 pub fn request(incoming: &abi::IncomingRequest, source: &str) -> Result<Request, Outcome> {
     let invalid = |message: String| Outcome::new(OutcomeCode::InvalidRequest, message);
-    let id = RequestId::parse(incoming.id.as_str()).map_err(invalid)?;
+    let id = RequestId::parse(incoming.id.as_str()).map_err(|e| invalid(e.to_string()))?;
     let op = &incoming.operation;
     let operation = match op.kind {
         abi::OperationKind::RESET => Operation::Reset {
