@@ -28,11 +28,10 @@ const CONCURRENCY: usize = 16;
 struct InlineOnly;
 
 impl SecretResolver for InlineOnly {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-        secret
-            .value
-            .clone()
-            .ok_or_else(|| "the bench uses inline secrets".into())
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        secret.value.clone().ok_or_else(|| {
+            writeback_core::SecretError::Unsupported("the bench uses inline secrets".into())
+        })
     }
 }
 

@@ -8,18 +8,17 @@ use writeback_core::{
     Account, BuildContext, CloudIdentity, ConnectorConfig, ConnectorFactory, ConnectorKind,
     DirectoryTarget, Operation, Outcome, OutcomeCode, Password, SecretRef, SecretResolver,
 };
-use writeback_target_active_directory::{ActiveDirectoryFactory, ActiveDirectoryTarget};
+use writeback_target_active_directory::{ActiveDirectoryTarget, ActiveDirectoryTargetFactory};
 use writeback_testkit::samba::{self, seed, NewUser, Ou, SambaDc, TestUser};
 
 /// Resolves only inline secrets (tests write the service account's password inline).
 struct InlineSecrets;
 
 impl SecretResolver for InlineSecrets {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-        secret
-            .value
-            .clone()
-            .ok_or_else(|| "tests use inline secrets only".to_string())
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        secret.value.clone().ok_or_else(|| {
+            writeback_core::SecretError::Unsupported("tests use inline secrets only".into())
+        })
     }
 }
 
@@ -40,7 +39,7 @@ fn table(dc: &SambaDc, extra: &str) -> toml::Table {
 fn connector_config(table: toml::Table) -> ConnectorConfig {
     ConnectorConfig::in_code(
         ConnectorKind::Target,
-        ActiveDirectoryFactory::TYPE_NAME,
+        ActiveDirectoryTargetFactory::TYPE_NAME,
         "ad",
         table,
     )
@@ -51,7 +50,7 @@ async fn target_with(dc: &SambaDc, extra: &str) -> anyhow::Result<ActiveDirector
         secrets: &InlineSecrets,
         base_dir: Path::new("/"),
     };
-    Ok(ActiveDirectoryFactory
+    Ok(ActiveDirectoryTargetFactory
         .build_target(&connector_config(table(dc, extra)), &ctx)
         .await?)
 }
@@ -164,7 +163,7 @@ async fn reset_over_starttls_works_too() -> anyhow::Result<()> {
         secrets: &InlineSecrets,
         base_dir: Path::new("/"),
     };
-    let target = ActiveDirectoryFactory
+    let target = ActiveDirectoryTargetFactory
         .build_target(&connector_config(t), &ctx)
         .await?;
     run(&target, &user, &reset("StartTls!Marker-2", false))
@@ -574,14 +573,14 @@ async fn plain_ldap_config_is_refused_at_load() -> anyhow::Result<()> {
     let dc = samba::shared()?;
     let mut t = table(dc, "");
     t.insert("url".into(), toml::Value::String(dc.ldap_url()));
-    let err = ActiveDirectoryFactory
+    let err = ActiveDirectoryTargetFactory
         .validate(&connector_config(t.clone()))
         .err()
         .ok_or_else(|| anyhow::anyhow!("ldap:// without StartTLS must be refused"))?;
     let text = err.to_string();
     assert!(text.contains("url") && text.contains("TLS"), "{text}");
     t.insert("allow_plaintext".into(), toml::Value::Boolean(true));
-    let err = ActiveDirectoryFactory
+    let err = ActiveDirectoryTargetFactory
         .validate(&connector_config(t))
         .err()
         .map(|e| e.to_string());
@@ -748,7 +747,7 @@ async fn self_test_reports_tls_bind_hints_and_delegated_rights() -> anyhow::Resu
         secrets: &InlineSecrets,
         base_dir: Path::new("/"),
     };
-    let wrong = ActiveDirectoryFactory
+    let wrong = ActiveDirectoryTargetFactory
         .build_target(&connector_config(t), &ctx)
         .await?;
     let checks = wrong.self_test().await;

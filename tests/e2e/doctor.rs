@@ -13,17 +13,16 @@ use writeback_core::{
     Password, SecretRef, SecretResolver, Verdict,
 };
 use writeback_target_active_directory::doctor::sid_text;
-use writeback_target_active_directory::ActiveDirectoryFactory;
+use writeback_target_active_directory::ActiveDirectoryTargetFactory;
 use writeback_testkit::samba::{self, seed, SambaDc, BASE_DN};
 
 struct InlineSecrets;
 
 impl SecretResolver for InlineSecrets {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-        secret
-            .value
-            .clone()
-            .ok_or_else(|| "tests use inline secrets only".to_string())
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        secret.value.clone().ok_or_else(|| {
+            writeback_core::SecretError::Unsupported("tests use inline secrets only".into())
+        })
     }
 }
 
@@ -87,7 +86,7 @@ async fn doctor(dc: &SambaDc, base_dn: &str) -> anyhow::Result<Vec<Finding>> {
     let table: toml::Table = toml::from_str(&text)?;
     let config = ConnectorConfig::in_code(
         ConnectorKind::Target,
-        ActiveDirectoryFactory::TYPE_NAME,
+        ActiveDirectoryTargetFactory::TYPE_NAME,
         "ad",
         table,
     );
@@ -95,7 +94,7 @@ async fn doctor(dc: &SambaDc, base_dn: &str) -> anyhow::Result<Vec<Finding>> {
         secrets: &InlineSecrets,
         base_dir: Path::new("/"),
     };
-    let target = ActiveDirectoryFactory.build(&config, &ctx).await?;
+    let target = ActiveDirectoryTargetFactory.build(&config, &ctx).await?;
     let findings = target.doctor(&DoctorOptions::default()).await;
     let shown = format!("{findings:?}");
     assert!(
@@ -368,7 +367,7 @@ async fn protected_accounts_policies_pdc_and_clock_are_reported() -> anyhow::Res
 
 mod openldap {
     use super::*;
-    use writeback_target_openldap::OpenLdapFactory;
+    use writeback_target_openldap::OpenLdapTargetFactory;
     use writeback_testkit::slapd::Slapd;
 
     async fn doctor(slapd: &Slapd) -> anyhow::Result<Vec<Finding>> {
@@ -386,7 +385,7 @@ mod openldap {
             secrets: &InlineSecrets,
             base_dir: Path::new("/"),
         };
-        let target = OpenLdapFactory.build(&config, &ctx).await?;
+        let target = OpenLdapTargetFactory.build(&config, &ctx).await?;
         Ok(target.doctor(&DoctorOptions::default()).await)
     }
 

@@ -358,7 +358,10 @@ async fn expiry_reminders_come_from_password_expiration_time() {
 async fn build_target(ds: &Ds389) -> std::sync::Arc<dyn writeback_core::DirectoryTarget> {
     struct Inline(String);
     impl writeback_core::SecretResolver for Inline {
-        fn resolve(&self, _: &writeback_core::SecretRef) -> Result<Password, String> {
+        fn resolve(
+            &self,
+            _: &writeback_core::SecretRef,
+        ) -> Result<Password, writeback_core::SecretError> {
             Ok(Password::new(&self.0))
         }
     }
@@ -377,7 +380,7 @@ async fn build_target(ds: &Ds389) -> std::sync::Arc<dyn writeback_core::Director
         secrets: &secrets,
         base_dir: std::path::Path::new("/"),
     };
-    writeback_target_389ds::Ds389Factory
+    writeback_target_389ds::Ds389TargetFactory
         .build(&config, &ctx)
         .await
         .unwrap_or_else(|e| panic!("building the target: {e}"))

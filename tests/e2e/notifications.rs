@@ -661,17 +661,16 @@ mod active_directory_expiry {
     };
     use writeback_expiry::ExpiryConfig;
     use writeback_outbox::{Outbox, OutboxConfig};
-    use writeback_target_active_directory::ActiveDirectoryFactory;
+    use writeback_target_active_directory::ActiveDirectoryTargetFactory;
     use writeback_testkit::samba::{self, NewUser};
 
     struct InlineSecrets;
 
     impl SecretResolver for InlineSecrets {
-        fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-            secret
-                .value
-                .clone()
-                .ok_or_else(|| "inline secrets only".to_string())
+        fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+            secret.value.clone().ok_or_else(|| {
+                writeback_core::SecretError::Unsupported("inline secrets only".into())
+            })
         }
     }
 
@@ -724,7 +723,7 @@ mod active_directory_expiry {
             secrets: &InlineSecrets,
             base_dir: Path::new("/"),
         };
-        let target: std::sync::Arc<dyn DirectoryTarget> = ActiveDirectoryFactory
+        let target: std::sync::Arc<dyn DirectoryTarget> = ActiveDirectoryTargetFactory
             .build(&config, &ctx)
             .await
             .unwrap_or_else(|e| panic!("target: {e}"));

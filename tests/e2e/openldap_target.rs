@@ -9,7 +9,7 @@ use writeback_core::{
     CloudIdentity, ConnectorConfig, ConnectorFactory, ConnectorKind, DirectoryTarget, Operation,
     Outcome, OutcomeCode, Password, SecretRef, SecretResolver,
 };
-use writeback_target_openldap::OpenLdapFactory;
+use writeback_target_openldap::OpenLdapTargetFactory;
 use writeback_testkit::slapd::{self, Slapd};
 use writeback_testkit::tls::TestCerts;
 
@@ -17,11 +17,10 @@ use writeback_testkit::tls::TestCerts;
 struct InlineSecrets;
 
 impl SecretResolver for InlineSecrets {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-        secret
-            .value
-            .clone()
-            .ok_or_else(|| "tests give secrets inline".to_string())
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        secret.value.clone().ok_or_else(|| {
+            writeback_core::SecretError::Unsupported("tests give secrets inline".into())
+        })
     }
 }
 
@@ -50,7 +49,7 @@ async fn build(table: toml::Table) -> Arc<dyn DirectoryTarget> {
         secrets: &InlineSecrets,
         base_dir: std::path::Path::new("/"),
     };
-    match OpenLdapFactory.build(&config(table), &ctx).await {
+    match OpenLdapTargetFactory.build(&config(table), &ctx).await {
         Ok(t) => t,
         Err(e) => panic!("building the target failed: {e}"),
     }
@@ -447,7 +446,7 @@ async fn stopped_directory_is_unavailable_fast_then_recovers() {
 async fn plaintext_is_refused_unless_allowed() {
     let slapd = slapd::shared();
     let plain = toml::Value::String(slapd.ldap_url());
-    let err = OpenLdapFactory
+    let err = OpenLdapTargetFactory
         .validate(&config(table(slapd, &[("url", plain.clone())])))
         .err()
         .unwrap_or_else(|| panic!("accepted ldap:// without TLS"));

@@ -294,8 +294,10 @@ async fn a_looping_plugin_faults_within_the_deadline_and_the_next_request_succee
 struct NoSecrets;
 
 impl SecretResolver for NoSecrets {
-    fn resolve(&self, _secret: &SecretRef) -> Result<Password, String> {
-        Err("no secrets in this test".into())
+    fn resolve(&self, _secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        Err(writeback_core::SecretError::Unsupported(
+            "no secrets in this test".into(),
+        ))
     }
 }
 

@@ -50,14 +50,16 @@ pub fn register_sources(r: &mut Registry) {
 pub fn register_targets(r: &mut Registry) {
     #[cfg(feature = "target-openldap")]
     r.register_target(std::sync::Arc::new(
-        writeback_target_openldap::OpenLdapFactory,
+        writeback_target_openldap::OpenLdapTargetFactory,
     ));
     #[cfg(feature = "target-active-directory")]
     r.register_target(std::sync::Arc::new(
-        writeback_target_active_directory::ActiveDirectoryFactory,
+        writeback_target_active_directory::ActiveDirectoryTargetFactory,
     ));
     #[cfg(feature = "target-389ds")]
-    r.register_target(std::sync::Arc::new(writeback_target_389ds::Ds389Factory));
+    r.register_target(std::sync::Arc::new(
+        writeback_target_389ds::Ds389TargetFactory,
+    ));
     // Every line above may be compiled out by the features.
     let _ = &r;
 }
@@ -66,7 +68,9 @@ pub fn register_targets(r: &mut Registry) {
 /// `banned-words`, `breached`.
 pub fn register_policies(r: &mut Registry) {
     #[cfg(feature = "policy-basic")]
-    r.register_policy(std::sync::Arc::new(writeback_policy_basic::BasicFactory));
+    r.register_policy(std::sync::Arc::new(
+        writeback_policy_basic::BasicPolicyFactory,
+    ));
     #[cfg(feature = "policy-directory")]
     {
         r.register_policy(std::sync::Arc::new(
@@ -78,15 +82,15 @@ pub fn register_policies(r: &mut Registry) {
     }
     #[cfg(feature = "policy-ad-complexity")]
     r.register_policy(std::sync::Arc::new(
-        writeback_policy_ad_complexity::AdComplexityFactory,
+        writeback_policy_ad_complexity::AdComplexityPolicyFactory,
     ));
     #[cfg(feature = "policy-banned-words")]
     r.register_policy(std::sync::Arc::new(
-        writeback_policy_banned_words::BannedWordsFactory,
+        writeback_policy_banned_words::BannedWordsPolicyFactory,
     ));
     #[cfg(feature = "policy-breached")]
     r.register_policy(std::sync::Arc::new(
-        writeback_policy_breached::BreachedFactory,
+        writeback_policy_breached::BreachedPolicyFactory,
     ));
     // Every line above may be compiled out by the features.
     let _ = &r;

@@ -489,7 +489,7 @@ impl SecretRef {
     }
 
     /// Exactly one of `env`, `file`, `value` must be set.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), SecretError> {
         let n = [
             self.env.is_some(),
             self.file.is_some(),
@@ -501,10 +501,7 @@ impl SecretRef {
         if n == 1 {
             Ok(())
         } else {
-            Err(
-                "give exactly one of `env = \"VAR\"`, `file = \"path\"` or `value = \"...\"`"
-                    .into(),
-            )
+            Err(SecretError::NotExactlyOne)
         }
     }
 }
@@ -519,9 +516,36 @@ impl fmt::Debug for SecretRef {
     }
 }
 
+/// Why a secret could not be read. The messages say what to do and never contain the
+/// secret (a secret file's contents are not quoted).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    #[error("give exactly one of `env = \"VAR\"`, `file = \"path\"` or `value = \"...\"`")]
+    NotExactlyOne,
+    #[error("no secret given: write `{{ env = \"VAR\" }}` or `{{ file = \"path\" }}`")]
+    Missing,
+    #[error("environment variable {name} is empty; set it to the secret")]
+    EnvEmpty { name: String },
+    #[error("environment variable {name} is not set; export it before starting writeback")]
+    EnvUnset { name: String },
+    #[error("cannot read secret file {}: {source}", path.display())]
+    FileUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("secret file {} is larger than {} KiB", path.display(), max / 1024)]
+    FileTooLarge { path: PathBuf, max: u64 },
+    #[error("secret file {} is empty", path.display())]
+    FileEmpty { path: PathBuf },
+    /// A resolver that takes only some kinds of secret (tests, embedders) says which.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
 /// Turns a [`SecretRef`] into the secret. The host reads environment variables and files.
 pub trait SecretResolver: Send + Sync {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String>;
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, SecretError>;
 }
 
 /// What a factory may use while building a connector.
@@ -541,7 +565,9 @@ impl BuildContext<'_> {
         key: &str,
         secret: &SecretRef,
     ) -> Result<Password, ConfigError> {
-        secret.check().map_err(|m| config.error(key, m))?;
+        secret
+            .check()
+            .map_err(|e| config.error(key, e.to_string()))?;
         let anchored;
         let secret = match &secret.file {
             Some(file) if file.is_relative() => {
@@ -556,7 +582,7 @@ impl BuildContext<'_> {
         };
         self.secrets
             .resolve(secret)
-            .map_err(|m| config.error(key, m))
+            .map_err(|e| config.error(key, e.to_string()))
     }
 
     /// A path from the config, made absolute against the config file's directory.
@@ -718,8 +744,8 @@ mod tests {
     fn a_relative_secret_file_is_relative_to_the_config_directory() {
         struct Echo;
         impl SecretResolver for Echo {
-            fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-                let file = secret.file.as_deref().ok_or("no file")?;
+            fn resolve(&self, secret: &SecretRef) -> Result<Password, SecretError> {
+                let file = secret.file.as_deref().ok_or(SecretError::Missing)?;
                 Ok(Password::new(file.display().to_string()))
             }
         }

@@ -67,6 +67,7 @@ impl Finding {
     }
 }
 
+#[cfg(feature = "connectors")]
 impl From<crate::traits::HealthCheck> for Finding {
     fn from(c: crate::traits::HealthCheck) -> Self {
         Finding::new(

@@ -196,8 +196,8 @@ mod tests {
     async fn the_erased_factory_builds_from_the_typed_value() {
         struct NoSecrets;
         impl SecretResolver for NoSecrets {
-            fn resolve(&self, _: &SecretRef) -> Result<Password, String> {
-                Err("none".into())
+            fn resolve(&self, _: &SecretRef) -> Result<Password, crate::config::SecretError> {
+                Err(crate::config::SecretError::Unsupported("none".into()))
             }
         }
         let ctx = BuildContext {

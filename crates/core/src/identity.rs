@@ -37,6 +37,33 @@ pub struct CloudIdentity {
 
 /// Longest identity attribute value accepted (in bytes).
 pub const MAX_ATTRIBUTE_LEN: usize = 1024;
+/// Most `extra` attributes accepted in one identity.
+pub const MAX_EXTRA_ATTRIBUTES: usize = 32;
+
+/// Why an identity cannot be used: the person's source sent too little or something
+/// that never belongs in a name. The messages are shown to the caller as they are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentityError {
+    #[error(
+        "identity has no identifier: give at least one of upn, object_id, immutable_id, \
+         username or mail"
+    )]
+    NoIdentifier,
+    #[error("identity.{key} is longer than {} bytes", MAX_ATTRIBUTE_LEN)]
+    TooLong { key: String },
+    #[error("identity.{key} contains control characters")]
+    ControlCharacters { key: String },
+    #[error("identity.extra has more than {} attributes", MAX_EXTRA_ATTRIBUTES)]
+    TooManyExtra,
+}
+
+/// For callers whose own errors are still text (they used the message as it was).
+impl From<IdentityError> for String {
+    fn from(e: IdentityError) -> String {
+        e.to_string()
+    }
+}
 
 /// Appends `text` lower-cased exactly as `str::to_lowercase` does, without a second
 /// buffer for the common ASCII case.
@@ -98,13 +125,9 @@ impl CloudIdentity {
 
     /// Checks the identity carries at least one identifier and nothing oversized or
     /// with control characters (they never belong in a name and would reach filters).
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), IdentityError> {
         if self.ordering_identifier().is_none() {
-            return Err(
-                "identity has no identifier: give at least one of upn, object_id, \
-                        immutable_id, username or mail"
-                    .into(),
-            );
+            return Err(IdentityError::NoIdentifier);
         }
         let named = [
             ("upn", &self.upn),
@@ -122,16 +145,18 @@ impl CloudIdentity {
             .chain(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         for (key, value) in fields {
             if value.len() > MAX_ATTRIBUTE_LEN {
-                return Err(format!(
-                    "identity.{key} is longer than {MAX_ATTRIBUTE_LEN} bytes"
-                ));
+                return Err(IdentityError::TooLong {
+                    key: key.to_string(),
+                });
             }
             if value.chars().any(char::is_control) {
-                return Err(format!("identity.{key} contains control characters"));
+                return Err(IdentityError::ControlCharacters {
+                    key: key.to_string(),
+                });
             }
         }
-        if self.extra.len() > 32 {
-            return Err("identity.extra has more than 32 attributes".into());
+        if self.extra.len() > MAX_EXTRA_ATTRIBUTES {
+            return Err(IdentityError::TooManyExtra);
         }
         Ok(())
     }
@@ -228,5 +253,42 @@ mod tests {
             ..Default::default()
         };
         assert!(ok.validate().is_ok());
+    }
+
+    #[test]
+    fn each_refusal_says_what_to_send() {
+        let said = |i: CloudIdentity| i.validate().map_err(|e| e.to_string()).err();
+        assert_eq!(
+            said(CloudIdentity::default()).as_deref(),
+            Some(
+                "identity has no identifier: give at least one of upn, object_id, \
+                 immutable_id, username or mail"
+            )
+        );
+        let long = CloudIdentity {
+            mail: Some("m".repeat(MAX_ATTRIBUTE_LEN + 1)),
+            ..Default::default()
+        };
+        assert_eq!(
+            said(long).as_deref(),
+            Some("identity.mail is longer than 1024 bytes")
+        );
+        let control = CloudIdentity {
+            username: Some("al\nice".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            said(control).as_deref(),
+            Some("identity.username contains control characters")
+        );
+        let crowded = CloudIdentity {
+            username: Some("alice".into()),
+            extra: (0..33).map(|i| (format!("k{i}"), "v".into())).collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            said(crowded).as_deref(),
+            Some("identity.extra has more than 32 attributes")
+        );
     }
 }

@@ -7,6 +7,23 @@ use serde::{Deserialize, Serialize};
 use crate::identity::{CloudIdentity, Initiator};
 use crate::secret::Password;
 
+/// Why a string is not a request id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestIdError {
+    #[error("request id must be 1 to {} characters", RequestId::MAX_LEN)]
+    Length,
+    #[error("request id must be printable ASCII without spaces")]
+    NotPrintable,
+}
+
+/// For callers whose own errors are still text (they used the message as it was).
+impl From<RequestIdError> for String {
+    fn from(e: RequestIdError) -> String {
+        e.to_string()
+    }
+}
+
 /// The request's id, chosen by the cloud side; the pipeline applies an id at most once.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct RequestId(String);
@@ -15,15 +32,12 @@ impl RequestId {
     pub const MAX_LEN: usize = 128;
 
     /// 1 to 128 printable ASCII characters without spaces.
-    pub fn parse(value: &str) -> Result<Self, String> {
+    pub fn parse(value: &str) -> Result<Self, RequestIdError> {
         if value.is_empty() || value.len() > Self::MAX_LEN {
-            return Err(format!(
-                "request id must be 1 to {} characters",
-                Self::MAX_LEN
-            ));
+            return Err(RequestIdError::Length);
         }
         if !value.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err("request id must be printable ASCII without spaces".into());
+            return Err(RequestIdError::NotPrintable);
         }
         Ok(RequestId(value.to_string()))
     }
@@ -140,6 +154,15 @@ mod tests {
         assert!(RequestId::parse("").is_err());
         assert!(RequestId::parse("a b").is_err());
         assert!(RequestId::parse(&"x".repeat(129)).is_err());
+        let said = |id: &str| RequestId::parse(id).map_err(|e| e.to_string()).err();
+        assert_eq!(
+            said("").as_deref(),
+            Some("request id must be 1 to 128 characters")
+        );
+        assert_eq!(
+            said("a b").as_deref(),
+            Some("request id must be printable ASCII without spaces")
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+#[cfg(feature = "config")]
 use crate::config::{BuildContext, ConfigError, ConnectorConfig};
 use crate::event::Event;
 use crate::identity::{Account, CloudIdentity};
@@ -235,6 +236,7 @@ pub trait Notifier: Send + Sync {
 
 /// Builds connectors of one type from their TOML tables. `C` is the connector trait
 /// object (`dyn DirectoryTarget`, …).
+#[cfg(feature = "config")]
 #[async_trait]
 pub trait ConnectorFactory<C: ?Sized>: Send + Sync {
     /// The `type` name in the config file.

@@ -222,8 +222,10 @@ mod tests {
 
     struct Inline;
     impl SecretResolver for Inline {
-        fn resolve(&self, s: &SecretRef) -> Result<Password, String> {
-            s.value.clone().ok_or_else(|| "inline only".into())
+        fn resolve(&self, s: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+            s.value
+                .clone()
+                .ok_or_else(|| writeback_core::SecretError::Unsupported("inline only".into()))
         }
     }
 

@@ -2,11 +2,31 @@
 //! operation to a subtree: attribute types and values case-insensitively, spaces
 //! around separators ignored, escapes (`\,`, `\2C`) decoded.
 
+/// Why a string is not a DN. The messages quote the DN: they are shown to the
+/// administrator who wrote it (a `base_dn`, a `bind_dn`) or to a plugin author.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DnError {
+    #[error("`{dn}` is not a DN (bad attribute type `{attr}`)")]
+    BadAttributeType { dn: String, attr: String },
+    #[error("`{dn}` ends inside an escape")]
+    EndsInsideEscape { dn: String },
+    #[error("`{dn}` has a bad hex escape")]
+    BadHexEscape { dn: String },
+    #[error("`{dn}`: quoted DN values are not accepted")]
+    QuotedValue { dn: String },
+    #[error("`{dn}` has a value that is not UTF-8")]
+    NotUtf8 { dn: String },
+    #[error("`{dn}` has an empty value for `{attr}`")]
+    EmptyValue { dn: String, attr: String },
+}
+
 /// One RDN: its `type=value` parts, normalized and sorted (multi-valued RDNs).
 type Rdn = Vec<(String, String)>;
 
 /// The RDNs of `dn`, leaf first, normalized. The empty DN (the root) has none.
-pub fn parse(dn: &str) -> Result<Vec<Rdn>, String> {
+pub fn parse(dn: &str) -> Result<Vec<Rdn>, DnError> {
+    let owned = || dn.to_string();
     if dn.trim().is_empty() {
         return Ok(Vec::new());
     }
@@ -27,7 +47,7 @@ pub fn parse(dn: &str) -> Result<Vec<Rdn>, String> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
         if !attr_ok {
-            return Err(format!("`{dn}` is not a DN (bad attribute type `{attr}`)"));
+            return Err(DnError::BadAttributeType { dn: owned(), attr });
         }
         // The value up to an unescaped `,`, `;` or `+`.
         let mut value = Vec::<u8>::new();
@@ -42,14 +62,14 @@ pub fn parse(dn: &str) -> Result<Vec<Rdn>, String> {
                 '\\' => {
                     trailing_unescaped_spaces = 0;
                     let Some(next) = chars.next() else {
-                        return Err(format!("`{dn}` ends inside an escape"));
+                        return Err(DnError::EndsInsideEscape { dn: owned() });
                     };
                     if next.is_ascii_hexdigit() {
                         let Some(low) = chars.next().filter(char::is_ascii_hexdigit) else {
-                            return Err(format!("`{dn}` has a bad hex escape"));
+                            return Err(DnError::BadHexEscape { dn: owned() });
                         };
                         let byte = u8::from_str_radix(&format!("{next}{low}"), 16)
-                            .map_err(|_| format!("`{dn}` has a bad hex escape"))?;
+                            .map_err(|_| DnError::BadHexEscape { dn: owned() })?;
                         value.push(byte);
                     } else {
                         let mut buf = [0u8; 4];
@@ -62,7 +82,7 @@ pub fn parse(dn: &str) -> Result<Vec<Rdn>, String> {
                         trailing_unescaped_spaces += 1;
                     }
                 }
-                '"' => return Err(format!("`{dn}`: quoted DN values are not accepted")),
+                '"' => return Err(DnError::QuotedValue { dn: owned() }),
                 other => {
                     trailing_unescaped_spaces = 0;
                     let mut buf = [0u8; 4];
@@ -71,10 +91,9 @@ pub fn parse(dn: &str) -> Result<Vec<Rdn>, String> {
             }
         }
         value.truncate(value.len() - trailing_unescaped_spaces);
-        let value = String::from_utf8(value)
-            .map_err(|_| format!("`{dn}` has a value that is not UTF-8"))?;
+        let value = String::from_utf8(value).map_err(|_| DnError::NotUtf8 { dn: owned() })?;
         if value.is_empty() {
-            return Err(format!("`{dn}` has an empty value for `{attr}`"));
+            return Err(DnError::EmptyValue { dn: owned(), attr });
         }
         rdn.push((attr, value.to_lowercase()));
         match end {
@@ -108,7 +127,7 @@ pub fn parent(dn: &str) -> Option<&str> {
 }
 
 /// Whether `dn` is `base` or below it. Errors say which DN does not parse.
-pub fn is_within(dn: &str, base: &str) -> Result<bool, String> {
+pub fn is_within(dn: &str, base: &str) -> Result<bool, DnError> {
     let dn = parse(dn)?;
     let base = parse(base)?;
     Ok(dn.len() >= base.len() && dn[dn.len() - base.len()..] == base[..])
@@ -159,6 +178,34 @@ mod tests {
         assert!(parse("uid=a\\").is_err());
         assert!(parse("uid=a\\4").is_err());
         assert!(parse("uid=\"quoted\",dc=x").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_dn_and_the_fault() {
+        let cases = [
+            (
+                "no equals sign",
+                "`no equals sign` is not a DN (bad attribute type `no equals sign`)",
+            ),
+            ("uid=,dc=x", "`uid=,dc=x` has an empty value for `uid`"),
+            ("uid=a\\", "`uid=a\\` ends inside an escape"),
+            ("uid=a\\4", "`uid=a\\4` has a bad hex escape"),
+            (
+                "uid=\"q\",dc=x",
+                "`uid=\"q\",dc=x`: quoted DN values are not accepted",
+            ),
+        ];
+        for (dn, message) in cases {
+            assert_eq!(
+                parse(dn).map(|_| ()).map_err(|e| e.to_string()),
+                Err(message.to_string()),
+                "{dn}"
+            );
+        }
+        assert_eq!(
+            is_within("uid=a", "bad").map_err(|e| e.to_string()),
+            Err("`bad` has an empty value for `bad`".to_string())
+        );
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub mod tls;
 pub mod wiped;
 
 pub use connect::{check_options, ConnectOptions, Connector, OptionError, Security, Trust};
+pub use dn::DnError;
 pub use error::{result_code_name, result_outcome, LdapFailure, Reply};
 pub use pool::{Pool, Pooled};
 pub use ppolicy::{password_outcome, PpolicyError, PpolicyResponse, PpolicyWarning};

@@ -258,7 +258,7 @@ impl ServerConfig {
             .map_err(|e| key_error(e.key, e.message))?;
         self.bind_password
             .check()
-            .map_err(|m| key_error("bind_password", m))?;
+            .map_err(|e| key_error("bind_password", e.to_string()))?;
         let is_dn = matches!(crate::dn::parse(&self.bind_dn), Ok(rdns) if !rdns.is_empty());
         if rules.bind_upn {
             if self.bind_dn.trim().is_empty() {

@@ -11,11 +11,10 @@ use writeback_testkit::slapd;
 struct Inline;
 
 impl SecretResolver for Inline {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-        secret
-            .value
-            .clone()
-            .ok_or_else(|| "only inline secrets here".into())
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        secret.value.clone().ok_or_else(|| {
+            writeback_core::SecretError::Unsupported("only inline secrets here".into())
+        })
     }
 }
 

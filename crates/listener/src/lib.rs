@@ -25,6 +25,7 @@ mod transport;
 pub use body::{BodyTimedOut, TimedBody};
 pub use serve::{Limits, Listener};
 pub use settings::{SettingError, TlsFiles, PLAIN_HTTP_BEHIND_PROXY};
+pub use tls::TlsError;
 pub use transport::{PlainHttp, Refusal, Transport};
 
 /// The request body a served service reads: hyper's, with the body-read timeout.

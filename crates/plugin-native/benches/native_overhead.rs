@@ -310,8 +310,11 @@ async fn build_policy(registry: &Registry, type_name: &str) -> Arc<dyn Policy> {
     );
     struct NoSecrets;
     impl writeback_core::SecretResolver for NoSecrets {
-        fn resolve(&self, _s: &writeback_core::SecretRef) -> Result<Password, String> {
-            Err("none".into())
+        fn resolve(
+            &self,
+            _s: &writeback_core::SecretRef,
+        ) -> Result<Password, writeback_core::SecretError> {
+            Err(writeback_core::SecretError::Unsupported("none".into()))
         }
     }
     let ctx = BuildContext {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use abi_stable::std_types::{RSlice, RStr, RString};
 use writeback_core::event::TargetResult;
 use writeback_core::{
-    Account, CloudIdentity, Event, ExpiryReminder, Initiator, InitiatorKind, NotifyError, Outcome,
-    OutcomeCode, RuleViolation,
+    Account, CloudIdentity, Event, ExpiryReminder, Initiator, InitiatorKind, NotifyError,
+    Operation, Outcome, OutcomeCode, Password, Request, RequestId, RuleViolation,
 };
 use writeback_plugin_native_abi as abi;
 
@@ -135,6 +135,38 @@ pub fn initiator(i: &abi::Initiator) -> Option<Initiator> {
     Some(Initiator {
         kind,
         id: opt(&i.id),
+    })
+}
+
+/// Turns what the plugin fetched into a request, or the outcome that refuses it.
+pub fn request(incoming: &abi::IncomingRequest, source: &str) -> Result<Request, Outcome> {
+    let invalid = |message: String| Outcome::new(OutcomeCode::InvalidRequest, message);
+    let id = RequestId::parse(incoming.id.as_str()).map_err(|e| invalid(e.to_string()))?;
+    let op = &incoming.operation;
+    let operation = match op.kind {
+        abi::OperationKind::RESET => Operation::Reset {
+            new_password: Password::new(op.new_password.expose()),
+            must_change: op.must_change,
+        },
+        abi::OperationKind::CHANGE => Operation::Change {
+            old_password: Password::new(op.old_password.expose()),
+            new_password: Password::new(op.new_password.expose()),
+        },
+        abi::OperationKind::UNLOCK => Operation::Unlock,
+        other => return Err(invalid(format!("unknown operation kind {}", other.0))),
+    };
+    let initiator = initiator(&incoming.initiator).ok_or_else(|| {
+        invalid(format!(
+            "unknown initiator kind {}",
+            incoming.initiator.kind.0
+        ))
+    })?;
+    Ok(Request {
+        id,
+        source: source.to_string(),
+        operation,
+        identity: identity(&incoming.identity),
+        initiator,
     })
 }
 

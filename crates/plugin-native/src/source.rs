@@ -6,11 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use writeback_core::{
-    BoxError, CloudSource, Operation, Outcome, OutcomeCode, Password, Request, RequestId, Shutdown,
-    Submit,
-};
-use writeback_plugin_native_abi::{IncomingRequest, OperationKind, SourceBox};
+use writeback_core::{BoxError, CloudSource, RequestId, Shutdown, Submit};
+use writeback_plugin_native_abi::{IncomingRequest, SourceBox};
 
 use crate::calls::Calls;
 use crate::convert;
@@ -45,38 +42,6 @@ impl NativeSource {
         }
     }
 
-    /// Turns what the plugin fetched into a request, or the outcome that refuses it.
-    fn request(&self, incoming: &IncomingRequest) -> Result<Request, Outcome> {
-        let invalid = |message: String| Outcome::new(OutcomeCode::InvalidRequest, message);
-        let id = RequestId::parse(incoming.id.as_str()).map_err(invalid)?;
-        let op = &incoming.operation;
-        let operation = match op.kind {
-            OperationKind::RESET => Operation::Reset {
-                new_password: Password::new(op.new_password.expose()),
-                must_change: op.must_change,
-            },
-            OperationKind::CHANGE => Operation::Change {
-                old_password: Password::new(op.old_password.expose()),
-                new_password: Password::new(op.new_password.expose()),
-            },
-            OperationKind::UNLOCK => Operation::Unlock,
-            other => return Err(invalid(format!("unknown operation kind {}", other.0))),
-        };
-        let initiator = convert::initiator(&incoming.initiator).ok_or_else(|| {
-            invalid(format!(
-                "unknown initiator kind {}",
-                incoming.initiator.kind.0
-            ))
-        })?;
-        Ok(Request {
-            id,
-            source: self.name.clone(),
-            operation,
-            identity: convert::identity(&incoming.identity),
-            initiator,
-        })
-    }
-
     async fn handle(self: Arc<Self>, pipeline: Arc<dyn Submit>, incoming: IncomingRequest) {
         let id: String = incoming
             .id
@@ -84,7 +49,7 @@ impl NativeSource {
             .chars()
             .take(RequestId::MAX_LEN)
             .collect();
-        let outcome = match self.request(&incoming) {
+        let outcome = match convert::request(&incoming, &self.name) {
             Ok(request) => {
                 drop(incoming); // the request has its own password copies now
                 pipeline.submit(request).await

@@ -46,6 +46,11 @@ compile_error!(
     "enable one world per component: exactly one of the features `policy`, `notifier`, `target` or `source`"
 );
 
+/// The writeback model (`writeback-core` without its config and runtime parts):
+/// `OutcomeCode`, `Outcome`, `CloudIdentity` and their rules. Each world's WIT types
+/// convert to and from these with `From`/`Into`.
+pub use writeback_core as model;
+
 #[doc(hidden)]
 pub use serde_json as __serde_json;
 #[doc(hidden)]
@@ -170,29 +175,141 @@ macro_rules! model_helpers {
                 }
             }
 
+            /// The WIT enum and core's are the same list in the same order; the
+            /// conversions are the one place that says so (and the compiler checks
+            /// both matches are exhaustive).
+            impl From<OutcomeCode> for writeback_core::OutcomeCode {
+                fn from(code: OutcomeCode) -> Self {
+                    use writeback_core::OutcomeCode as Core;
+                    match code {
+                        OutcomeCode::Succeeded => Core::Succeeded,
+                        OutcomeCode::RejectedPolicy => Core::RejectedPolicy,
+                        OutcomeCode::RejectedHistory => Core::RejectedHistory,
+                        OutcomeCode::RejectedMinAge => Core::RejectedMinAge,
+                        OutcomeCode::WrongOldPassword => Core::WrongOldPassword,
+                        OutcomeCode::NotFound => Core::NotFound,
+                        OutcomeCode::AmbiguousIdentity => Core::AmbiguousIdentity,
+                        OutcomeCode::AdminActionRequired => Core::AdminActionRequired,
+                        OutcomeCode::DirectoryUnavailable => Core::DirectoryUnavailable,
+                        OutcomeCode::Timeout => Core::Timeout,
+                        OutcomeCode::PluginFault => Core::PluginFault,
+                        OutcomeCode::InvalidRequest => Core::InvalidRequest,
+                        OutcomeCode::Unauthorized => Core::Unauthorized,
+                    }
+                }
+            }
+
+            impl From<writeback_core::OutcomeCode> for OutcomeCode {
+                fn from(code: writeback_core::OutcomeCode) -> Self {
+                    use writeback_core::OutcomeCode as Core;
+                    match code {
+                        Core::Succeeded => OutcomeCode::Succeeded,
+                        Core::RejectedPolicy => OutcomeCode::RejectedPolicy,
+                        Core::RejectedHistory => OutcomeCode::RejectedHistory,
+                        Core::RejectedMinAge => OutcomeCode::RejectedMinAge,
+                        Core::WrongOldPassword => OutcomeCode::WrongOldPassword,
+                        Core::NotFound => OutcomeCode::NotFound,
+                        Core::AmbiguousIdentity => OutcomeCode::AmbiguousIdentity,
+                        Core::AdminActionRequired => OutcomeCode::AdminActionRequired,
+                        Core::DirectoryUnavailable => OutcomeCode::DirectoryUnavailable,
+                        Core::Timeout => OutcomeCode::Timeout,
+                        Core::PluginFault => OutcomeCode::PluginFault,
+                        Core::InvalidRequest => OutcomeCode::InvalidRequest,
+                        Core::Unauthorized => OutcomeCode::Unauthorized,
+                    }
+                }
+            }
+
             impl OutcomeCode {
-                /// The stable name of the code (`rejected_policy`, …), as in the core model.
+                /// The stable name of the code (`rejected_policy`, …): core's.
                 pub fn as_str(self) -> &'static str {
-                    match self {
-                        OutcomeCode::Succeeded => "succeeded",
-                        OutcomeCode::RejectedPolicy => "rejected_policy",
-                        OutcomeCode::RejectedHistory => "rejected_history",
-                        OutcomeCode::RejectedMinAge => "rejected_min_age",
-                        OutcomeCode::WrongOldPassword => "wrong_old_password",
-                        OutcomeCode::NotFound => "not_found",
-                        OutcomeCode::AmbiguousIdentity => "ambiguous_identity",
-                        OutcomeCode::AdminActionRequired => "admin_action_required",
-                        OutcomeCode::DirectoryUnavailable => "directory_unavailable",
-                        OutcomeCode::Timeout => "timeout",
-                        OutcomeCode::PluginFault => "plugin_fault",
-                        OutcomeCode::InvalidRequest => "invalid_request",
-                        OutcomeCode::Unauthorized => "unauthorized",
+                    writeback_core::OutcomeCode::from(self).as_str()
+                }
+
+                /// Whether the same request may succeed if tried again later: core's rule.
+                pub fn is_retryable(self) -> bool {
+                    writeback_core::OutcomeCode::from(self).is_retryable()
+                }
+            }
+
+            impl From<RuleViolation> for writeback_core::RuleViolation {
+                fn from(v: RuleViolation) -> Self {
+                    writeback_core::RuleViolation::new(v.rule, v.message)
+                }
+            }
+
+            impl From<writeback_core::RuleViolation> for RuleViolation {
+                fn from(v: writeback_core::RuleViolation) -> Self {
+                    RuleViolation {
+                        rule: v.rule,
+                        message: v.message,
+                    }
+                }
+            }
+
+            impl From<Outcome> for writeback_core::Outcome {
+                fn from(o: Outcome) -> Self {
+                    writeback_core::Outcome {
+                        code: o.code.into(),
+                        message: o.message,
+                        rules: o.rules.into_iter().map(Into::into).collect(),
+                        admin_detail: o.admin_detail,
+                    }
+                }
+            }
+
+            impl From<writeback_core::Outcome> for Outcome {
+                fn from(o: writeback_core::Outcome) -> Self {
+                    Outcome {
+                        code: o.code.into(),
+                        message: o.message,
+                        rules: o.rules.into_iter().map(Into::into).collect(),
+                        admin_detail: o.admin_detail,
+                    }
+                }
+            }
+
+            /// Core's identity, for its accessors (`label`, `ordering_key`, `validate`).
+            impl From<CloudIdentity> for writeback_core::CloudIdentity {
+                fn from(i: CloudIdentity) -> Self {
+                    writeback_core::CloudIdentity {
+                        upn: i.upn,
+                        object_id: i.object_id,
+                        immutable_id: i.immutable_id,
+                        mail: i.mail,
+                        username: i.username,
+                        display_name: i.display_name,
+                        given_name: i.given_name,
+                        surname: i.surname,
+                        extra: i.extra.into_iter().map(|a| (a.name, a.value)).collect(),
+                    }
+                }
+            }
+
+            impl From<writeback_core::CloudIdentity> for CloudIdentity {
+                fn from(i: writeback_core::CloudIdentity) -> Self {
+                    CloudIdentity {
+                        upn: i.upn,
+                        object_id: i.object_id,
+                        immutable_id: i.immutable_id,
+                        mail: i.mail,
+                        username: i.username,
+                        display_name: i.display_name,
+                        given_name: i.given_name,
+                        surname: i.surname,
+                        extra: i
+                            .extra
+                            .into_iter()
+                            .map(|(name, value)| types::Attribute { name, value })
+                            .collect(),
                     }
                 }
             }
 
             impl CloudIdentity {
-                /// The value of a named or extra attribute, when present and not empty.
+                /// The value of a named or extra attribute, when present and not empty:
+                /// core's `CloudIdentity::get` without copying the identity (the WIT
+                /// record keeps `extra` as a list, core as a map).
                 pub fn get(&self, name: &str) -> Option<&str> {
                     let v = match name {
                         "upn" => self.upn.as_deref(),
@@ -222,3 +339,50 @@ macro_rules! model_helpers {
     feature = "source"
 ))]
 pub(crate) use model_helpers;
+
+#[cfg(all(test, feature = "policy"))]
+mod tests {
+    use crate::model;
+    use crate::policy::{Attribute, CloudIdentity, OutcomeCode};
+
+    /// Each WIT code maps to core's code of the same name, and back.
+    #[test]
+    fn outcome_codes_map_to_cores_of_the_same_name() {
+        for core in model::OutcomeCode::ALL {
+            let wit = OutcomeCode::from(core);
+            let wit_name = format!("{wit:?}");
+            assert!(
+                wit_name.ends_with(&format!("{core:?}")),
+                "{core:?} became {wit_name}"
+            );
+            assert_eq!(wit.as_str(), core.as_str());
+            assert_eq!(model::OutcomeCode::from(wit), core);
+        }
+    }
+
+    #[test]
+    fn identities_convert_with_their_extra_attributes() {
+        let wit = CloudIdentity {
+            upn: Some("alice@example.org".into()),
+            object_id: None,
+            immutable_id: None,
+            mail: Some(String::new()),
+            username: None,
+            display_name: None,
+            given_name: None,
+            surname: None,
+            extra: vec![Attribute {
+                name: "employee_id".into(),
+                value: "E-1".into(),
+            }],
+        };
+        let core = model::CloudIdentity::from(wit.clone());
+        for name in ["upn", "mail", "employee_id", "surname"] {
+            assert_eq!(wit.get(name), core.get(name), "{name}");
+        }
+        assert_eq!(core.label(), "alice@example.org");
+        let back = CloudIdentity::from(core);
+        assert_eq!(back.extra.len(), 1);
+        assert_eq!(back.get("employee_id"), Some("E-1"));
+    }
+}

@@ -77,8 +77,10 @@ impl Policy for BuiltinCompanyWords {
 struct NoSecrets;
 
 impl SecretResolver for NoSecrets {
-    fn resolve(&self, _secret: &SecretRef) -> Result<Password, String> {
-        Err("no secrets here".into())
+    fn resolve(&self, _secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        Err(writeback_core::SecretError::Unsupported(
+            "no secrets here".into(),
+        ))
     }
 }
 

@@ -126,7 +126,7 @@ pub fn open_request(envelope: &Envelope, keys: &[PrivateKey]) -> Result<Request,
     let plaintext = seal::open_listed(keys, &envelope.sealed, &b.key_ids, &b.aad())?;
     let secrets: Secrets = serde_json::from_slice(&plaintext)
         .map_err(|_| OpenError::Malformed("the sealed part is not a password set".into()))?;
-    let id = RequestId::parse(&b.id).map_err(OpenError::Malformed)?;
+    let id = RequestId::parse(&b.id).map_err(|e| OpenError::Malformed(e.to_string()))?;
     let need = |p: &Option<String>, what: &str| {
         p.as_deref()
             .map(Password::new)

@@ -2,74 +2,28 @@
 //! (the spec's "timestamp of the attempt") and POST; retry retryable failures.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use tracing::{debug, warn};
-use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, Event, Notifier, NotifyError, TypedFactory,
-};
+use writeback_core::{Event, Notifier, NotifyError};
 use writeback_signing::{sign_headers, Secret};
-
-use crate::config::WebhookNotifierConfig;
 
 /// Where HTTPS receivers with public certificates are checked against when no
 /// `ca_file` is given (Debian's bundle).
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 /// First pause between attempts; doubled each time, capped.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// Builds `[[notifiers]] type = "webhook"`.
-pub struct WebhookNotifierFactory;
-
-#[async_trait]
-impl TypedFactory<dyn Notifier> for WebhookNotifierFactory {
-    type Config = WebhookNotifierConfig;
-    const TYPE_NAME: &'static str = "webhook";
-    const DESCRIPTION: &'static str =
-        "signed HTTPS POST of each outcome as JSON (Standard Webhooks; never a password)";
-
-    fn check(&self, typed: &WebhookNotifierConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
-        typed.check(config)
-    }
-
-    async fn build_from(
-        &self,
-        typed: WebhookNotifierConfig,
-        config: &ConnectorConfig,
-        ctx: &BuildContext<'_>,
-    ) -> Result<Arc<dyn Notifier>, ConfigError> {
-        let url = typed.url(config)?;
-        let mut secrets = Vec::new();
-        for (key, reference) in &typed.secret_refs() {
-            let text = ctx.secret(config, key, reference)?;
-            secrets
-                .push(Secret::parse(text.expose()).map_err(|e| config.error(key, e.to_string()))?);
-        }
-        let ca_file = typed.ca_file.as_deref().map(|p| ctx.path(p));
-        let timeout = Duration::from_secs(typed.timeout_seconds);
-        let http =
-            http_client(ca_file.as_deref(), timeout).map_err(|m| config.error("ca_file", m))?;
-        Ok(Arc::new(WebhookNotifier {
-            name: config.name.clone(),
-            url,
-            secrets,
-            retries: typed.retries,
-            http,
-        }))
-    }
-}
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// A webhook notifier ready to send.
 pub struct WebhookNotifier {
-    name: String,
-    url: reqwest::Url,
-    secrets: Vec<Secret>,
-    retries: u32,
-    http: reqwest::Client,
+    pub(crate) name: String,
+    pub(crate) url: reqwest::Url,
+    pub(crate) secrets: Vec<Secret>,
+    pub(crate) retries: u32,
+    pub(crate) http: reqwest::Client,
 }
 
 /// One failed attempt.
@@ -162,7 +116,7 @@ impl WebhookNotifier {
 
 /// 408, 429 and 5xx may pass later; redirects (not followed, as the spec advises),
 /// 410 Gone and other 4xx will not.
-fn is_retryable_status(status: StatusCode) -> bool {
+pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     status.is_server_error()
         || status == StatusCode::REQUEST_TIMEOUT
         || status == StatusCode::TOO_MANY_REQUESTS
@@ -173,7 +127,7 @@ fn is_certificate_error(e: &reqwest::Error) -> bool {
     text.contains("certificate") || text.contains("unknownissuer")
 }
 
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     FIRST_BACKOFF
         .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
         .min(MAX_BACKOFF)
@@ -207,7 +161,10 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 /// An HTTP client trusting `ca_file` (or the system bundle), following no redirects.
-fn http_client(ca_file: Option<&Path>, timeout: Duration) -> Result<reqwest::Client, String> {
+pub(crate) fn http_client(
+    ca_file: Option<&Path>,
+    timeout: Duration,
+) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
@@ -234,21 +191,4 @@ fn http_client(ca_file: Option<&Path>, timeout: Duration) -> Result<reqwest::Cli
     builder
         .build()
         .map_err(|e| format!("cannot set up the HTTP client: {e}"))
-}
-
-#[cfg(test)]
-mod unit {
-    use super::*;
-
-    #[test]
-    fn retry_classes() {
-        assert!(is_retryable_status(StatusCode::SERVICE_UNAVAILABLE));
-        assert!(is_retryable_status(StatusCode::TOO_MANY_REQUESTS));
-        assert!(!is_retryable_status(StatusCode::BAD_REQUEST));
-        assert!(!is_retryable_status(StatusCode::GONE));
-        assert!(!is_retryable_status(StatusCode::MOVED_PERMANENTLY));
-        assert_eq!(backoff(1), Duration::from_millis(250));
-        assert_eq!(backoff(3), Duration::from_secs(1));
-        assert_eq!(backoff(30), MAX_BACKOFF);
-    }
 }

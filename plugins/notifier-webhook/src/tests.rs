@@ -77,11 +77,10 @@ async fn receiver(accepts: &[&str], answers: &[u16]) -> (String, Arc<Inbox>) {
 
 struct InlineSecrets;
 impl SecretResolver for InlineSecrets {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-        secret
-            .value
-            .clone()
-            .ok_or_else(|| "only inline secrets in this test".into())
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        secret.value.clone().ok_or_else(|| {
+            writeback_core::SecretError::Unsupported("only inline secrets in this test".into())
+        })
     }
 }
 
@@ -354,4 +353,82 @@ async fn the_python_reference_library_verifies_what_we_send() {
         String::from_utf8_lossy(&out.stdout).trim(),
         event().event_id
     );
+}
+
+/// The retry rules of one delivery.
+mod retry {
+    use std::time::Duration;
+
+    use reqwest::StatusCode;
+
+    use crate::notifier::{backoff, is_retryable_status, MAX_BACKOFF};
+
+    #[test]
+    fn retry_classes() {
+        assert!(is_retryable_status(StatusCode::SERVICE_UNAVAILABLE));
+        assert!(is_retryable_status(StatusCode::TOO_MANY_REQUESTS));
+        assert!(!is_retryable_status(StatusCode::BAD_REQUEST));
+        assert!(!is_retryable_status(StatusCode::GONE));
+        assert!(!is_retryable_status(StatusCode::MOVED_PERMANENTLY));
+        assert_eq!(backoff(1), Duration::from_millis(250));
+        assert_eq!(backoff(3), Duration::from_secs(1));
+        assert_eq!(backoff(30), MAX_BACKOFF);
+    }
+}
+
+/// The table's checks, as `check-config` reports them.
+mod config_checks {
+    use writeback_core::ConnectorConfig;
+
+    use crate::WebhookNotifierFactory;
+    use writeback_core::{ConnectorFactory, ConnectorKind};
+
+    fn err(text: &str) -> String {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        let c = ConnectorConfig::in_code(ConnectorKind::Notifier, "webhook", "hook", table);
+        WebhookNotifierFactory
+            .validate(&c)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn plain_http_only_to_loopback_or_when_allowed() {
+        let s = "secret = { env = \"X\" }\n";
+        assert_eq!(err(&format!("url = \"http://127.0.0.1:9/x\"\n{s}")), "");
+        assert_eq!(err(&format!("url = \"http://localhost:9/x\"\n{s}")), "");
+        assert_eq!(
+            err(&format!(
+                "url = \"http://hooks.lan/x\"\nallow_plain_http = true\n{s}"
+            )),
+            ""
+        );
+        assert!(err(&format!("url = \"http://hooks.lan/x\"\n{s}")).contains("unencrypted"));
+        assert!(err(&format!("url = \"ftp://x\"\n{s}")).contains("scheme"));
+        assert!(err("url = \"https://x\"").contains("signing secret is required"));
+        assert!(err(&format!("url = \"https://x\"\n{s}retries = 99"))
+            .contains("`notifiers.hook.retries`"));
+    }
+
+    /// `check-config` shows every mistake of the table in one run.
+    #[test]
+    fn every_bad_key_is_reported_in_one_run() {
+        let table: toml::Table =
+            toml::from_str("url = \"ftp://x\"\nretries = 99\ntimeout_seconds = 0\n").unwrap();
+        let c = ConnectorConfig::in_code(ConnectorKind::Notifier, "webhook", "hook", table);
+        let errors: Vec<String> = WebhookNotifierFactory
+            .validate_all(&c)
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        for key in ["url", "retries", "timeout_seconds", "secret"] {
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.contains(&format!("`notifiers.hook.{key}`"))),
+                "no error names `{key}`: {errors:?}"
+            );
+        }
+    }
 }

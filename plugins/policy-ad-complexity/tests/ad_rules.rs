@@ -9,12 +9,12 @@ use writeback_core::{
     Account, BuildContext, CloudIdentity, ConnectorConfig, ConnectorFactory, ConnectorKind,
     Password, PolicyContext, SecretRef, SecretResolver,
 };
-use writeback_policy_ad_complexity::AdComplexityFactory;
+use writeback_policy_ad_complexity::AdComplexityPolicyFactory;
 
 struct NoSecrets;
 impl SecretResolver for NoSecrets {
-    fn resolve(&self, _: &SecretRef) -> Result<Password, String> {
-        Err("none".into())
+    fn resolve(&self, _: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        Err(writeback_core::SecretError::Unsupported("none".into()))
     }
 }
 
@@ -25,7 +25,10 @@ async fn broken(table: &str, sam: &str, display: &str, password: &str) -> Vec<St
         secrets: &NoSecrets,
         base_dir: Path::new("."),
     };
-    let policy = AdComplexityFactory.build(&config, &ctx).await.unwrap();
+    let policy = AdComplexityPolicyFactory
+        .build(&config, &ctx)
+        .await
+        .unwrap();
     let mut attributes = BTreeMap::new();
     attributes.insert("samaccountname".to_string(), vec![sam.to_string()]);
     attributes.insert("displayname".to_string(), vec![display.to_string()]);
@@ -106,7 +109,7 @@ fn every_bad_key_of_the_table_is_reported_in_one_run() {
     let table: toml::Table =
         toml::from_str("min_length = \"seven\"\ncheck_names = 1\nmin_lenght = 7\n").unwrap();
     let config = ConnectorConfig::in_code(ConnectorKind::Policy, "ad-complexity", "ad", table);
-    let errors: Vec<String> = AdComplexityFactory
+    let errors: Vec<String> = AdComplexityPolicyFactory
         .validate_all(&config)
         .iter()
         .map(|e| e.to_string())
@@ -126,7 +129,7 @@ fn every_bad_key_of_the_table_is_reported_in_one_run() {
 fn a_minimum_above_ads_limit_is_refused() {
     let table: toml::Table = toml::from_str("min_length = 300\n").unwrap();
     let config = ConnectorConfig::in_code(ConnectorKind::Policy, "ad-complexity", "ad", table);
-    let errors: Vec<String> = AdComplexityFactory
+    let errors: Vec<String> = AdComplexityPolicyFactory
         .validate_all(&config)
         .iter()
         .map(|e| e.to_string())

@@ -9,12 +9,12 @@ use writeback_core::{
     BuildContext, CloudIdentity, ConnectorConfig, ConnectorFactory, ConnectorKind, Password,
     Policy, PolicyContext, SecretRef, SecretResolver,
 };
-use writeback_policy_banned_words::BannedWordsFactory;
+use writeback_policy_banned_words::BannedWordsPolicyFactory;
 
 struct NoSecrets;
 impl SecretResolver for NoSecrets {
-    fn resolve(&self, _: &SecretRef) -> Result<Password, String> {
-        Err("none".into())
+    fn resolve(&self, _: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        Err(writeback_core::SecretError::Unsupported("none".into()))
     }
 }
 
@@ -28,7 +28,10 @@ async fn policy(text: &str, dir: &Path) -> std::sync::Arc<dyn Policy> {
         secrets: &NoSecrets,
         base_dir: dir,
     };
-    BannedWordsFactory.build(&config(text), &ctx).await.unwrap()
+    BannedWordsPolicyFactory
+        .build(&config(text), &ctx)
+        .await
+        .unwrap()
 }
 
 async fn rules(policy: &dyn Policy, identity: &CloudIdentity, password: &str) -> Vec<String> {
@@ -125,7 +128,7 @@ async fn winter2026_is_refused_with_a_year_term() {
 
 #[test]
 fn bad_configs_name_the_key() {
-    let f = BannedWordsFactory;
+    let f = BannedWordsPolicyFactory;
     let err = f
         .validate(&config("terms = [\"abc\"]"))
         .unwrap_err()
@@ -146,7 +149,7 @@ fn bad_configs_name_the_key() {
 /// `check-config` shows every mistake of the table in one run, not one per run.
 #[test]
 fn every_bad_key_is_reported_in_one_run() {
-    let errors: Vec<String> = BannedWordsFactory
+    let errors: Vec<String> = BannedWordsPolicyFactory
         .validate_all(&config(
             "terms = [\"abc\", \"contoso\", \"xy\"]\nmin_score = 0\nsubstitutions = { \"33\" = \"e\" }",
         ))
@@ -169,7 +172,7 @@ async fn a_missing_or_empty_term_file_is_a_config_error() {
         secrets: &NoSecrets,
         base_dir: dir.path(),
     };
-    let err = BannedWordsFactory
+    let err = BannedWordsPolicyFactory
         .build(&config("files = [\"nope.txt\"]"), &ctx)
         .await
         .err()
@@ -180,7 +183,7 @@ async fn a_missing_or_empty_term_file_is_a_config_error() {
         "{err}"
     );
     std::fs::write(dir.path().join("short.txt"), "abc\n# only short words\n").unwrap();
-    let err = BannedWordsFactory
+    let err = BannedWordsPolicyFactory
         .build(&config("files = [\"short.txt\"]"), &ctx)
         .await
         .err()

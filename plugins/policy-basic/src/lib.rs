@@ -6,53 +6,26 @@
 //! `name.contains_display_name`.
 
 mod config;
+mod policy;
 mod rules;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, Outcome, Password, Policy, PolicyContext,
-    RuleViolation, TypedFactory,
-};
+use writeback_core::{BuildContext, ConfigError, ConnectorConfig, Policy, TypedFactory};
 
 pub use config::BasicConfig;
+pub use policy::BasicPolicy;
 pub use rules::evaluate;
 
-/// The `basic` policy, built from its config.
-pub struct BasicPolicy {
-    config: BasicConfig,
-}
-
-impl BasicPolicy {
-    pub fn new(config: BasicConfig) -> Self {
-        BasicPolicy { config }
-    }
-}
-
-#[async_trait]
-impl Policy for BasicPolicy {
-    async fn evaluate(
-        &self,
-        password: &Password,
-        context: &PolicyContext<'_>,
-    ) -> Result<Vec<RuleViolation>, Outcome> {
-        if !self.config.targets.applies(context) {
-            return Ok(Vec::new());
-        }
-        Ok(rules::evaluate(&self.config, password.expose(), context))
-    }
-
-    fn rule_ids(&self) -> Vec<String> {
-        rules::rule_ids(&self.config)
-    }
-}
-
 /// Registers as `type = "basic"`.
-pub struct BasicFactory;
+pub struct BasicPolicyFactory;
+
+/// The earlier name of [`BasicPolicyFactory`].
+pub use BasicPolicyFactory as BasicFactory;
 
 #[async_trait]
-impl TypedFactory<dyn Policy> for BasicFactory {
+impl TypedFactory<dyn Policy> for BasicPolicyFactory {
     type Config = BasicConfig;
     const TYPE_NAME: &'static str = "basic";
     const DESCRIPTION: &'static str =

@@ -9,12 +9,14 @@ use writeback_core::{
     Account, BuildContext, CloudIdentity, ConnectorConfig, ConnectorFactory, ConnectorKind,
     Password, PolicyContext, SecretRef, SecretResolver,
 };
-use writeback_policy_basic::BasicFactory;
+use writeback_policy_basic::BasicPolicyFactory;
 
 struct NoSecrets;
 impl SecretResolver for NoSecrets {
-    fn resolve(&self, _: &SecretRef) -> Result<Password, String> {
-        Err("no secrets here".into())
+    fn resolve(&self, _: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        Err(writeback_core::SecretError::Unsupported(
+            "no secrets here".into(),
+        ))
     }
 }
 
@@ -28,7 +30,7 @@ async fn rules_broken(text: &str, password: &str) -> Vec<String> {
         secrets: &NoSecrets,
         base_dir: Path::new("."),
     };
-    let policy = BasicFactory.build(&config(text), &ctx).await.unwrap();
+    let policy = BasicPolicyFactory.build(&config(text), &ctx).await.unwrap();
     let identity = CloudIdentity {
         upn: Some("erin.hagens@example.org".into()),
         display_name: Some("Erin M. Hagens".into()),
@@ -119,7 +121,7 @@ async fn scoped_to_other_targets_it_passes_everything() {
 
 #[test]
 fn invalid_configs_name_the_key() {
-    let f = BasicFactory;
+    let f = BasicPolicyFactory;
     let err = f
         .validate(&config("min_length = 10\nmax_length = 5"))
         .unwrap_err()

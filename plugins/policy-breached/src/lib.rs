@@ -11,89 +11,26 @@
 //!
 //! Rule id: `breached.found`.
 
-use std::path::PathBuf;
+mod config;
+mod policy;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde::Deserialize;
 use writeback_breached_filter::BreachedFilter;
-use writeback_core::{
-    BuildContext, ConfigError, ConnectorConfig, Outcome, Password, Policy, PolicyContext,
-    RuleViolation, TypedFactory,
-};
-use writeback_policy_support::TargetScope;
+use writeback_core::{BuildContext, ConfigError, ConnectorConfig, Policy, TypedFactory};
 
-/// ```toml
-/// [[policies]]
-/// type = "breached"
-/// file = "/var/lib/writeback/pwned.bin"   # from `writeback breached build`
-/// verify_checksum = true                  # read the whole file once at start (default true)
-/// targets = ["corp-ad"]                   # only for accounts in these targets (default: all)
-/// ```
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BreachedConfig {
-    pub file: PathBuf,
-    #[serde(default = "yes")]
-    pub verify_checksum: bool,
-    #[serde(default)]
-    pub targets: TargetScope,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// The rule's default message.
-pub const MESSAGE: &str =
-    "This password appears in lists of passwords exposed in data breaches, so attackers \
-                           try it first. Choose a different one.";
-
-pub struct BreachedPolicy {
-    filter: BreachedFilter,
-    targets: TargetScope,
-}
-
-impl BreachedPolicy {
-    pub fn new(filter: BreachedFilter, targets: TargetScope) -> Self {
-        BreachedPolicy { filter, targets }
-    }
-
-    /// The verdict for one password (no scoping).
-    pub fn check(&self, password: &str) -> Vec<RuleViolation> {
-        if self.filter.contains_password(password) {
-            vec![RuleViolation::new("breached.found", MESSAGE)]
-        } else {
-            Vec::new()
-        }
-    }
-}
-
-#[async_trait]
-impl Policy for BreachedPolicy {
-    async fn evaluate(
-        &self,
-        password: &Password,
-        context: &PolicyContext<'_>,
-    ) -> Result<Vec<RuleViolation>, Outcome> {
-        if !self.targets.applies(context) {
-            return Ok(Vec::new());
-        }
-        // a page fault on a cold file is a disk read, but one of three 2-byte reads:
-        // well under a millisecond, not worth a trip to the blocking pool
-        Ok(self.check(password.expose()))
-    }
-
-    fn rule_ids(&self) -> Vec<String> {
-        vec!["breached.found".to_string()]
-    }
-}
+pub use config::BreachedConfig;
+pub use policy::{BreachedPolicy, MESSAGE};
 
 /// Registers as `type = "breached"`.
-pub struct BreachedFactory;
+pub struct BreachedPolicyFactory;
+
+/// The earlier name of [`BreachedPolicyFactory`].
+pub use BreachedPolicyFactory as BreachedFactory;
 
 #[async_trait]
-impl TypedFactory<dyn Policy> for BreachedFactory {
+impl TypedFactory<dyn Policy> for BreachedPolicyFactory {
     type Config = BreachedConfig;
     const TYPE_NAME: &'static str = "breached";
     const DESCRIPTION: &'static str = "Refuses passwords found in a breach corpus (HIBP Pwned Passwords), offline, from a memory-mapped filter.";

@@ -8,12 +8,12 @@ use writeback_core::{
     BuildContext, CloudIdentity, ConnectorConfig, ConnectorFactory, ConnectorKind, Password,
     PolicyContext, SecretRef, SecretResolver,
 };
-use writeback_policy_breached::BreachedFactory;
+use writeback_policy_breached::BreachedPolicyFactory;
 
 struct NoSecrets;
 impl SecretResolver for NoSecrets {
-    fn resolve(&self, _: &SecretRef) -> Result<Password, String> {
-        Err("none".into())
+    fn resolve(&self, _: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        Err(writeback_core::SecretError::Unsupported("none".into()))
     }
 }
 
@@ -53,7 +53,7 @@ async fn refuses_listed_passwords_and_accepts_others() {
         secrets: &NoSecrets,
         base_dir: dir.path(),
     };
-    let policy = BreachedFactory
+    let policy = BreachedPolicyFactory
         .build(&config("file = \"pwned.bin\""), &ctx)
         .await
         .unwrap();
@@ -83,7 +83,7 @@ async fn a_missing_file_is_a_config_error_naming_the_key_and_the_fix() {
         secrets: &NoSecrets,
         base_dir: dir.path(),
     };
-    let err = BreachedFactory
+    let err = BreachedPolicyFactory
         .build(&config("file = \"missing.bin\""), &ctx)
         .await
         .err()
@@ -95,7 +95,7 @@ async fn a_missing_file_is_a_config_error_naming_the_key_and_the_fix() {
         "000000005AD76BD555C1D6D771DE417A4B87E4B4:10\n",
     )
     .unwrap();
-    let err = BreachedFactory
+    let err = BreachedPolicyFactory
         .build(&config("file = \"text.bin\""), &ctx)
         .await
         .err()

@@ -81,37 +81,3 @@ impl DirectoryPolicyConfig {
         errors
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use writeback_core::ConnectorKind;
-
-    fn load(extra: &str) -> Result<DirectoryPolicyConfig, ConfigError> {
-        let text = format!(
-            "url = \"ldaps://dc.example.org\"\nbind_dn = \"svc@example.org\"\n\
-             bind_password = {{ env = \"AD_BIND\" }}\n{extra}"
-        );
-        let table: toml::Table = toml::from_str(&text).unwrap();
-        DirectoryPolicyConfig::from_connector(&ConnectorConfig::in_code(
-            ConnectorKind::Policy,
-            "directory",
-            "dir",
-            table,
-        ))
-    }
-
-    #[test]
-    fn defaults_and_refusals() {
-        let c = load("").unwrap();
-        assert_eq!(c.server.pool_size(&RULES), 2);
-        assert_eq!(c.refresh_seconds, 300);
-        assert!(c.check_min_age);
-        let e = load("url2 = 1").unwrap_err();
-        assert!(e.to_string().contains("url2"), "{e}");
-        let e = load("allow_plaintext = true").unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("policies.dir.allow_plaintext"));
-        let e = load("starttls = false\nrefresh_seconds = 0").unwrap_err();
-        assert_eq!(e.key.as_deref(), Some("policies.dir.refresh_seconds"));
-    }
-}

@@ -96,3 +96,6 @@ impl DirectoryPolicy {
         self.reader.domain().await
     }
 }
+
+#[cfg(test)]
+mod tests;

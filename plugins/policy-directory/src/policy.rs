@@ -22,7 +22,7 @@ pub struct DirectoryPolicy {
     pub(crate) reader: PolicyReader,
 }
 
-fn now_filetime() -> u64 {
+pub(crate) fn now_filetime() -> u64 {
     let since = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
@@ -142,80 +142,5 @@ impl Policy for DirectoryPolicy {
             ids.push("directory.min_age");
         }
         ids.into_iter().map(String::from).collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::effective::EffectivePolicy;
-
-    fn facts(min_length: u32, min_age_days: u64, last: Option<u64>) -> AccountFacts {
-        AccountFacts {
-            policy: EffectivePolicy {
-                source: "domain".into(),
-                min_length,
-                complexity: true,
-                history_length: 24,
-                min_age: min_age_days * 864_000_000_000,
-                max_age: 0,
-                lockout_threshold: 0,
-                lockout_duration: 0,
-                lockout_window: 0,
-            },
-            pwd_last_set: last,
-            account_name: Some("erinh".into()),
-            display_name: Some("Erin M. Hagens".into()),
-        }
-    }
-
-    fn ids(rules: &[RuleViolation]) -> Vec<&str> {
-        rules.iter().map(|r| r.rule.as_str()).collect()
-    }
-
-    #[test]
-    fn each_rule_has_its_id() {
-        let now = now_filetime();
-        assert!(judge("Good!Pass-word9", &facts(7, 0, None), true, now).is_empty());
-        assert_eq!(
-            ids(&judge("Ab1!", &facts(7, 0, None), true, now)),
-            ["directory.min_length"]
-        );
-        assert_eq!(
-            ids(&judge("alllowercase", &facts(7, 0, None), true, now)),
-            ["directory.complexity"]
-        );
-        assert_eq!(
-            ids(&judge("Hagens!2024x", &facts(7, 0, None), true, now)),
-            ["directory.complexity.name"]
-        );
-        let recent = judge(
-            "Good!Pass-word9",
-            &facts(7, 1, Some(now - 10 * 10_000_000)),
-            true,
-            now,
-        );
-        assert_eq!(ids(&recent), ["directory.min_age"]);
-        assert!(recent[0].message.contains("1 day"), "{}", recent[0].message);
-        assert!(judge(
-            "Good!Pass-word9",
-            &facts(7, 1, Some(now - 10 * 10_000_000)),
-            false,
-            now
-        )
-        .is_empty());
-        // pwdLastSet = 0 (must change) never blocks.
-        assert!(judge("Good!Pass-word9", &facts(7, 1, Some(0)), true, now).is_empty());
-    }
-
-    #[test]
-    fn astral_characters_count_twice_as_ad_counts_them() {
-        assert!(judge(
-            "Aa1\u{1F600}\u{1F600}",
-            &facts(7, 0, None),
-            true,
-            now_filetime()
-        )
-        .is_empty());
     }
 }

@@ -30,6 +30,39 @@ mod wire;
 #[doc(hidden)]
 pub mod fuzzing;
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use writeback_core::{BuildContext, CloudSource, ConfigError, ConnectorConfig, TypedFactory};
+
+use crate::config::{validate, PortalConfig};
+
 pub use oidc::SignInError;
-pub use source::{PortalSource, PortalSourceFactory};
+pub use source::PortalSource;
 pub use writeback_listener::PLAIN_HTTP_BEHIND_PROXY;
+
+/// Builds `[[sources]] type = "portal"`.
+pub struct PortalSourceFactory;
+
+#[async_trait]
+impl TypedFactory<dyn CloudSource> for PortalSourceFactory {
+    type Config = PortalConfig;
+    const TYPE_NAME: &'static str = "portal";
+    const DESCRIPTION: &'static str = "HTTPS password page: people sign in with OpenID Connect and set their on-premises password, with live rule verdicts";
+
+    fn check(&self, typed: &PortalConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        validate(typed, config).err().unwrap_or_default()
+    }
+
+    async fn build_from(
+        &self,
+        typed: PortalConfig,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn CloudSource>, ConfigError> {
+        Ok(Arc::new(PortalSource::from_config(typed, config, ctx)?))
+    }
+}
+
+#[cfg(test)]
+mod tests;

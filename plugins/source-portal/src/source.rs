@@ -1,4 +1,4 @@
-//! The `portal` cloud source: its factory, and the running page on the shared listener.
+//! The `portal` cloud source: the running page on the shared listener.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,37 +11,13 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 use writeback_core::{
     BoxError, BuildContext, CloudSource, ConfigError, ConnectorConfig, Password, Shutdown, Submit,
-    TypedFactory,
 };
 use writeback_listener::{Limits, Listener, Transport};
 
-use crate::config::{validate, Checked, PortalConfig};
+use crate::config::{Checked, PortalConfig};
 use crate::oidc::{http_client, Provider, Requirements};
 use crate::routes::{router, Peer, Portal};
 use crate::session::{RateLimiter, Store};
-
-/// Builds `[[sources]] type = "portal"`.
-pub struct PortalSourceFactory;
-
-#[async_trait]
-impl TypedFactory<dyn CloudSource> for PortalSourceFactory {
-    type Config = PortalConfig;
-    const TYPE_NAME: &'static str = "portal";
-    const DESCRIPTION: &'static str = "HTTPS password page: people sign in with OpenID Connect and set their on-premises password, with live rule verdicts";
-
-    fn check(&self, typed: &PortalConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
-        validate(typed, config).err().unwrap_or_default()
-    }
-
-    async fn build_from(
-        &self,
-        typed: PortalConfig,
-        config: &ConnectorConfig,
-        ctx: &BuildContext<'_>,
-    ) -> Result<Arc<dyn CloudSource>, ConfigError> {
-        Ok(Arc::new(PortalSource::from_config(typed, config, ctx)?))
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Bound {
@@ -71,7 +47,7 @@ impl PortalSource {
         PortalSource::from_config(typed, config, ctx)
     }
 
-    fn from_config(
+    pub(crate) fn from_config(
         typed: PortalConfig,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
@@ -88,7 +64,7 @@ impl PortalSource {
                     &ctx.path(&files.cert_file),
                     &ctx.path(&files.key_file),
                 )
-                .map_err(|m| config.error("tls", m))?,
+                .map_err(|e| config.error("tls", e.to_string()))?,
             ),
             None => None,
         };

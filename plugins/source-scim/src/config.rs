@@ -250,7 +250,9 @@ impl ScimConfig {
         if !(1..=600).contains(&self.body_timeout_secs) {
             return Err(config.error("body_timeout_secs", "must be between 1 and 600"));
         }
-        self.token.check().map_err(|m| config.error("token", m))?;
+        self.token
+            .check()
+            .map_err(|e| config.error("token", e.to_string()))?;
         if self.target.trim().is_empty() {
             return Err(config.error(
                 "target",
@@ -288,65 +290,5 @@ impl ScimConfig {
             return Err(config.error("idempotency_header", "is not a valid HTTP header name"));
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use writeback_core::ConnectorKind;
-
-    fn config(text: &str) -> Result<ScimConfig, ConfigError> {
-        let table: toml::Table =
-            toml::from_str(text).map_err(|e| ConfigError::new(e.to_string()))?;
-        ScimConfig::from_connector(&ConnectorConfig::in_code(
-            ConnectorKind::Source,
-            "scim",
-            "scim",
-            table,
-        ))
-    }
-
-    #[test]
-    fn plain_http_needs_loopback_and_saying_so() {
-        let ok = config("listen = \"127.0.0.1:0\"\nplain_http_on_loopback = true\ntoken = { env = \"T\" }\ntarget = \"ldap\"");
-        assert!(ok.is_ok(), "{:?}", ok.err());
-        let no_tls = config("listen = \"127.0.0.1:0\"\ntoken = { env = \"T\" }\ntarget = \"ldap\"");
-        assert!(no_tls
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
-            .contains("tls"));
-        let public = config("listen = \"0.0.0.0:8443\"\nplain_http_on_loopback = true\ntoken = { env = \"T\" }\ntarget = \"ldap\"");
-        assert!(public
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
-            .contains("loopback"));
-    }
-
-    #[test]
-    fn defaults_and_mapping() {
-        let c = config(
-            "listen = \"127.0.0.1:0\"\nplain_http_on_loopback = true\ntoken = { env = \"T\" }\ntarget = \"ad\"\nbase_path = \"/scim/v2/\"\n[attributes]\nuserName = { directory = \"sAMAccountName\", identity = \"username\" }\n",
-        );
-        let c = c.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.base_path, "/scim/v2");
-        assert_eq!(c.attributes.user_name.directory, "samaccountname");
-        assert_eq!(
-            c.attributes.email.as_ref().map(|m| m.identity.as_str()),
-            Some("mail")
-        );
-        assert_eq!(c.other_attributes, OtherAttributes::Refuse);
-    }
-
-    #[test]
-    fn unknown_keys_are_named() {
-        let e = config("listen = \"127.0.0.1:0\"\nplain_http_on_loopback = true\ntoken = { env = \"T\" }\ntarget = \"x\"\nbogus = 1");
-        assert!(e
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default()
-            .contains("bogus"));
     }
 }

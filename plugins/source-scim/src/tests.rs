@@ -435,3 +435,64 @@ fn scrub_wipes_every_string() {
     crate::routes::scrub(&mut body);
     assert!(!body.to_string().contains("Marker"), "{body}");
 }
+
+/// The table's checks, as `check-config` reports them.
+mod config_checks {
+    use writeback_core::{ConfigError, ConnectorConfig, ConnectorKind};
+
+    use crate::config::*;
+
+    fn config(text: &str) -> Result<ScimConfig, ConfigError> {
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::new(e.to_string()))?;
+        ScimConfig::from_connector(&ConnectorConfig::in_code(
+            ConnectorKind::Source,
+            "scim",
+            "scim",
+            table,
+        ))
+    }
+
+    #[test]
+    fn plain_http_needs_loopback_and_saying_so() {
+        let ok = config("listen = \"127.0.0.1:0\"\nplain_http_on_loopback = true\ntoken = { env = \"T\" }\ntarget = \"ldap\"");
+        assert!(ok.is_ok(), "{:?}", ok.err());
+        let no_tls = config("listen = \"127.0.0.1:0\"\ntoken = { env = \"T\" }\ntarget = \"ldap\"");
+        assert!(no_tls
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("tls"));
+        let public = config("listen = \"0.0.0.0:8443\"\nplain_http_on_loopback = true\ntoken = { env = \"T\" }\ntarget = \"ldap\"");
+        assert!(public
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("loopback"));
+    }
+
+    #[test]
+    fn defaults_and_mapping() {
+        let c = config(
+            "listen = \"127.0.0.1:0\"\nplain_http_on_loopback = true\ntoken = { env = \"T\" }\ntarget = \"ad\"\nbase_path = \"/scim/v2/\"\n[attributes]\nuserName = { directory = \"sAMAccountName\", identity = \"username\" }\n",
+        );
+        let c = c.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.base_path, "/scim/v2");
+        assert_eq!(c.attributes.user_name.directory, "samaccountname");
+        assert_eq!(
+            c.attributes.email.as_ref().map(|m| m.identity.as_str()),
+            Some("mail")
+        );
+        assert_eq!(c.other_attributes, OtherAttributes::Refuse);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = config("listen = \"127.0.0.1:0\"\nplain_http_on_loopback = true\ntoken = { env = \"T\" }\ntarget = \"x\"\nbogus = 1");
+        assert!(e
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("bogus"));
+    }
+}

@@ -40,8 +40,11 @@ impl Submit for Instant200 {
 
 struct Inline;
 impl SecretResolver for Inline {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-        secret.value.clone().ok_or_else(|| "inline only".into())
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        secret
+            .value
+            .clone()
+            .ok_or_else(|| writeback_core::SecretError::Unsupported("inline only".into()))
     }
 }
 

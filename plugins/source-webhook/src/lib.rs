@@ -25,10 +25,47 @@ mod replay;
 mod source;
 mod wire;
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use writeback_core::{BuildContext, CloudSource, ConfigError, ConnectorConfig, TypedFactory};
+
+use crate::config::{checked, problems, WebhookSourceConfig};
+
 pub use config::PLAIN_HTTP_BEHIND_PROXY;
 pub use handler::{HEALTH_PATH, POLICY_CHECK_PATH, REQUESTS_PATH};
-pub use source::{WebhookSource, WebhookSourceFactory};
+pub use source::WebhookSource;
 pub use wire::Reply;
+
+/// Builds `[[sources]] type = "webhook"`.
+pub struct WebhookSourceFactory;
+
+#[async_trait]
+impl TypedFactory<dyn CloudSource> for WebhookSourceFactory {
+    type Config = WebhookSourceConfig;
+    const TYPE_NAME: &'static str = "webhook";
+    const DESCRIPTION: &'static str =
+        "HTTPS endpoint for signed password requests (Standard Webhooks, HMAC-SHA256)";
+
+    fn check(&self, typed: &WebhookSourceConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
+        problems(typed, config)
+    }
+
+    async fn build_from(
+        &self,
+        typed: WebhookSourceConfig,
+        config: &ConnectorConfig,
+        ctx: &BuildContext<'_>,
+    ) -> Result<Arc<dyn CloudSource>, ConfigError> {
+        let checked = checked(typed, config).map_err(|errors| {
+            errors
+                .into_iter()
+                .next()
+                .unwrap_or_else(|| config.error("", "invalid configuration"))
+        })?;
+        Ok(Arc::new(WebhookSource::from_checked(checked, config, ctx)?))
+    }
+}
 
 /// Entry points for the fuzz targets in `fuzz/` (not a stable API): the body parser
 /// the HTTP handler calls once the signature has checked out.

@@ -1,4 +1,4 @@
-//! The `webhook` cloud source: the connector and its factory.
+//! The `webhook` cloud source: the connector (built from its checked table).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,44 +12,13 @@ use tokio_rustls::TlsAcceptor;
 use tracing::{info, warn};
 use writeback_core::{
     BoxError, BuildContext, CloudSource, ConfigError, ConnectorConfig, Shutdown, Submit,
-    TypedFactory,
 };
 use writeback_signing::Secret;
 
-use crate::config::{check, checked, problems, Checked, Transport, WebhookSourceConfig};
+use crate::config::{check, Checked, Transport};
 use crate::handler::{Handler, REQUESTS_PATH};
 use crate::replay::ReplayGuard;
 use writeback_listener::{Limits, Listener};
-
-/// Builds `[[sources]] type = "webhook"`.
-pub struct WebhookSourceFactory;
-
-#[async_trait]
-impl TypedFactory<dyn CloudSource> for WebhookSourceFactory {
-    type Config = WebhookSourceConfig;
-    const TYPE_NAME: &'static str = "webhook";
-    const DESCRIPTION: &'static str =
-        "HTTPS endpoint for signed password requests (Standard Webhooks, HMAC-SHA256)";
-
-    fn check(&self, typed: &WebhookSourceConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
-        problems(typed, config)
-    }
-
-    async fn build_from(
-        &self,
-        typed: WebhookSourceConfig,
-        config: &ConnectorConfig,
-        ctx: &BuildContext<'_>,
-    ) -> Result<Arc<dyn CloudSource>, ConfigError> {
-        let checked = checked(typed, config).map_err(|errors| {
-            errors
-                .into_iter()
-                .next()
-                .unwrap_or_else(|| config.error("", "invalid configuration"))
-        })?;
-        Ok(Arc::new(WebhookSource::from_checked(checked, config, ctx)?))
-    }
-}
 
 impl WebhookSource {
     /// Builds the source from its table (reads the TLS files, resolves the secrets).
@@ -62,7 +31,7 @@ impl WebhookSource {
         WebhookSource::from_checked(check(config)?, config, ctx)
     }
 
-    fn from_checked(
+    pub(crate) fn from_checked(
         checked: Checked,
         config: &ConnectorConfig,
         ctx: &BuildContext<'_>,
@@ -73,7 +42,7 @@ impl WebhookSource {
                     &ctx.path(&files.cert_file),
                     &ctx.path(&files.key_file),
                 )
-                .map_err(|m| config.error("tls", m))?,
+                .map_err(|e| config.error("tls", e.to_string()))?,
             ),
             None => None,
         };

@@ -102,11 +102,10 @@ impl FakePipeline {
 
 struct InlineSecrets;
 impl SecretResolver for InlineSecrets {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-        secret
-            .value
-            .clone()
-            .ok_or_else(|| "only inline secrets in this test".into())
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        secret.value.clone().ok_or_else(|| {
+            writeback_core::SecretError::Unsupported("only inline secrets in this test".into())
+        })
     }
 }
 
@@ -652,4 +651,91 @@ async fn accepts_requests_signed_by_the_python_reference_library() {
         run.pipeline.submitted(),
         vec![("py-1".to_string(), OperationKind::Reset, true)]
     );
+}
+
+/// The table's checks, as `check-config` reports them.
+mod config_checks {
+    use writeback_core::{ConnectorConfig, ConnectorKind};
+
+    use crate::config::*;
+
+    fn connector(text: &str) -> ConnectorConfig {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        ConnectorConfig::in_code(ConnectorKind::Source, "webhook", "hook", table)
+    }
+
+    fn err(text: &str) -> String {
+        check(&connector(text))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    const SECRET: &str = "secret = { env = \"X\" }\n";
+
+    #[test]
+    fn plain_http_only_on_loopback_or_in_so_many_words() {
+        let ok = |t: &str| check(&connector(t)).map(|c| c.transport).ok();
+        assert_eq!(
+            ok(&format!("listen = \"127.0.0.1:0\"\n{SECRET}")),
+            Some(Transport::PlainLoopback)
+        );
+        assert_eq!(
+            ok(&format!("listen = \"[::1]:0\"\n{SECRET}")),
+            Some(Transport::PlainLoopback)
+        );
+        assert_eq!(
+            ok(&format!(
+                "listen = \"0.0.0.0:80\"\nplain_http = \"behind-tls-proxy\"\n{SECRET}"
+            )),
+            Some(Transport::PlainBehindProxy)
+        );
+        assert_eq!(
+            ok(&format!("listen = \"0.0.0.0:443\"\ntls = {{ cert_file = \"c\", key_file = \"k\" }}\n{SECRET}")),
+            Some(Transport::Tls)
+        );
+        assert!(err(&format!("listen = \"0.0.0.0:80\"\n{SECRET}")).contains("must arrive over TLS"));
+        assert!(err(&format!(
+            "listen = \"0.0.0.0:80\"\nplain_http = \"yes\"\n{SECRET}"
+        ))
+        .contains("not understood"));
+    }
+
+    /// `check-config` shows every mistake of the table in one run.
+    #[test]
+    fn every_mistake_is_reported_in_one_run() {
+        use writeback_core::ConnectorFactory;
+        let errors: Vec<String> = crate::WebhookSourceFactory
+            .validate_all(&connector(
+                "listen = \"0.0.0.0:80\"\ntolerance_seconds = 0\nmax_connections = 0\n",
+            ))
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        for key in ["tls", "secret", "tolerance_seconds", "max_connections"] {
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.contains(&format!("`sources.hook.{key}`"))),
+                "no error names `{key}`: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert!(err("listen = \"localhost\"\nsecret = { env = \"X\" }")
+            .contains("`sources.hook.listen`"));
+        assert!(err("listen = \"127.0.0.1:1\"").contains("signing secret is required"));
+        assert!(
+            err("listen = \"127.0.0.1:1\"\nsecret = { env = \"X\", file = \"y\" }")
+                .contains("exactly one")
+        );
+        assert!(err(&format!(
+            "listen = \"127.0.0.1:1\"\n{SECRET}max_body_bytes = 10"
+        ))
+        .contains("max_body_bytes"));
+        assert!(err(&format!("listen = \"127.0.0.1:1\"\n{SECRET}nope = 1"))
+            .contains("unknown field `nope`"));
+    }
 }

@@ -26,10 +26,13 @@ pub use config::Ds389Config;
 pub use target::{Ds389Target, ACCOUNT_ATTRIBUTES};
 
 /// Builds `type = "389ds"` targets.
-pub struct Ds389Factory;
+pub struct Ds389TargetFactory;
+
+/// The earlier name of [`Ds389TargetFactory`].
+pub use Ds389TargetFactory as Ds389Factory;
 
 #[async_trait]
-impl TypedFactory<dyn DirectoryTarget> for Ds389Factory {
+impl TypedFactory<dyn DirectoryTarget> for Ds389TargetFactory {
     type Config = Ds389Config;
     const TYPE_NAME: &'static str = "389ds";
     const DESCRIPTION: &'static str = "389 Directory Server (FreeIPA, Red Hat DS): Password Modify over LDAPS/StartTLS as a service account with an ACI";
@@ -64,3 +67,6 @@ impl TypedFactory<dyn DirectoryTarget> for Ds389Factory {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;

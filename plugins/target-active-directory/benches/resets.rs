@@ -19,15 +19,18 @@ use writeback_core::{
 use writeback_ldap::ldap3::{Ldap, Mod};
 use writeback_ldap::{ConnectOptions, Connector, WipedBytes};
 use writeback_target_active_directory::{
-    unicode_pwd, ActiveDirectoryFactory, ActiveDirectoryTarget,
+    unicode_pwd, ActiveDirectoryTarget, ActiveDirectoryTargetFactory,
 };
 use writeback_testkit::samba::{NewUser, SambaDc, TestUser};
 
 struct Inline;
 
 impl SecretResolver for Inline {
-    fn resolve(&self, secret: &SecretRef) -> Result<Password, String> {
-        secret.value.clone().ok_or_else(|| "inline only".into())
+    fn resolve(&self, secret: &SecretRef) -> Result<Password, writeback_core::SecretError> {
+        secret
+            .value
+            .clone()
+            .ok_or_else(|| writeback_core::SecretError::Unsupported("inline only".into()))
     }
 }
 
@@ -49,7 +52,9 @@ async fn target(dc: &SambaDc, pool: usize) -> Result<ActiveDirectoryTarget, BoxE
         secrets: &Inline,
         base_dir: Path::new("/"),
     };
-    Ok(ActiveDirectoryFactory.build_target(&config, &ctx).await?)
+    Ok(ActiveDirectoryTargetFactory
+        .build_target(&config, &ctx)
+        .await?)
 }
 
 /// A raw ldap3 connection bound as the service account (TLS verified, TCP_NODELAY).

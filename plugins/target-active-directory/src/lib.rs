@@ -33,31 +33,15 @@ use async_trait::async_trait;
 use writeback_core::{BuildContext, ConfigError, ConnectorConfig, DirectoryTarget, TypedFactory};
 
 pub use config::AdConfig;
-pub use target::ActiveDirectoryTarget;
-
-/// `"password"` (quotes included) in UTF-16LE, as AD wants `unicodePwd`. Characters
-/// outside the BMP become surrogate pairs. Wiped when dropped; the capacity is enough
-/// for any input (at most two UTF-16 bytes per UTF-8 byte), so it never reallocates and
-/// leaves no copy behind.
-pub fn unicode_pwd(password: &str) -> zeroize::Zeroizing<Vec<u8>> {
-    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(2 * password.len() + 4));
-    let mut buf = [0u16; 2];
-    for c in std::iter::once('"')
-        .chain(password.chars())
-        .chain(std::iter::once('"'))
-    {
-        for unit in c.encode_utf16(&mut buf).iter() {
-            out.extend_from_slice(&unit.to_le_bytes());
-        }
-    }
-    zeroize::Zeroize::zeroize(&mut buf);
-    out
-}
+pub use target::{unicode_pwd, ActiveDirectoryTarget};
 
 /// Builds `active-directory` targets.
-pub struct ActiveDirectoryFactory;
+pub struct ActiveDirectoryTargetFactory;
 
-impl ActiveDirectoryFactory {
+/// The earlier name of [`ActiveDirectoryTargetFactory`].
+pub use ActiveDirectoryTargetFactory as ActiveDirectoryFactory;
+
+impl ActiveDirectoryTargetFactory {
     pub const TYPE_NAME: &'static str = "active-directory";
 
     /// The target itself (for embedding and tests that need more than the trait).
@@ -87,9 +71,9 @@ impl ActiveDirectoryFactory {
 }
 
 #[async_trait]
-impl TypedFactory<dyn DirectoryTarget> for ActiveDirectoryFactory {
+impl TypedFactory<dyn DirectoryTarget> for ActiveDirectoryTargetFactory {
     type Config = AdConfig;
-    const TYPE_NAME: &'static str = ActiveDirectoryFactory::TYPE_NAME;
+    const TYPE_NAME: &'static str = ActiveDirectoryTargetFactory::TYPE_NAME;
     const DESCRIPTION: &'static str = "Active Directory / Samba AD: unicodePwd over LDAPS or StartTLS, AD error mapping, protected accounts refused";
 
     fn parse(&self, config: &ConnectorConfig) -> Result<AdConfig, Vec<ConfigError>> {
@@ -111,17 +95,4 @@ impl TypedFactory<dyn DirectoryTarget> for ActiveDirectoryFactory {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unicode_pwd_is_quoted_utf16le_with_surrogates() {
-        assert_eq!(*unicode_pwd("ab"), vec![b'"', 0, b'a', 0, b'b', 0, b'"', 0]);
-        // U+1F600 → D83D DE00
-        assert_eq!(
-            *unicode_pwd("😀"),
-            vec![b'"', 0, 0x3d, 0xd8, 0x00, 0xde, b'"', 0]
-        );
-        assert_eq!(*unicode_pwd("é"), vec![b'"', 0, 0xe9, 0, b'"', 0]);
-    }
-}
+mod tests;

@@ -20,7 +20,7 @@ use crate::errors::{self, Right};
 use crate::matching::{match_filter, AdAttribute, MatchError};
 use crate::protected::Privileged;
 use crate::rootdse::RootDse;
-use crate::{selftest, unicode_pwd};
+use crate::selftest;
 
 pub struct ActiveDirectoryTarget {
     name: String,
@@ -401,4 +401,23 @@ impl ActiveDirectoryTarget {
             }
         }
     }
+}
+
+/// `"password"` (quotes included) in UTF-16LE, as AD wants `unicodePwd`. Characters
+/// outside the BMP become surrogate pairs. Wiped when dropped; the capacity is enough
+/// for any input (at most two UTF-16 bytes per UTF-8 byte), so it never reallocates and
+/// leaves no copy behind.
+pub fn unicode_pwd(password: &str) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(2 * password.len() + 4));
+    let mut buf = [0u16; 2];
+    for c in std::iter::once('"')
+        .chain(password.chars())
+        .chain(std::iter::once('"'))
+    {
+        for unit in c.encode_utf16(&mut buf).iter() {
+            out.extend_from_slice(&unit.to_le_bytes());
+        }
+    }
+    zeroize::Zeroize::zeroize(&mut buf);
+    out
 }

@@ -22,10 +22,13 @@ pub use config::OpenLdapConfig;
 pub use target::{OpenLdapTarget, ACCOUNT_ATTRIBUTES};
 
 /// Builds `type = "openldap"` targets.
-pub struct OpenLdapFactory;
+pub struct OpenLdapTargetFactory;
+
+/// The earlier name of [`OpenLdapTargetFactory`].
+pub use OpenLdapTargetFactory as OpenLdapFactory;
 
 #[async_trait]
-impl TypedFactory<dyn DirectoryTarget> for OpenLdapFactory {
+impl TypedFactory<dyn DirectoryTarget> for OpenLdapTargetFactory {
     type Config = OpenLdapConfig;
     const TYPE_NAME: &'static str = "openldap";
     const DESCRIPTION: &'static str = "OpenLDAP with ppolicy: Password Modify or userPassword modify over LDAPS/StartTLS, as a service account";
@@ -63,3 +66,6 @@ impl TypedFactory<dyn DirectoryTarget> for OpenLdapFactory {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -42,7 +42,7 @@ impl DirectoryGrant {
     }
 
     /// Whether `dn` is inside the granted subtree.
-    pub fn contains(&self, entry: &str) -> Result<bool, String> {
+    pub fn contains(&self, entry: &str) -> Result<bool, dn::DnError> {
         dn::is_within(entry, &self.base_dn)
     }
 

@@ -264,7 +264,11 @@ impl DirectoryView<'_> {
                     grant.base_dn
                 ),
             )),
-            Err(m) => Err(invalid(&self.call.plugin, what, crate::fault::clip(m, 300))),
+            Err(e) => Err(invalid(
+                &self.call.plugin,
+                what,
+                crate::fault::clip(e.to_string(), 300),
+            )),
         }
     }
 
