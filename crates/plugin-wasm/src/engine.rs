@@ -1,9 +1,10 @@
 //! One wasmtime engine for every WASM plugin of a host: the compiler settings, the
-//! epoch ticker that bounds call time, and one linker per world that holds exactly
-//! the imports that world grants.
+//! epoch ticker that bounds call time, the thread that drops used instances off the
+//! request path, and one linker per world that holds exactly the imports that world
+//! grants.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -32,6 +33,8 @@ pub struct WasmRuntime {
     call_slots: Arc<Semaphore>,
     /// Idle reused instances kept, at most [`IDLE_SLOTS`].
     idle: Arc<AtomicUsize>,
+    /// Drops used instances on its own thread; `None` when it could not start.
+    reaper: Option<Reaper>,
     _ticker: Ticker,
 }
 
@@ -62,6 +65,9 @@ impl WasmRuntime {
             _ticker: Ticker::start(engine.clone()).map_err(|e| {
                 wasmtime::Error::msg(format!("cannot start the WASM epoch thread: {e}"))
             })?,
+            reaper: Reaper::start()
+                .map_err(|e| tracing::warn!(error = %e, "cannot start the WASM reaper thread; used instances are dropped in the call"))
+                .ok(),
             engine,
             cache,
             call_slots: Arc::new(Semaphore::new(CALL_SLOTS as usize)),
@@ -101,6 +107,17 @@ impl WasmRuntime {
         taken.then(|| IdlePlace(self.idle.clone()))
     }
 
+    /// Drops a used instance on the reaper thread, so the call that used it need
+    /// not wait while its pool slot is reset (its memory put back to the component's
+    /// image). The instance keeps its slot until then, so the pool never counts a
+    /// slot free before it is clean.
+    pub(crate) fn discard(&self, used: Box<dyn Send>) {
+        match &self.reaper {
+            Some(reaper) => reaper.discard(used),
+            None => drop(used),
+        }
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
@@ -137,6 +154,16 @@ pub(crate) const IDLE_SLOTS: u32 = 32;
 /// deadline) instead of failing on a full pool.
 pub(crate) const CALL_SLOTS: u32 = POOL_INSTANCES - IDLE_SLOTS;
 
+/// Bytes of each linear memory kept resident when its slot is reset: the pages the
+/// guest wrote (found with the `PAGEMAP_SCAN` ioctl where the kernel has it, 6.7+)
+/// are copied back from the component's image or zeroed, up to this much, instead of
+/// being unmapped, so the next instance in the slot takes no page faults on them.
+/// Beyond this the rest is unmapped as before. Either way the memory is back to the
+/// image before the slot serves another instance.
+pub(crate) const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
+/// The same for each table.
+pub(crate) const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+
 /// Where an instance's pool slot comes from: a call's permit, or an idle place.
 pub(crate) enum Hold {
     Call(#[allow(dead_code)] OwnedSemaphorePermit),
@@ -172,7 +199,12 @@ fn engine_config(pooling: bool) -> Config {
             .total_tables(POOL_INSTANCES * 2)
             .total_stacks(POOL_INSTANCES)
             .max_memory_size(4 << 30)
-            .table_elements(100_000);
+            .table_elements(100_000)
+            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
+            .table_keep_resident(TABLE_KEEP_RESIDENT)
+            // Without the ioctl the first bytes are reset with `memset` whether the
+            // guest wrote them or not; with it, only the written pages.
+            .pagemap_scan(wasmtime::Enabled::Auto);
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     }
     config
@@ -183,6 +215,75 @@ fn engine_config(pooling: bool) -> Config {
 fn add_wasi_without_grants(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     deny::log_filesystem_requests(linker)
+}
+
+/// How long the reaper lets used instances pile up between two rounds while calls
+/// keep coming: callers never wake it while it is working, so a call pays no
+/// wake-up (and is not preempted by the reaper on its own core).
+const REAP_EVERY: Duration = Duration::from_millis(1);
+
+/// The thread that drops used instances; it ends when the runtime is dropped.
+struct Reaper {
+    queue: Arc<(Mutex<ReapQueue>, Condvar)>,
+}
+
+#[derive(Default)]
+struct ReapQueue {
+    items: Vec<Box<dyn Send>>,
+    /// The reaper will look again within [`REAP_EVERY`]: no need to wake it.
+    awake: bool,
+    stop: bool,
+}
+
+impl Reaper {
+    fn start() -> std::io::Result<Self> {
+        let queue = Arc::new((Mutex::new(ReapQueue::default()), Condvar::new()));
+        let theirs = queue.clone();
+        std::thread::Builder::new()
+            .name("wasm-reaper".into())
+            .spawn(move || reap(&theirs))?;
+        Ok(Reaper { queue })
+    }
+
+    fn discard(&self, used: Box<dyn Send>) {
+        let (lock, wake) = &*self.queue;
+        let mut queue = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        queue.items.push(used);
+        let asleep = !std::mem::replace(&mut queue.awake, true);
+        drop(queue);
+        if asleep {
+            wake.notify_one();
+        }
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let (lock, wake) = &*self.queue;
+        lock.lock().unwrap_or_else(PoisonError::into_inner).stop = true;
+        wake.notify_one();
+    }
+}
+
+/// The reaper's loop: take what piled up, drop it, pause; sleep when nothing came.
+fn reap(queue: &(Mutex<ReapQueue>, Condvar)) {
+    let (lock, wake) = queue;
+    let mut batch = Vec::new();
+    loop {
+        {
+            let mut queue = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            while queue.items.is_empty() {
+                if queue.stop {
+                    return;
+                }
+                queue.awake = false;
+                queue = wake.wait(queue).unwrap_or_else(PoisonError::into_inner);
+            }
+            std::mem::swap(&mut batch, &mut queue.items);
+        }
+        batch.clear();
+        std::thread::sleep(REAP_EVERY);
+    }
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.
@@ -210,5 +311,43 @@ impl Ticker {
 impl Drop for Ticker {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::sync::mpsc;
+
+    /// Records the thread it is dropped on.
+    struct Marker(mpsc::Sender<Option<String>>);
+
+    impl Drop for Marker {
+        fn drop(&mut self) {
+            let _ = self
+                .0
+                .send(std::thread::current().name().map(str::to_string));
+        }
+    }
+
+    #[test]
+    fn used_instances_are_dropped_on_the_reaper_thread() {
+        let runtime = WasmRuntime::new(None).unwrap_or_else(|e| panic!("runtime: {e}"));
+        let (tx, rx) = mpsc::channel();
+        // Some arrive while it sleeps, some while it is between two rounds.
+        for _ in 0..3 {
+            runtime.discard(Box::new(Marker(tx.clone())));
+        }
+        std::thread::sleep(REAP_EVERY * 5);
+        for _ in 0..3 {
+            runtime.discard(Box::new(Marker(tx.clone())));
+        }
+        for n in 0..6 {
+            let thread = rx
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|e| panic!("instance {n} never dropped: {e}"));
+            assert_eq!(thread.as_deref(), Some("wasm-reaper"));
+        }
     }
 }

@@ -3,9 +3,8 @@
 //! [`bounded`]), and turning whatever went wrong into a [`Fault`].
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use wasmtime::Store;
 use writeback_core::Password;
@@ -151,17 +150,58 @@ pub(crate) struct Sandbox<B: Bindings> {
     directory: Option<Arc<DirectoryGrant>>,
     /// Instances that served a call and may serve another.
     idle: Mutex<Vec<Live<B>>>,
-    /// With fresh instances: one configured ahead, that no call has used yet.
-    spare: Arc<Spare<B>>,
+    /// With fresh instances: instances configured ahead, that no call has used yet.
+    ahead: Arc<Mutex<Ahead<Live<B>>>>,
 }
 
-/// The next fresh instance, made in the background while the current call runs, so a
-/// call does not wait for instantiation and `configure`. It is as fresh as one made
-/// on demand: only `configure` has run in it.
-struct Spare<B> {
-    ready: Mutex<Option<Live<B>>>,
-    /// A background task is making one.
-    making: AtomicBool,
+/// Instances fresh calls may take at most, made ahead per connector.
+pub(crate) const MAX_AHEAD: usize = 8;
+/// How long a connector keeps making more instances ahead than one after the last
+/// call that found none ready.
+const AHEAD_HOLD: Duration = Duration::from_secs(10);
+
+/// The next fresh instances, made in the background while calls run, so a call does
+/// not wait for instantiation and `configure`. Each is as fresh as one made on
+/// demand: only `configure` has run in it. As many are kept as calls recently needed
+/// at once: a call that finds none ready raises the count by one (up to
+/// [`MAX_AHEAD`]); it falls back by one per [`AHEAD_HOLD`] without such a call.
+struct Ahead<T> {
+    ready: Vec<T>,
+    /// Background tasks making one each.
+    making: usize,
+    /// How many to keep ready (1..=[`MAX_AHEAD`]).
+    want: usize,
+    /// The last time the count was raised or lowered.
+    changed: Instant,
+}
+
+impl<T> Ahead<T> {
+    fn new(now: Instant) -> Self {
+        Ahead {
+            ready: Vec::new(),
+            making: 0,
+            want: 1,
+            changed: now,
+        }
+    }
+
+    /// Takes a ready instance, adjusting how many to keep.
+    fn take(&mut self, now: Instant) -> Option<T> {
+        let live = self.ready.pop();
+        if live.is_none() {
+            self.want = (self.want + 1).min(MAX_AHEAD);
+            self.changed = now;
+        } else if self.want > 1 && now.duration_since(self.changed) >= AHEAD_HOLD {
+            self.want -= 1;
+            self.changed = now;
+        }
+        live
+    }
+
+    /// How many more to start making now.
+    fn missing(&self) -> usize {
+        self.want.saturating_sub(self.ready.len() + self.making)
+    }
 }
 
 /// Whether a call lends the guest something secret (a password, or requests that
@@ -201,15 +241,12 @@ impl<B: Bindings> Sandbox<B> {
             mode,
             directory,
             idle: Mutex::new(Vec::new()),
-            spare: Arc::new(Spare {
-                ready: Mutex::new(None),
-                making: AtomicBool::new(false),
-            }),
+            ahead: Arc::new(Mutex::new(Ahead::new(Instant::now()))),
         };
         live.hold = Hold::Call(slot);
         live.reusable = mode == InstanceMode::Reused;
         sandbox.give_back(live);
-        sandbox.make_spare();
+        sandbox.make_ahead();
         Ok(sandbox)
     }
 
@@ -235,9 +272,13 @@ impl<B: Bindings> Sandbox<B> {
         let ready = if reusable {
             self.idle.lock().ok().and_then(|mut v| v.pop())
         } else {
-            let spare = self.spare.ready.lock().ok().and_then(|mut s| s.take());
-            self.make_spare();
-            spare
+            let ready = self
+                .ahead
+                .lock()
+                .ok()
+                .and_then(|mut a| a.take(Instant::now()));
+            self.make_ahead();
+            ready
         };
         if let Some(mut live) = ready {
             live.hold = Hold::Call(slot);
@@ -264,7 +305,9 @@ impl<B: Bindings> Sandbox<B> {
     }
 
     /// Ends a call: the result, or the fault it became. A faulted instance is dropped;
-    /// a healthy one is kept when instances are reused.
+    /// a healthy one is kept when instances are reused. A dropped instance goes to
+    /// the runtime's reaper thread: the caller gets its result without waiting for
+    /// the slot reset.
     pub fn finish<R>(&self, mut live: Live<B>, result: wasmtime::Result<R>) -> Result<R, Fault> {
         live.store.data_mut().end_call();
         match result {
@@ -272,67 +315,75 @@ impl<B: Bindings> Sandbox<B> {
                 self.give_back(live);
                 Ok(value)
             }
-            Err(e) => Err(classify(&live.store, e, Fault::Trap)),
+            Err(e) => {
+                let fault = classify(&live.store, e, Fault::Trap);
+                self.plugin.runtime.discard(Box::new(live));
+                Err(fault)
+            }
         }
     }
 
-    /// Starts making the next fresh instance in the background, unless instances are
-    /// reused, one is ready or being made, no idle place is free, or there is no
-    /// runtime to make it on (it is then made on demand).
-    fn make_spare(&self) {
+    /// Starts making fresh instances in the background until as many as wanted are
+    /// ready or being made, unless instances are reused, no idle place is free, or
+    /// there is no runtime to make them on (they are then made on demand).
+    fn make_ahead(&self) {
         if self.mode != InstanceMode::Fresh {
-            return;
-        }
-        if self.spare.ready.lock().map_or(true, |s| s.is_some()) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        if self.spare.making.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let Some(place) = self.plugin.runtime.idle_place() else {
-            self.spare.making.store(false, Ordering::Release);
-            return;
-        };
-        let (plugin, json, directory, spare) = (
-            self.plugin.clone(),
-            self.config_json.clone(),
-            self.directory.clone(),
-            self.spare.clone(),
-        );
-        runtime.spawn(async move {
-            let limit = Limit::from_now(plugin.options.timeout());
-            // A refusal or a fault now is met again (and reported) by the call that
-            // makes its instance on demand instead.
-            if let Ok(Ok(mut live)) = plugin.configured(&json, limit, Vec::new(), directory).await {
-                live.store.data_mut().end_call();
-                live.hold = Hold::Idle(place);
-                if let Ok(mut ready) = spare.ready.lock() {
-                    *ready = Some(live);
-                }
+        let mut places = Vec::new();
+        if let Ok(mut ahead) = self.ahead.lock() {
+            for _ in 0..ahead.missing() {
+                let Some(place) = self.plugin.runtime.idle_place() else {
+                    break;
+                };
+                places.push(place);
             }
-            spare.making.store(false, Ordering::Release);
-        });
+            ahead.making += places.len();
+        }
+        for place in places {
+            let (plugin, json, directory, ahead) = (
+                self.plugin.clone(),
+                self.config_json.clone(),
+                self.directory.clone(),
+                self.ahead.clone(),
+            );
+            runtime.spawn(async move {
+                let limit = Limit::from_now(plugin.options.timeout());
+                // A refusal or a fault now is met again (and reported) by the call
+                // that makes its instance on demand instead.
+                let made = plugin.configured(&json, limit, Vec::new(), directory).await;
+                let Ok(mut ahead) = ahead.lock() else {
+                    return;
+                };
+                ahead.making -= 1;
+                if let Ok(Ok(mut live)) = made {
+                    live.store.data_mut().end_call();
+                    live.hold = Hold::Idle(place);
+                    ahead.ready.push(live);
+                }
+            });
+        }
     }
 
     /// Keeps a healthy instance for reuse when there is an idle place for it; its call
     /// slot is given back either way, so idle instances never hold slots calls need.
+    /// One not kept goes to the reaper.
     fn give_back(&self, mut live: Live<B>) {
-        if !live.reusable {
-            return;
+        if live.reusable {
+            if let Ok(mut idle) = self.idle.lock() {
+                if idle.len() < 16 {
+                    if let Some(place) = self.plugin.runtime.idle_place() {
+                        live.hold = Hold::Idle(place);
+                        idle.push(live);
+                        return;
+                    }
+                }
+            }
         }
-        let Ok(mut idle) = self.idle.lock() else {
-            return;
-        };
-        if idle.len() >= 16 {
-            return;
-        }
-        if let Some(place) = self.plugin.runtime.idle_place() {
-            live.hold = Hold::Idle(place);
-            idle.push(live);
-        }
+        self.plugin.runtime.discard(Box::new(live));
     }
 
     pub fn name(&self) -> &str {
@@ -356,4 +407,38 @@ fn classify(store: &Store<HostState>, error: wasmtime::Error, other: fn(String) 
         };
     }
     other(clip(format!("{error:?}"), 2048))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_made_ahead_follow_the_calls_that_found_none_ready() {
+        let start = Instant::now();
+        let mut ahead = Ahead::<u32>::new(start);
+        assert_eq!(ahead.missing(), 1);
+        // Eight calls at once find none ready: one more is wanted for each, up to the cap.
+        for _ in 0..12 {
+            assert_eq!(ahead.take(start), None);
+        }
+        assert_eq!(ahead.want, MAX_AHEAD);
+        ahead.making = 3;
+        ahead.ready = vec![1, 2];
+        assert_eq!(ahead.missing(), MAX_AHEAD - 5);
+        // Calls that find one ready do not lower it within the hold time ...
+        assert_eq!(ahead.take(start + AHEAD_HOLD / 2), Some(2));
+        assert_eq!(ahead.want, MAX_AHEAD);
+        // ... and lower it by one per hold time after the last call that found none.
+        assert_eq!(ahead.take(start + AHEAD_HOLD), Some(1));
+        assert_eq!(ahead.want, MAX_AHEAD - 1);
+        ahead.ready = vec![1; 10];
+        let mut now = start + AHEAD_HOLD;
+        for _ in 0..MAX_AHEAD + 2 {
+            now += AHEAD_HOLD;
+            ahead.take(now);
+        }
+        assert_eq!(ahead.want, 1, "never below one");
+        assert_eq!(ahead.missing(), 0, "more ready than wanted: none made");
+    }
 }
