@@ -32,13 +32,12 @@
 //! keys: a `token` is written in the config file itself, so keep that file readable
 //! by writeback's user alone (mode 0600).
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 use serde_json::{json, Value};
+use writeback_plugin_wasm_guest::model;
 use writeback_plugin_wasm_guest::source::{
-    http, log, About, Attribute, CloudIdentity, Initiator, InitiatorKind, Operation, Outcome,
-    OutcomeCode, PendingRequest, SourcePlugin, MAX_BATCH,
+    http, log, About, Initiator, InitiatorKind, Operation, Outcome, OutcomeCode, PendingRequest,
+    SourcePlugin, MAX_BATCH,
 };
 
 #[derive(Deserialize)]
@@ -83,28 +82,14 @@ struct WireRequest {
     operation: String,
     #[serde(default)]
     must_change: bool,
-    identity: WireIdentity,
+    /// The writeback model's identity: the webhook source's format, unknown keys refused.
+    identity: model::CloudIdentity,
     #[serde(default)]
     initiator: WireInitiator,
     #[serde(default)]
     new_password: Option<String>,
     #[serde(default)]
     old_password: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WireIdentity {
-    upn: Option<String>,
-    object_id: Option<String>,
-    immutable_id: Option<String>,
-    mail: Option<String>,
-    username: Option<String>,
-    display_name: Option<String>,
-    given_name: Option<String>,
-    surname: Option<String>,
-    #[serde(default)]
-    extra: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -134,25 +119,10 @@ fn into_pending(w: WireRequest) -> Result<PendingRequest, &'static str> {
         Some("system") => InitiatorKind::System,
         Some(_) => return Err("`initiator.kind` must be user, admin or system"),
     };
-    let i = w.identity;
     Ok(PendingRequest {
         id: w.id,
         operation,
-        identity: CloudIdentity {
-            upn: i.upn,
-            object_id: i.object_id,
-            immutable_id: i.immutable_id,
-            mail: i.mail,
-            username: i.username,
-            display_name: i.display_name,
-            given_name: i.given_name,
-            surname: i.surname,
-            extra: i
-                .extra
-                .into_iter()
-                .map(|(name, value)| Attribute { name, value })
-                .collect(),
-        },
+        identity: w.identity.into(),
         initiator: Initiator {
             kind,
             id: w.initiator.id,
