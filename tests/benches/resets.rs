@@ -80,6 +80,36 @@ async fn host_for(slapd: &Slapd, dir: &std::path::Path, pool_size: Option<usize>
     build_host(dir, &name, &openldap_config(slapd, &secret, pool_size)).await
 }
 
+/// The raw client's lookup + Password Modify beside writeback's pipeline on the same
+/// slapd and users, alternated `rounds` times (best of each): (raw row, writeback row).
+#[allow(clippy::too_many_arguments)]
+async fn raw_beside_writeback(
+    rounds: usize,
+    raw_case: &'static str,
+    wb_case: &'static str,
+    slapd: &Slapd,
+    users: &Arc<Vec<(String, String)>>,
+    pipeline: &Arc<dyn writeback_core::Submit>,
+    conc: usize,
+    total: usize,
+) -> (Row, Row) {
+    compare(
+        rounds,
+        || raw(raw_case, slapd, users.clone(), conc, total, true),
+        || {
+            through_writeback(
+                wb_case,
+                pipeline.clone(),
+                users.clone(),
+                conc,
+                total,
+                next_round(),
+            )
+        },
+    )
+    .await
+}
+
 /// (b) at 1, 4 and 16 connections, without and with fsync.
 async fn side_by_side(quick: bool) -> Vec<Row> {
     let (total, rounds) = if quick { (1_000, 1) } else { (3_000, 3) };
@@ -102,19 +132,8 @@ async fn side_by_side(quick: bool) -> Vec<Row> {
             let raw_case: &'static str =
                 leak(format!("(b) {disk}: raw ldap3 lookup + Password Modify"));
             let wb_case: &'static str = leak(format!("(b) {disk}: writeback, pool_size = conc"));
-            let (b, s) = compare(
-                rounds,
-                || raw(raw_case, &slapd, users.clone(), conc, total, true),
-                || {
-                    through_writeback(
-                        wb_case,
-                        pipeline.clone(),
-                        users.clone(),
-                        conc,
-                        total,
-                        next_round(),
-                    )
-                },
+            let (b, s) = raw_beside_writeback(
+                rounds, raw_case, wb_case, &slapd, &users, &pipeline, conc, total,
             )
             .await;
             print_added(&b, &s);
@@ -124,19 +143,8 @@ async fn side_by_side(quick: bool) -> Vec<Row> {
                 let host = host_for(&slapd, dir.path(), None).await;
                 let pipeline = host.pipeline();
                 let case: &'static str = leak(format!("(b) {disk}: writeback, default pool_size"));
-                let (_, mut s) = compare(
-                    rounds,
-                    || raw(raw_case, &slapd, users.clone(), conc, total, true),
-                    || {
-                        through_writeback(
-                            case,
-                            pipeline.clone(),
-                            users.clone(),
-                            conc,
-                            total,
-                            next_round(),
-                        )
-                    },
+                let (_, mut s) = raw_beside_writeback(
+                    rounds, raw_case, case, &slapd, &users, &pipeline, conc, total,
                 )
                 .await;
                 // Against the best raw round of the pool_size = conc comparison above.
@@ -196,21 +204,9 @@ async fn scaling(quick: bool) -> Vec<Row> {
             let raw_case: &'static str = leak(format!("scaling: {entries} entries, raw ldap3"));
             let case: &'static str = leak(format!("scaling: {entries} entries, writeback"));
             // The raw client beside it: a slower directory shows on both sides alike.
-            let (b, s) = compare(
-                1,
-                || raw(raw_case, &slapd, users.clone(), conc, total, true),
-                || {
-                    through_writeback(
-                        case,
-                        pipeline.clone(),
-                        users.clone(),
-                        conc,
-                        total,
-                        next_round(),
-                    )
-                },
-            )
-            .await;
+            let (b, s) =
+                raw_beside_writeback(1, raw_case, case, &slapd, &users, &pipeline, conc, total)
+                    .await;
             rows.push(b);
             rows.push(s);
         }
