@@ -79,34 +79,36 @@ impl BasicConfig {
     /// Parses and checks the table; errors name the key.
     pub fn from_connector(config: &ConnectorConfig) -> Result<Self, ConfigError> {
         let c: BasicConfig = config.parse()?;
-        c.check(config)?;
-        Ok(c)
+        match c.check(config).into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(c),
+        }
     }
 
-    /// The checks of a parsed table; the first problem.
-    pub fn check(&self, config: &ConnectorConfig) -> Result<(), ConfigError> {
+    /// The checks of a parsed table: every problem, each with its key.
+    pub fn check(&self, config: &ConnectorConfig) -> Vec<ConfigError> {
         let c = self;
+        let mut errors = Vec::new();
         if c.max_length == 0 || c.max_length > Password::MAX_CHARS {
-            return Err(config.error(
+            errors.push(config.error(
                 "max_length",
                 format!("must be between 1 and {}", Password::MAX_CHARS),
             ));
-        }
-        if c.min_length > c.max_length {
-            return Err(config.error(
+        } else if c.min_length > c.max_length {
+            errors.push(config.error(
                 "min_length",
                 "is larger than max_length: no password could pass",
             ));
         }
         if c.min_categories > 4 {
-            return Err(config.error(
+            errors.push(config.error(
                 "min_categories",
                 "there are only 4 classes (upper, lower, digit, symbol)",
             ));
         }
         if c.name_min_token == 0 {
-            return Err(config.error("name_min_token", "must be at least 1"));
+            errors.push(config.error("name_min_token", "must be at least 1"));
         }
-        Ok(())
+        errors
     }
 }

@@ -32,7 +32,7 @@ impl TypedFactory<dyn Policy> for BasicPolicyFactory {
         "Length, character classes and not containing the account or display name.";
 
     fn check(&self, typed: &BasicConfig, config: &ConnectorConfig) -> Vec<ConfigError> {
-        typed.check(config).err().into_iter().collect()
+        typed.check(config)
     }
 
     async fn build_from(

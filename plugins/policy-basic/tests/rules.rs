@@ -138,3 +138,23 @@ fn invalid_configs_name_the_key() {
         .to_string();
     assert!(err.contains("min_lenght"), "{err}");
 }
+
+/// Every mistake of the table in one run, as `check-config` reports them.
+#[test]
+fn every_bad_value_of_the_table_is_reported_in_one_run() {
+    let errors: Vec<String> = BasicPolicyFactory
+        .validate_all(&config(
+            "max_length = 64\nmin_length = 80\nmin_categories = 5\nname_min_token = 0\n",
+        ))
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    for key in ["min_length", "min_categories", "name_min_token"] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(&format!("`policies.basic.{key}`"))),
+            "no error names `{key}`: {errors:?}"
+        );
+    }
+}
