@@ -188,6 +188,9 @@ fn engine_config(pooling: bool) -> Config {
     // never returns is interrupted at its deadline.
     config.epoch_interruption(true);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // Tables are filled when an instance is made (ahead of the call, in the background)
+    // instead of entry by entry on the first indirect calls inside the request.
+    config.table_lazy_init(false);
     if pooling {
         // Pre-reserved memories, tables and fiber stacks: a fresh instance per call
         // costs a slot reset instead of mmap/munmap. The per-plugin memory cap is
